@@ -1,0 +1,27 @@
+/*
+ * log.h — the server log: stderr plus a bounded in-memory ring that
+ * /internal/logs serves.  One cd_logger per runtime, passed explicitly to
+ * whoever logs; thread-safe.
+ */
+#ifndef CD_LOG_H
+#define CD_LOG_H
+
+#include "buf.h"
+#include "comfy/comfy.h"   /* comfy_log_level */
+
+typedef struct cd_logger cd_logger;
+
+/* A logger keeping the last `ring_entries` lines; verbose enables DEBUG. */
+cd_logger *cd_logger_new(size_t ring_entries, int verbose);
+void cd_logger_free(cd_logger *lg);
+
+/* Logs one line (a trailing newline is added).  lg may be NULL: stderr. */
+void cd_log(cd_logger *lg, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cd_vlog(cd_logger *lg, int level, const char *fmt, va_list ap);
+
+/* /internal/logs: the kept lines joined as one string (JSON string);
+ * /internal/logs/raw: {"entries": [{"t": ..., "m": ...}], "size": {...}}. */
+int cd_logger_dump(cd_logger *lg, int raw, cd_buf *out);
+
+#endif

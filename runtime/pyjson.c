@@ -1,0 +1,280 @@
+/* pyjson.c — see pyjson.h. */
+#include "pyjson.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cd_json_is_uint64(const struct json_object *o, uint64_t *out)
+{
+    if (json_object_get_type(o) != json_type_int)
+        return 0;
+    /* json-c clamps get_int64 of a uint64 above INT64_MAX to INT64_MAX. */
+    if (json_object_get_int64(o) != INT64_MAX)
+        return 0;
+    uint64_t u = json_object_get_uint64(o);
+    if (u <= (uint64_t)INT64_MAX)
+        return 0;
+    if (out)
+        *out = u;
+    return 1;
+}
+
+int cd_json_dump_double(cd_buf *b, double d)
+{
+    if (isnan(d))
+        return cd_buf_puts(b, "NaN");
+    if (isinf(d))
+        return cd_buf_puts(b, d < 0 ? "-Infinity" : "Infinity");
+    if (d == 0.0)
+        return cd_buf_puts(b, signbit(d) ? "-0.0" : "0.0");
+
+    /* Shortest precision that round-trips, as Python's repr. */
+    char sci[40];
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(sci, sizeof sci, "%.*e", prec - 1, d);
+        if (strtod(sci, NULL) == d)
+            break;
+    }
+    /* sci is "[-]D[.DDD]e[+-]XX": split into digits and exponent. */
+    char digits[24];
+    size_t nd = 0;
+    const char *p = sci;
+    int neg = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9' && nd < sizeof digits - 1)
+            digits[nd++] = *p;
+    digits[nd] = '\0';
+    int exp10 = (*p == 'e') ? (int)strtol(p + 1, NULL, 10) : 0;
+    while (nd > 1 && digits[nd - 1] == '0')
+        digits[--nd] = '\0';
+
+    char out[64];
+    size_t o = 0;
+    if (neg)
+        out[o++] = '-';
+    if (exp10 >= -4 && exp10 < 16) {
+        if (exp10 < 0) {
+            out[o++] = '0';
+            out[o++] = '.';
+            for (int i = 0; i < -exp10 - 1; i++)
+                out[o++] = '0';
+            for (size_t i = 0; i < nd; i++)
+                out[o++] = digits[i];
+        } else {
+            size_t intlen = (size_t)exp10 + 1;
+            for (size_t i = 0; i < intlen; i++)
+                out[o++] = i < nd ? digits[i] : '0';
+            out[o++] = '.';
+            if (nd > intlen)
+                for (size_t i = intlen; i < nd; i++)
+                    out[o++] = digits[i];
+            else
+                out[o++] = '0';
+        }
+        out[o] = '\0';
+    } else {
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            for (size_t i = 1; i < nd; i++)
+                out[o++] = digits[i];
+        }
+        snprintf(out + o, sizeof out - o, "e%c%02d", exp10 < 0 ? '-' : '+',
+                 exp10 < 0 ? -exp10 : exp10);
+    }
+    return cd_buf_puts(b, out);
+}
+
+/* Decodes one UTF-8 sequence at s[0..n).  Returns its length and the code
+ * point in *cp, or 1 with U+FFFD for an invalid byte. */
+static size_t utf8_next(const unsigned char *s, size_t n, unsigned *cp)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if ((c & 0xE0) == 0xC0) {
+        len = 2; min = 0x80; c &= 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3; min = 0x800; c &= 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4; min = 0x10000; c &= 0x07;
+    } else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    if (len > n)
+        goto bad;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            goto bad;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        goto bad;
+    *cp = c;
+    return len;
+bad:
+    *cp = 0xFFFD;
+    return 1;
+}
+
+int cd_json_dump_string(cd_buf *b, const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (cd_buf_putc(b, '"') < 0)
+        return -1;
+    size_t i = 0;
+    while (i < len) {
+        /* Copy a run of plain ASCII at once. */
+        size_t j = i;
+        while (j < len && s[j] >= 0x20 && s[j] < 0x7F && s[j] != '"' &&
+               s[j] != '\\')
+            j++;
+        if (j > i && cd_buf_append(b, s + i, j - i) < 0)
+            return -1;
+        if (j >= len)
+            break;
+        i = j;
+        unsigned cp;
+        size_t n = utf8_next(s + i, len - i, &cp);
+        i += n;
+        int rc;
+        switch (cp) {
+        case '"': rc = cd_buf_puts(b, "\\\""); break;
+        case '\\': rc = cd_buf_puts(b, "\\\\"); break;
+        case '\n': rc = cd_buf_puts(b, "\\n"); break;
+        case '\r': rc = cd_buf_puts(b, "\\r"); break;
+        case '\t': rc = cd_buf_puts(b, "\\t"); break;
+        case '\b': rc = cd_buf_puts(b, "\\b"); break;
+        case '\f': rc = cd_buf_puts(b, "\\f"); break;
+        default:
+            if (cp >= 0x10000) {
+                unsigned v = cp - 0x10000;
+                rc = cd_buf_printf(b, "\\u%04x\\u%04x", 0xD800 + (v >> 10),
+                                   0xDC00 + (v & 0x3FF));
+            } else {
+                rc = cd_buf_printf(b, "\\u%04x", cp);
+            }
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return cd_buf_putc(b, '"');
+}
+
+int cd_json_dump(cd_buf *b, const struct json_object *o)
+{
+    switch (json_object_get_type(o)) {
+    case json_type_null:
+        return cd_buf_puts(b, "null");
+    case json_type_boolean:
+        return cd_buf_puts(b, json_object_get_boolean(o) ? "true" : "false");
+    case json_type_int: {
+        uint64_t u;
+        if (cd_json_is_uint64(o, &u))
+            return cd_buf_printf(b, "%llu", (unsigned long long)u);
+        return cd_buf_printf(b, "%lld", (long long)json_object_get_int64(o));
+    }
+    case json_type_double:
+        return cd_json_dump_double(b, json_object_get_double(o));
+    case json_type_string:
+        return cd_json_dump_string(b, json_object_get_string((struct json_object *)o),
+                                   (size_t)json_object_get_string_len(o));
+    case json_type_array: {
+        size_t n = json_object_array_length(o);
+        if (cd_buf_putc(b, '[') < 0)
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            if (i && cd_buf_puts(b, ", ") < 0)
+                return -1;
+            if (cd_json_dump(b, json_object_array_get_idx(o, i)) < 0)
+                return -1;
+        }
+        return cd_buf_putc(b, ']');
+    }
+    case json_type_object: {
+        if (cd_buf_putc(b, '{') < 0)
+            return -1;
+        int first = 1;
+        struct json_object_iterator it = json_object_iter_begin((struct json_object *)o);
+        struct json_object_iterator end = json_object_iter_end(o);
+        while (!json_object_iter_equal(&it, &end)) {
+            const char *k = json_object_iter_peek_name(&it);
+            if (!first && cd_buf_puts(b, ", ") < 0)
+                return -1;
+            first = 0;
+            if (cd_json_dump_string(b, k, strlen(k)) < 0 ||
+                cd_buf_puts(b, ": ") < 0 ||
+                cd_json_dump(b, json_object_iter_peek_value(&it)) < 0)
+                return -1;
+            json_object_iter_next(&it);
+        }
+        return cd_buf_putc(b, '}');
+    }
+    }
+    return -1;
+}
+
+struct json_object *cd_json_parse(const char *text, size_t len, int max_depth,
+                                  char *err, size_t cap)
+{
+    if (len > (size_t)INT32_MAX) {
+        snprintf(err, cap, "JSON document too large");
+        return NULL;
+    }
+    struct json_tokener *tok = json_tokener_new_ex(max_depth);
+    if (!tok) {
+        snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error e = json_tokener_get_error(tok);
+    if (e == json_tokener_continue) {
+        /* Input ended inside a value: feed the terminator json-c needs. */
+        o = json_tokener_parse_ex(tok, "", 1);
+        e = json_tokener_get_error(tok);
+    }
+    if (!o || e != json_tokener_success) {
+        snprintf(err, cap, "%s at char %zu",
+                 json_tokener_error_desc(e == json_tokener_success ?
+                                         json_tokener_error_parse_eof : e),
+                 json_tokener_get_parse_end(tok));
+        json_object_put(o);
+        o = NULL;
+    } else {
+        /* Only whitespace may follow the document. */
+        size_t end = json_tokener_get_parse_end(tok);
+        for (size_t i = end; i < len; i++) {
+            char c = text[i];
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+                snprintf(err, cap, "Extra data at char %zu", i);
+                json_object_put(o);
+                o = NULL;
+                break;
+            }
+        }
+    }
+    json_tokener_free(tok);
+    return o;
+}
+
+char *cd_json_to_string(const struct json_object *o, size_t max)
+{
+    cd_buf b;
+    cd_buf_init(&b, max);
+    if (cd_json_dump(&b, o) < 0) {
+        cd_buf_free(&b);
+        return NULL;
+    }
+    return cd_buf_steal(&b, NULL);
+}
