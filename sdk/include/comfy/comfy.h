@@ -238,7 +238,10 @@ typedef struct comfy_input_def {
     comfy_choices_fn choices_fn;
     void *choices_user;
     /* For type "COMBO": 0 prints the V1 form [[choices...], {options}];
-     * 1 prints ["COMBO", {options with "options": [choices...] first}].  */
+     * 1 prints ["COMBO", {options with "options": [choices...] first}].
+     * When the options text itself has an "options" key (any value, e.g.
+     * null), the choices replace that value where it stands, so V3 nodes
+     * can print ComfyUI's {"multiselect": false, "options": [...]}.     */
     uint32_t combo_as_type;
 } comfy_input_def;
 
@@ -287,7 +290,9 @@ typedef int (*comfy_validate_fn)(comfy_call *call);
 typedef struct comfy_node_def {
     uint32_t size;                  /* sizeof(comfy_node_def)               */
     const char *name;               /* class name, unique in the server    */
-    const char *display_name;       /* NULL: the class name                */
+    /* NULL: the class name (V3_SCHEMA nodes print null, as ComfyUI's V3
+     * schema does when it sets no display name).                        */
+    const char *display_name;
     const char *category;           /* NULL: "sd"                          */
     const char *description;        /* NULL: ""                            */
     /* What /object_info shows as python_module.  NULL: "custom_nodes.<pack
