@@ -29,7 +29,7 @@ typedef struct cd_config {
     double max_upload_size_mb; /* 100 */
     int multi_user;
     int disable_all_custom_nodes; /* only packs shipped with comfyd */
-    char *preview_method;      /* "auto", "none", "latent2rgb", "taesd" */
+    char *preview_method;      /* "none" (default), "auto", "latent2rgb", "taesd" */
     int verbose;
     int cpu;
     int enable_compress;       /* --enable-compress-response-body */
@@ -40,6 +40,16 @@ typedef struct cd_config {
     long queue_max;            /* pending prompts accepted at once */
     int cache_lru;             /* --cache-lru N (0: classic) */
     int cache_none;            /* --cache-none */
+    /* Added after the first contract (append-only). */
+    int preview_size;          /* --preview-size, 512 */
+    int log_level;             /* --verbose LEVEL as a comfy_log_level (INFO) */
+    int disable_metadata;      /* --disable-metadata */
+    char *hashing_function;    /* --default-hashing-function, "sha256" */
+    int cache_classic;         /* --cache-classic (the default policy anyway) */
+    int dont_print_server;     /* --dont-print-server */
+    int quick_test_for_ci;     /* --quick-test-for-ci: exit after start-up */
+    int max_upload_size_given; /* --max-upload-size was given: /features then
+                                  prints max_upload_size as a float (§1.11) */
 } cd_config;
 
 /* Parses argv into *cfg (defaults first, then --config file, then flags).

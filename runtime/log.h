@@ -6,6 +6,8 @@
 #ifndef CD_LOG_H
 #define CD_LOG_H
 
+#include <stdarg.h>
+
 #include "buf.h"
 #include "comfy/comfy.h"   /* comfy_log_level */
 
@@ -23,5 +25,12 @@ void cd_vlog(cd_logger *lg, int level, const char *fmt, va_list ap);
 /* /internal/logs: the kept lines joined as one string (JSON string);
  * /internal/logs/raw: {"entries": [{"t": ..., "m": ...}], "size": {...}}. */
 int cd_logger_dump(cd_logger *lg, int raw, cd_buf *out);
+
+/* Called after each line is kept (on the logging thread, without the
+ * logger's lock held) with the time stamp and the text ending in "\n";
+ * both borrowed for the call.  api/ uses it for `logs` WebSocket messages.
+ * The listener must not block and must not log. */
+typedef void (*cd_log_listener)(void *user, const char *t, const char *m);
+void cd_logger_set_listener(cd_logger *lg, cd_log_listener fn, void *user);
 
 #endif

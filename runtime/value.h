@@ -34,6 +34,39 @@ comfy_value *cd_value_retain(const comfy_value *v);
 void cd_value_release(comfy_value *v);
 int cd_value_kind(const comfy_value *v);
 
+/* Accessors with the contracts of the comfy_host members of the same name. */
+int cd_value_get_int(const comfy_value *v, int64_t *out);
+int cd_value_get_uint(const comfy_value *v, uint64_t *out);
+int cd_value_get_float(const comfy_value *v, double *out);
+int cd_value_get_bool(const comfy_value *v, int *out);
+const char *cd_value_get_string(const comfy_value *v);    /* borrowed */
+size_t cd_value_string_len(const comfy_value *v);         /* 0 if not */
+comfy_tensor *cd_value_get_tensor(const comfy_value *v);  /* borrowed */
+size_t cd_list_len(const comfy_value *list);
+const comfy_value *cd_list_get(const comfy_value *list, size_t i);
+size_t cd_map_len(const comfy_value *map);
+const char *cd_map_key(const comfy_value *map, size_t i);
+const comfy_value *cd_map_value(const comfy_value *map, size_t i);
+const comfy_value *cd_map_get(const comfy_value *map, const char *key);
+int cd_value_get_object(const comfy_value *v, const char *type_name,
+                        const void **iface, void **self);
+const char *cd_value_type_name(const comfy_value *v);
+
+/* Tensors, with the contracts of the comfy_host members of the same name.
+ * cd_tensor_new returns NULL for an invalid dtype or shape (negative
+ * dimension, more than COMFY_MAX_DIMS, byte size overflowing or above
+ * 1 TiB) or when memory runs out; the data is 64-byte aligned. */
+comfy_tensor *cd_tensor_new(int dtype, int ndim, const int64_t *shape);
+comfy_tensor *cd_tensor_wrap(int dtype, int ndim, const int64_t *shape,
+                             const int64_t *strides, void *data,
+                             comfy_free_fn release, void *user);
+comfy_tensor *cd_tensor_retain(comfy_tensor *t);
+void cd_tensor_release(comfy_tensor *t);
+size_t cd_dtype_size(int dtype);
+const char *cd_dtype_name(int dtype);     /* torch's name: "float32", ... */
+int64_t cd_tensor_numel(const comfy_tensor *t);
+int cd_tensor_is_contiguous(const comfy_tensor *t);
+
 /* Converts a JSON constant (an input value from a prompt, a default) to a
  * value: null -> NONE, bool -> BOOL, int -> INT (uint64 kept), double ->
  * FLOAT, string -> STRING, array -> LIST, object -> MAP.  New reference,
