@@ -68,4 +68,22 @@ const cd_pack *cd_registry_pack_at(const cd_registry *r, size_t i);
  * the {"name": ...} wrapper) to `out`.  0 or -1. */
 int cd_class_object_info(const cd_registry *r, const cd_class *c, cd_buf *out);
 
+/* Loads one pack file as cd_registry_load_dir does for each.  1 when
+ * loaded, 0 when skipped (logged with the reason). */
+int cd_registry_load_file(cd_registry *r, const char *path);
+
+/* host->register_node: checks and copies `def` into the registry under the
+ * registrar's pack.  COMFY_OK, COMFY_EEXIST (name taken), COMFY_EINVAL
+ * (malformed: no name, no execute, options that are not a JSON object, a
+ * COMBO without choices, duplicate input names, ...; logged) or
+ * COMFY_ENOMEM.  Any failure also marks the pack as failed: it is skipped
+ * after init returns.  Main thread, during cd_registry_load_* only. */
+int cd_registrar_register(comfy_registrar *reg, const comfy_node_def *def);
+
+/* More about a pack. */
+size_t cd_pack_class_count(const cd_pack *p);
+double cd_pack_load_ms(const cd_pack *p);
+const comfy_pack_info *cd_pack_info(const cd_pack *p);  /* host-sized copy */
+const cd_pack *cd_registry_find_pack(const cd_registry *r, const char *name);
+
 #endif
