@@ -1,0 +1,1963 @@
+/*
+ * exec.c — the executor: POST /prompt intake, the queue and history routes,
+ * and the worker thread that runs prompts with ComfyUI's semantics
+ * (spec/api.md §2.4-2.7, §3, §5).
+ *
+ * Threads: the route functions run on the network thread and take ex->mu
+ * for queue/history state.  The worker thread owns the cache and the
+ * per-prompt run state; it takes ex->mu only to move items between the
+ * queue, "running" and history.  Events go to the sink under ex->emu so
+ * that their order is the order in which they were produced.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "cache.h"
+#include "exec_internal.h"
+#include "executor.h"
+#include "history.h"
+#include "pyjson.h"
+#include "queue.h"
+#include "validate.h"
+#include "value.h"
+
+#define BODY_MAX ((size_t)1 << 30)
+#define MSG_MAX ((size_t)1 << 28)
+
+struct run;
+
+struct cd_executor {
+    const cd_config *cfg;
+    const cd_registry *reg;
+    const cd_paths *paths;
+    const comfy_host *host;
+    cd_logger *log;
+
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_mutex_t emu;
+
+    cd_queue q;
+    cd_qitem *running;           /* owned while it runs            */
+    long long running_started_ms;
+    cd_history hist;
+    long long counter;           /* POST /prompt number counter    */
+    long long seq;
+    int stop;
+    int flag_free_memory, flag_unload_models;
+    atomic_int interrupt;
+
+    cd_event_sink sink;
+    void *sink_user;
+
+    cd_cache cache;              /* worker only                    */
+    long long nonce;             /* is_changed "never equal" keys  */
+    struct run *run;             /* worker only                    */
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int put_json(cd_buf *out, struct json_object *o)
+{
+    int rc = cd_json_dump(out, o);
+    json_object_put(o);
+    return rc;
+}
+
+static int err500(cd_buf *out)
+{
+    cd_buf_reset(out);
+    cd_buf_puts(out, "500 Internal Server Error\n\nServer got itself in trouble");
+    return 500;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+/* Sends {"type": type, "data": data} to client_id (NULL: everyone).  Takes
+ * the reference to data. */
+static void emit(cd_executor *ex, const char *client_id, const char *type,
+                 struct json_object *data)
+{
+    struct json_object *m = json_object_new_object();
+    json_object_object_add(m, "type", json_object_new_string(type));
+    json_object_object_add(m, "data", data);
+    pthread_mutex_lock(&ex->emu);
+    if (ex->sink) {
+        cd_buf b;
+        cd_buf_init(&b, MSG_MAX);
+        cd_event *ev = calloc(1, sizeof(*ev));
+        if (ev && cd_json_dump(&b, m) == 0) {
+            ev->kind = CD_EVENT_JSON;
+            ev->json = cd_buf_steal(&b, NULL);
+            ev->client_id = client_id ? strdup(client_id) : NULL;
+            if (ev->json && (!client_id || ev->client_id))
+                ex->sink(ex->sink_user, ev);
+            else
+                cd_event_free(ev);
+        } else {
+            free(ev);
+        }
+        cd_buf_free(&b);
+    }
+    pthread_mutex_unlock(&ex->emu);
+    json_object_put(m);
+}
+
+static int remaining_locked(cd_executor *ex)
+{
+    return (int)ex->q.n + (ex->running ? 1 : 0);
+}
+
+static struct json_object *status_data(int remaining)
+{
+    struct json_object *ei = json_object_new_object();
+    json_object_object_add(ei, "queue_remaining", json_object_new_int(remaining));
+    struct json_object *st = json_object_new_object();
+    json_object_object_add(st, "exec_info", ei);
+    struct json_object *d = json_object_new_object();
+    json_object_object_add(d, "status", st);
+    return d;
+}
+
+/* Broadcasts `status`; call with ex->mu held so counts and order agree. */
+static void emit_status_locked(cd_executor *ex)
+{
+    emit(ex, NULL, "status", status_data(remaining_locked(ex)));
+}
+
+/* ---- lifetime ---------------------------------------------------------------- */
+
+static void *worker_main(void *arg);
+
+cd_executor *cd_executor_new(const cd_config *cfg, const cd_registry *reg,
+                             const cd_paths *paths, const comfy_host *host,
+                             cd_logger *log)
+{
+    cd_executor *ex = calloc(1, sizeof(*ex));
+    if (!ex) {
+        cd_log(log, COMFY_LOG_ERROR, "executor: out of memory");
+        return NULL;
+    }
+    ex->cfg = cfg;
+    ex->reg = reg;
+    ex->paths = paths;
+    ex->host = host;
+    ex->log = log;
+    pthread_mutex_init(&ex->mu, NULL);
+    pthread_cond_init(&ex->cv, NULL);
+    pthread_mutex_init(&ex->emu, NULL);
+    cd_queue_init(&ex->q, cfg && cfg->queue_max > 0 ? (size_t)cfg->queue_max : 0);
+    cd_history_init(&ex->hist, cfg && cfg->history_max > 0 ? cfg->history_max : 10000);
+    cd_cache_init(&ex->cache);
+    if (pthread_create(&ex->thread, NULL, worker_main, ex) != 0) {
+        cd_log(log, COMFY_LOG_ERROR, "executor: cannot start the worker thread");
+        cd_executor_free(ex);
+        return NULL;
+    }
+    ex->thread_started = 1;
+    return ex;
+}
+
+void cd_executor_free(cd_executor *ex)
+{
+    if (!ex)
+        return;
+    pthread_mutex_lock(&ex->mu);
+    ex->stop = 1;
+    atomic_store(&ex->interrupt, 1);
+    pthread_cond_broadcast(&ex->cv);
+    pthread_mutex_unlock(&ex->mu);
+    if (ex->thread_started)
+        pthread_join(ex->thread, NULL);
+    cd_queue_free(&ex->q);
+    cd_qitem_free(ex->running);
+    cd_history_free(&ex->hist);
+    cd_cache_free(&ex->cache);
+    pthread_mutex_destroy(&ex->mu);
+    pthread_cond_destroy(&ex->cv);
+    pthread_mutex_destroy(&ex->emu);
+    free(ex);
+}
+
+void cd_executor_set_event_sink(cd_executor *ex, cd_event_sink sink, void *user)
+{
+    pthread_mutex_lock(&ex->emu);
+    ex->sink = sink;
+    ex->sink_user = user;
+    pthread_mutex_unlock(&ex->emu);
+}
+
+int cd_exec_take_interrupt(cd_executor *ex)
+{
+    return atomic_exchange(&ex->interrupt, 0) != 0;
+}
+
+/* ---- simple routes ---------------------------------------------------------- */
+
+int cd_executor_queue_remaining(cd_executor *ex)
+{
+    pthread_mutex_lock(&ex->mu);
+    int n = remaining_locked(ex);
+    pthread_mutex_unlock(&ex->mu);
+    return n;
+}
+
+int cd_executor_get_prompt(cd_executor *ex, cd_buf *out)
+{
+    struct json_object *d = status_data(cd_executor_queue_remaining(ex));
+    struct json_object *ei = json_object_get(json_object_object_get(d, "status"));
+    json_object_put(d);
+    return put_json(out, ei) == 0 ? 200 : err500(out);
+}
+
+static void uuid4(char out[37])
+{
+    unsigned char r[16];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        for (int i = 0; i < 16; i++)
+            r[i] = (unsigned char)(rand() & 0xff);
+    }
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+             r[12], r[13], r[14], r[15]);
+}
+
+static int py_truthy(struct json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null: return 0;
+    case json_type_boolean: return json_object_get_boolean(v);
+    case json_type_int: return json_object_get_int64(v) != 0 || cd_json_is_uint64(v, NULL);
+    case json_type_double: return json_object_get_double(v) != 0.0;
+    case json_type_string: return json_object_get_string_len(v) > 0;
+    case json_type_array: return json_object_array_length(v) > 0;
+    case json_type_object: return json_object_object_length(v) > 0;
+    }
+    return 0;
+}
+
+/* Python float() of a body "number"; -1 when it would raise. */
+static int py_float_of(struct json_object *v, double *out)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_boolean: *out = json_object_get_boolean(v); return 0;
+    case json_type_int: {
+        uint64_t u;
+        *out = cd_json_is_uint64(v, &u) ? (double)u : (double)json_object_get_int64(v);
+        return 0;
+    }
+    case json_type_double: *out = json_object_get_double(v); return 0;
+    case json_type_string: {
+        const char *s = json_object_get_string(v);
+        char *end;
+        while (*s == ' ' || *s == '\t' || *s == '\n') s++;
+        if (!*s) return -1;
+        *out = strtod(s, &end);
+        while (*end == ' ' || *end == '\t' || *end == '\n') end++;
+        return *end ? -1 : 0;
+    }
+    default: return -1;
+    }
+}
+
+int cd_executor_post_prompt(cd_executor *ex, const char *body, size_t len, cd_buf *out)
+{
+    char perr[256];
+    struct json_object *req = cd_json_parse(body ? body : "", len, 512, perr, sizeof(perr));
+    struct json_object *prompt = NULL, *v;
+    cd_vresult vr = {0};
+    int status = 500;
+    if (!req || !json_object_is_type(req, json_type_object))
+        goto fail500;
+
+    /* 2. the priority */
+    struct json_object *number;
+    pthread_mutex_lock(&ex->mu);
+    if (json_object_object_get_ex(req, "number", &v)) {
+        double d;
+        if (py_float_of(v, &d) < 0) {
+            pthread_mutex_unlock(&ex->mu);
+            goto fail500;
+        }
+        number = json_object_new_double(d);
+    } else {
+        long long c = ex->counter++;
+        int front = json_object_object_get_ex(req, "front", &v) && py_truthy(v);
+        number = json_object_new_int64(front ? -c : c);
+    }
+    pthread_mutex_unlock(&ex->mu);
+
+    /* 3. no prompt */
+    if (!json_object_object_get_ex(req, "prompt", &prompt)) {
+        json_object_put(number);
+        struct json_object *r = json_object_new_object();
+        json_object_object_add(r, "error", cd_verror("no_prompt", "No prompt provided",
+                                                     "No prompt provided"));
+        json_object_object_add(r, "node_errors", json_object_new_object());
+        json_object_put(req);
+        return put_json(out, r) == 0 ? 400 : err500(out);
+    }
+    if (!json_object_is_type(prompt, json_type_object)) {
+        json_object_put(number);
+        goto fail500;
+    }
+
+    /* 4. prompt_id */
+    char idbuf[37];
+    struct json_object *pid;
+    if (json_object_object_get_ex(req, "prompt_id", &v)) {
+        cd_buf s;
+        cd_buf_init(&s, 1 << 16);
+        cd_pystr(&s, v);
+        pid = json_object_new_string(s.data ? s.data : "");
+        cd_buf_free(&s);
+    } else {
+        uuid4(idbuf);
+        pid = json_object_new_string(idbuf);
+    }
+
+    /* 5. validate */
+    struct json_object *targets = NULL;
+    json_object_object_get_ex(req, "partial_execution_targets", &targets);
+    if (targets && !json_object_is_type(targets, json_type_array))
+        targets = json_object_is_type(targets, json_type_null) ? NULL : targets;
+    if (cd_validate_prompt(ex->reg, ex->host, prompt, targets, &vr) < 0) {
+        json_object_put(number);
+        json_object_put(pid);
+        goto fail500;
+    }
+
+    /* 6. extra_data */
+    struct json_object *extra = NULL;
+    if (json_object_object_get_ex(req, "extra_data", &v) && json_object_is_type(v, json_type_object))
+        json_object_deep_copy(v, &extra, NULL);
+    if (!extra)
+        extra = json_object_new_object();
+    if (json_object_object_get_ex(req, "client_id", &v))
+        json_object_object_add(extra, "client_id", json_object_get(v));
+
+    if (!vr.ok) {
+        json_object_put(number);
+        json_object_put(pid);
+        json_object_put(extra);
+        struct json_object *r = json_object_new_object();
+        json_object_object_add(r, "error", json_object_get(vr.error));
+        json_object_object_add(r, "node_errors", json_object_get(vr.node_errors));
+        status = put_json(out, r) == 0 ? 400 : err500(out);
+        cd_vresult_clear(&vr);
+        json_object_put(req);
+        return status;
+    }
+
+    /* 7. enqueue */
+    struct json_object *item = json_object_new_array();
+    json_object_array_add(item, json_object_get(number));
+    json_object_array_add(item, json_object_get(pid));
+    json_object_array_add(item, json_object_get(prompt));
+    json_object_array_add(item, extra);
+    json_object_array_add(item, json_object_get(vr.outputs));
+    pthread_mutex_lock(&ex->mu);
+    cd_qitem *it = cd_qitem_new(item, ex->seq++);
+    if (!it) {
+        pthread_mutex_unlock(&ex->mu);
+        json_object_put(item);
+        json_object_put(number);
+        json_object_put(pid);
+        cd_vresult_clear(&vr);
+        goto fail500;
+    }
+    it->created_ms = now_ms();
+    if (cd_queue_push(&ex->q, it) < 0) {
+        int full = ex->q.max && ex->q.n >= ex->q.max;
+        pthread_mutex_unlock(&ex->mu);
+        cd_qitem_free(it);
+        json_object_put(number);
+        json_object_put(pid);
+        cd_vresult_clear(&vr);
+        if (!full)
+            goto fail500;
+        char msg[128];
+        snprintf(msg, sizeof(msg), "The queue holds %zu pending prompts, its limit", ex->q.max);
+        struct json_object *r = json_object_new_object();
+        json_object_object_add(r, "error", cd_verror("queue_full", "Queue is full", msg));
+        json_object_object_add(r, "node_errors", json_object_new_object());
+        json_object_put(req);
+        return put_json(out, r) == 0 ? 429 : err500(out);
+    }
+    emit_status_locked(ex);
+    pthread_cond_signal(&ex->cv);
+    pthread_mutex_unlock(&ex->mu);
+
+    struct json_object *r = json_object_new_object();
+    json_object_object_add(r, "prompt_id", pid);
+    json_object_object_add(r, "number", number);
+    json_object_object_add(r, "node_errors", json_object_get(vr.node_errors));
+    cd_vresult_clear(&vr);
+    json_object_put(req);
+    return put_json(out, r) == 0 ? 200 : err500(out);
+
+fail500:
+    json_object_put(req);
+    return err500(out);
+}
+
+int cd_executor_get_queue(cd_executor *ex, cd_buf *out)
+{
+    struct json_object *r = json_object_new_object();
+    struct json_object *running = json_object_new_array();
+    struct json_object *pending = json_object_new_array();
+    pthread_mutex_lock(&ex->mu);
+    if (ex->running)
+        json_object_array_add(running, json_object_get(ex->running->item));
+    for (size_t i = 0; i < ex->q.n; i++)
+        json_object_array_add(pending, json_object_get(ex->q.v[i]->item));
+    json_object_object_add(r, "queue_running", running);
+    json_object_object_add(r, "queue_pending", pending);
+    int rc = cd_json_dump(out, r);
+    pthread_mutex_unlock(&ex->mu);
+    json_object_put(r);
+    return rc == 0 ? 200 : err500(out);
+}
+
+int cd_executor_post_queue(cd_executor *ex, const char *body, size_t len, cd_buf *out)
+{
+    char perr[256];
+    struct json_object *req = cd_json_parse(body ? body : "", len, 64, perr, sizeof(perr)), *v;
+    if (!req || !json_object_is_type(req, json_type_object)) {
+        json_object_put(req);
+        return err500(out);
+    }
+    pthread_mutex_lock(&ex->mu);
+    if (json_object_object_get_ex(req, "clear", &v) && py_truthy(v)) {
+        cd_queue_free(&ex->q);
+        emit_status_locked(ex);
+    }
+    if (json_object_object_get_ex(req, "delete", &v) && json_object_is_type(v, json_type_array)) {
+        size_t n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+            const char *id = json_object_get_string(json_object_array_get_idx(v, i));
+            if (!id)
+                continue;
+            long at = cd_queue_find(&ex->q, id);
+            if (at < 0)
+                continue;
+            cd_qitem_free(cd_queue_remove_at(&ex->q, (size_t)at));
+            emit_status_locked(ex);
+            if (ex->q.n == 0)
+                emit_status_locked(ex);   /* ComfyUI sends two here (§1.16) */
+        }
+    }
+    pthread_mutex_unlock(&ex->mu);
+    json_object_put(req);
+    cd_buf_reset(out);
+    return 200;
+}
+
+int cd_executor_get_history(cd_executor *ex, long max_items, long offset, cd_buf *out)
+{
+    pthread_mutex_lock(&ex->mu);
+    struct json_object *r = cd_history_select(&ex->hist, max_items, offset);
+    int rc = r ? cd_json_dump(out, r) : -1;
+    pthread_mutex_unlock(&ex->mu);
+    json_object_put(r);
+    return rc == 0 ? 200 : err500(out);
+}
+
+int cd_executor_get_history_item(cd_executor *ex, const char *id, cd_buf *out)
+{
+    struct json_object *r = json_object_new_object();
+    pthread_mutex_lock(&ex->mu);
+    cd_hentry *e = id ? cd_history_get(&ex->hist, id) : NULL;
+    if (e)
+        json_object_object_add(r, e->prompt_id, json_object_get(e->entry));
+    int rc = cd_json_dump(out, r);
+    pthread_mutex_unlock(&ex->mu);
+    json_object_put(r);
+    return rc == 0 ? 200 : err500(out);
+}
+
+int cd_executor_post_history(cd_executor *ex, const char *body, size_t len, cd_buf *out)
+{
+    char perr[256];
+    struct json_object *req = cd_json_parse(body ? body : "", len, 64, perr, sizeof(perr)), *v;
+    if (!req || !json_object_is_type(req, json_type_object)) {
+        json_object_put(req);
+        return err500(out);
+    }
+    pthread_mutex_lock(&ex->mu);
+    if (json_object_object_get_ex(req, "clear", &v) && py_truthy(v))
+        cd_history_clear(&ex->hist);
+    if (json_object_object_get_ex(req, "delete", &v) && json_object_is_type(v, json_type_array)) {
+        size_t n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+            const char *id = json_object_get_string(json_object_array_get_idx(v, i));
+            if (id)
+                cd_history_delete(&ex->hist, id);
+        }
+    }
+    pthread_mutex_unlock(&ex->mu);
+    json_object_put(req);
+    cd_buf_reset(out);
+    return 200;
+}
+
+int cd_executor_interrupt(cd_executor *ex, const char *body, size_t len, cd_buf *out)
+{
+    char perr[256];
+    struct json_object *req = NULL;
+    if (body && len > 0)
+        req = cd_json_parse(body, len, 64, perr, sizeof(perr));
+    if (req && !json_object_is_type(req, json_type_object)) {
+        json_object_put(req);
+        return err500(out);
+    }
+    struct json_object *v = NULL;
+    const char *id = NULL;
+    if (req && json_object_object_get_ex(req, "prompt_id", &v) && py_truthy(v))
+        id = json_object_get_string(v);
+    pthread_mutex_lock(&ex->mu);
+    if (!id) {
+        atomic_store(&ex->interrupt, 1);
+    } else if (ex->running && strcmp(ex->running->prompt_id, id) == 0) {
+        atomic_store(&ex->interrupt, 1);
+    } else {
+        cd_log(ex->log, COMFY_LOG_INFO, "Prompt %s is not currently running, skipping interrupt", id);
+    }
+    pthread_mutex_unlock(&ex->mu);
+    json_object_put(req);
+    cd_buf_reset(out);
+    return 200;
+}
+
+int cd_executor_free_memory(cd_executor *ex, const char *body, size_t len, cd_buf *out)
+{
+    char perr[256];
+    struct json_object *req = cd_json_parse(body ? body : "", len, 64, perr, sizeof(perr)), *v;
+    if (!req || !json_object_is_type(req, json_type_object)) {
+        json_object_put(req);
+        return err500(out);
+    }
+    int fm = json_object_object_get_ex(req, "free_memory", &v) && py_truthy(v);
+    int um = json_object_object_get_ex(req, "unload_models", &v) ? py_truthy(v) : fm;
+    pthread_mutex_lock(&ex->mu);
+    if (fm) ex->flag_free_memory = 1;
+    if (um) ex->flag_unload_models = 1;
+    pthread_cond_signal(&ex->cv);
+    pthread_mutex_unlock(&ex->mu);
+    json_object_put(req);
+    cd_buf_reset(out);
+    return 200;
+}
+
+/* ---- jobs ------------------------------------------------------------------- */
+
+static const char *state_name(cd_job_state s)
+{
+    switch (s) {
+    case CD_JOB_PENDING: return "pending";
+    case CD_JOB_RUNNING: return "running";
+    case CD_JOB_COMPLETED: return "completed";
+    case CD_JOB_ERROR: return "error";
+    case CD_JOB_INTERRUPTED: return "interrupted";
+    }
+    return "error";
+}
+
+static struct json_object *ms_or_null(long long ms)
+{
+    return ms > 0 ? json_object_new_int64(ms) : NULL;
+}
+
+/* One job object (shape of upstream ComfyUI's jobs API). */
+static struct json_object *job_json(const char *id, cd_job_state st, struct json_object *item,
+                                    long long created, long long started, long long finished,
+                                    struct json_object *entry, int full)
+{
+    struct json_object *j = json_object_new_object();
+    json_object_object_add(j, "id", json_object_new_string(id));
+    json_object_object_add(j, "status", json_object_new_string(state_name(st)));
+    json_object_object_add(j, "priority", json_object_get(json_object_array_get_idx(item, 0)));
+    json_object_object_add(j, "create_time", ms_or_null(created));
+    json_object_object_add(j, "execution_start_time", ms_or_null(started));
+    json_object_object_add(j, "execution_end_time", ms_or_null(finished));
+    struct json_object *outputs = entry ? json_object_object_get(entry, "outputs") : NULL;
+    int count = 0;
+    struct json_object *preview = NULL;
+    if (outputs) {
+        json_object_object_foreach(outputs, nid, ui) {
+            (void)nid;
+            json_object_object_foreach(ui, k, lst) {
+                if (!json_object_is_type(lst, json_type_array))
+                    continue;
+                size_t n = json_object_array_length(lst);
+                count += (int)n;
+                if (!preview && (strcmp(k, "images") == 0 || strcmp(k, "video") == 0 ||
+                                 strcmp(k, "audio") == 0) && n > 0) {
+                    struct json_object *p = json_object_array_get_idx(lst, 0);
+                    if (json_object_is_type(p, json_type_object)) {
+                        json_object_deep_copy(p, &preview, NULL);
+                        json_object_object_add(preview, "nodeId", json_object_new_string(nid));
+                        json_object_object_add(preview, "mediaType", json_object_new_string(k));
+                    }
+                }
+            }
+        }
+    }
+    json_object_object_add(j, "outputs_count", json_object_new_int(count));
+    json_object_object_add(j, "preview_output", preview);
+    struct json_object *err = NULL;
+    if (entry && (st == CD_JOB_ERROR || st == CD_JOB_INTERRUPTED)) {
+        struct json_object *msgs = json_object_object_get(json_object_object_get(entry, "status"),
+                                                          "messages");
+        size_t n = json_object_array_length(msgs);
+        for (size_t i = 0; i < n; i++) {
+            struct json_object *m = json_object_array_get_idx(msgs, i);
+            const char *t = json_object_get_string(json_object_array_get_idx(m, 0));
+            if (t && (strcmp(t, "execution_error") == 0 || strcmp(t, "execution_interrupted") == 0))
+                err = json_object_get(json_object_array_get_idx(m, 1));
+        }
+    }
+    json_object_object_add(j, "execution_error", err);
+    if (full) {
+        json_object_object_add(j, "outputs", outputs ? json_object_get(outputs) : json_object_new_object());
+        json_object_object_add(j, "prompt", json_object_get(json_object_array_get_idx(item, 2)));
+        json_object_object_add(j, "extra_data", json_object_get(json_object_array_get_idx(item, 3)));
+        json_object_object_add(j, "outputs_to_execute", json_object_get(json_object_array_get_idx(item, 4)));
+        json_object_object_add(j, "status_messages",
+            entry ? json_object_get(json_object_object_get(json_object_object_get(entry, "status"), "messages"))
+                  : json_object_new_array());
+    }
+    return j;
+}
+
+static const char *query_get(const char *q, const char *key, char *buf, size_t cap)
+{
+    size_t kl = strlen(key);
+    for (const char *p = q; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+            size_t vl = n - kl - 1;
+            if (vl >= cap) vl = cap - 1;
+            memcpy(buf, p + kl + 1, vl);
+            buf[vl] = 0;
+            return buf;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return NULL;
+}
+
+typedef struct jrow {
+    struct json_object *job;
+    long long created;
+    long long seq;
+} jrow;
+
+static int jrow_cmp_desc(const void *a, const void *b)
+{
+    const jrow *x = a, *y = b;
+    if (x->seq != y->seq) return x->seq > y->seq ? -1 : 1;
+    return 0;
+}
+
+int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out)
+{
+    char sbuf[256], lbuf[32], obuf[32], ordbuf[16];
+    const char *sfilter = query_get(query, "status", sbuf, sizeof(sbuf));
+    const char *ls = query_get(query, "limit", lbuf, sizeof(lbuf));
+    const char *os = query_get(query, "offset", obuf, sizeof(obuf));
+    const char *ord = query_get(query, "sort_order", ordbuf, sizeof(ordbuf));
+    char *end;
+    long limit = -1, offset = 0;
+    if (ls) {
+        limit = strtol(ls, &end, 10);
+        if (*end || limit < 0) goto bad;
+    }
+    if (os) {
+        offset = strtol(os, &end, 10);
+        if (*end || offset < 0) goto bad;
+    }
+    pthread_mutex_lock(&ex->mu);
+    size_t cap = ex->q.n + ex->hist.n + 1;
+    jrow *rows = calloc(cap, sizeof(*rows));
+    size_t n = 0;
+    if (!rows) {
+        pthread_mutex_unlock(&ex->mu);
+        return err500(out);
+    }
+    for (size_t i = 0; i < ex->hist.n; i++) {
+        cd_hentry *e = ex->hist.v[i];
+        struct json_object *item = json_object_object_get(e->entry, "prompt");
+        rows[n++] = (jrow){job_json(e->prompt_id, e->state, item, e->created_ms, e->started_ms,
+                                    e->finished_ms, e->entry, 0), e->created_ms, e->seq};
+    }
+    if (ex->running)
+        rows[n++] = (jrow){job_json(ex->running->prompt_id, CD_JOB_RUNNING, ex->running->item,
+                                    ex->running->created_ms, ex->running_started_ms, 0, NULL, 0),
+                           ex->running->created_ms, ex->running->seq};
+    for (size_t i = 0; i < ex->q.n; i++)
+        rows[n++] = (jrow){job_json(ex->q.v[i]->prompt_id, CD_JOB_PENDING, ex->q.v[i]->item,
+                                    ex->q.v[i]->created_ms, 0, 0, NULL, 0),
+                           ex->q.v[i]->created_ms, ex->q.v[i]->seq};
+    pthread_mutex_unlock(&ex->mu);
+    qsort(rows, n, sizeof(*rows), jrow_cmp_desc);
+    if (ord && strcmp(ord, "asc") == 0)
+        for (size_t i = 0; i < n / 2; i++) {
+            jrow t = rows[i];
+            rows[i] = rows[n - 1 - i];
+            rows[n - 1 - i] = t;
+        }
+    struct json_object *jobs = json_object_new_array();
+    long total = 0, taken = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *st = json_object_get_string(json_object_object_get(rows[i].job, "status"));
+        int match = 1;
+        if (sfilter && *sfilter) {
+            match = 0;
+            char tmp[256];
+            snprintf(tmp, sizeof(tmp), "%s", sfilter);
+            for (char *sv, *tok = strtok_r(tmp, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv))
+                if (strcmp(tok, st) == 0)
+                    match = 1;
+        }
+        if (match) {
+            if (total >= offset && (limit < 0 || taken < limit)) {
+                json_object_array_add(jobs, json_object_get(rows[i].job));
+                taken++;
+            }
+            total++;
+        }
+        json_object_put(rows[i].job);
+    }
+    free(rows);
+    struct json_object *r = json_object_new_object();
+    json_object_object_add(r, "jobs", jobs);
+    struct json_object *pg = json_object_new_object();
+    json_object_object_add(pg, "offset", json_object_new_int64(offset));
+    json_object_object_add(pg, "limit", limit < 0 ? NULL : json_object_new_int64(limit));
+    json_object_object_add(pg, "total", json_object_new_int64(total));
+    json_object_object_add(pg, "has_more", json_object_new_boolean(offset + taken < total));
+    json_object_object_add(r, "pagination", pg);
+    return put_json(out, r) == 0 ? 200 : err500(out);
+bad: {
+        struct json_object *r = json_object_new_object();
+        json_object_object_add(r, "error", json_object_new_string("limit and offset must be non-negative integers"));
+        return put_json(out, r) == 0 ? 400 : err500(out);
+    }
+}
+
+int cd_executor_get_job(cd_executor *ex, const char *id, cd_buf *out)
+{
+    struct json_object *j = NULL;
+    pthread_mutex_lock(&ex->mu);
+    if (id) {
+        cd_hentry *e = cd_history_get(&ex->hist, id);
+        if (e)
+            j = job_json(e->prompt_id, e->state, json_object_object_get(e->entry, "prompt"),
+                         e->created_ms, e->started_ms, e->finished_ms, e->entry, 1);
+        else if (ex->running && strcmp(ex->running->prompt_id, id) == 0)
+            j = job_json(id, CD_JOB_RUNNING, ex->running->item, ex->running->created_ms,
+                         ex->running_started_ms, 0, NULL, 1);
+        else {
+            long at = cd_queue_find(&ex->q, id);
+            if (at >= 0)
+                j = job_json(id, CD_JOB_PENDING, ex->q.v[at]->item, ex->q.v[at]->created_ms, 0, 0,
+                             NULL, 1);
+        }
+    }
+    pthread_mutex_unlock(&ex->mu);
+    if (!j) {
+        struct json_object *r = json_object_new_object();
+        json_object_object_add(r, "error", json_object_new_string("Job not found"));
+        return put_json(out, r) == 0 ? 404 : err500(out);
+    }
+    return put_json(out, j) == 0 ? 200 : err500(out);
+}
+
+/* ======================================================================== */
+/* The worker: running one prompt (§5).                                     */
+
+typedef struct xnode {
+    const char *id;                   /* borrowed (prompt key)            */
+    struct json_object *inputs;       /* borrowed, may be NULL            */
+    const cd_class *cls;
+    struct json_object *changed;      /* IS_CHANGED result; owned         */
+    char *key;                        /* signature; owned                 */
+    int pending;
+    struct json_object *lazy_need;    /* requested lazy inputs; owned     */
+} xnode;
+
+typedef struct run {
+    cd_executor *ex;
+    cd_qitem *it;
+    const char *prompt_id;
+    const char *client_id;            /* NULL: no client                  */
+    struct json_object *prompt, *extra, *outputs;
+    xnode *nodes;
+    size_t n;
+    struct json_object *index;        /* id -> position; owned            */
+    size_t *pend;                     /* pending, insertion order          */
+    size_t n_pend;
+    struct json_object *messages;     /* history status messages; owned    */
+    struct json_object *executed;     /* ids run this time; owned          */
+    struct json_object *pnodes;       /* progress_state nodes; owned       */
+    char *prompt_text;                /* PROMPT hidden value; owned        */
+    int result;                       /* 0 ok, 1 error, 2 interrupted      */
+    int oom;
+} run;
+
+static long xfind(run *r, const char *id)
+{
+    struct json_object *ix;
+    if (!id || !json_object_object_get_ex(r->index, id, &ix))
+        return -1;
+    return json_object_get_int(ix);
+}
+
+static int is_link(struct json_object *v)
+{
+    return json_object_is_type(v, json_type_array) && json_object_array_length(v) == 2 &&
+           json_object_is_type(json_object_array_get_idx(v, 0), json_type_string) &&
+           json_object_is_type(json_object_array_get_idx(v, 1), json_type_int);
+}
+
+/* Records an execution_* message in history and sends it (§2.4). */
+static void add_message(run *r, const char *type, struct json_object *data, int broadcast)
+{
+    json_object_object_add(data, "timestamp", json_object_new_int64(now_ms()));
+    struct json_object *m = json_object_new_array();
+    json_object_array_add(m, json_object_new_string(type));
+    json_object_array_add(m, json_object_get(data));
+    json_object_array_add(r->messages, m);
+    if (r->client_id || broadcast)
+        emit(r->ex, r->client_id, type, data);
+    else
+        json_object_put(data);
+}
+
+static struct json_object *pid_data(run *r)
+{
+    struct json_object *d = json_object_new_object();
+    json_object_object_add(d, "prompt_id", json_object_new_string(r->prompt_id));
+    return d;
+}
+
+/* C-only message: dropped without a client. */
+static void send_c(run *r, const char *type, struct json_object *data)
+{
+    if (r->client_id)
+        emit(r->ex, r->client_id, type, data);
+    else
+        json_object_put(data);
+}
+
+static struct json_object *num_json(double v)
+{
+    if (v == floor(v) && fabs(v) < 9e15)
+        return json_object_new_int64((int64_t)v);
+    return json_object_new_double(v);
+}
+
+static void emit_progress_state(run *r)
+{
+    struct json_object *d = pid_data(r);
+    json_object_object_add(d, "nodes", json_object_get(r->pnodes));
+    emit(r->ex, r->client_id, "progress_state", d);
+}
+
+/* kind: 0 start (0.0/1.0), 1 finish (value = max), 2 cached finish (1/1). */
+static void pstate(run *r, const char *id, int kind)
+{
+    struct json_object *e = json_object_object_get(r->pnodes, id);
+    if (kind == 0 || !e) {
+        e = json_object_new_object();
+        int cached = kind == 2 || (kind == 1);
+        json_object_object_add(e, "value", cached && kind == 2 ? json_object_new_int(1) : json_object_new_double(kind == 1 ? 1.0 : 0.0));
+        json_object_object_add(e, "max", cached && kind == 2 ? json_object_new_int(1) : json_object_new_double(1.0));
+        json_object_object_add(e, "state", json_object_new_string(kind == 0 ? "running" : "finished"));
+        json_object_object_add(e, "node_id", json_object_new_string(id));
+        json_object_object_add(e, "prompt_id", json_object_new_string(r->prompt_id));
+        json_object_object_add(e, "display_node_id", json_object_new_string(id));
+        json_object_object_add(e, "parent_node_id", NULL);
+        json_object_object_add(e, "real_node_id", json_object_new_string(id));
+        json_object_object_add(r->pnodes, id, e);
+    } else {
+        struct json_object *mx = json_object_object_get(e, "max");
+        json_object_object_add(e, "value", json_object_get(mx));
+        json_object_object_add(e, "state", json_object_new_string("finished"));
+    }
+    emit_progress_state(r);
+}
+
+void cd_exec_progress(cd_executor *ex, cd_xcall *c, double value, double max,
+                      const comfy_tensor *preview)
+{
+    run *r = ex->run;
+    if (!r)
+        return;
+    const char *id = c->pub.node_id;
+    struct json_object *e = json_object_object_get(r->pnodes, id);
+    if (e) {
+        json_object_object_add(e, "value", num_json(value));
+        json_object_object_add(e, "max", num_json(max));
+        json_object_object_add(e, "state", json_object_new_string("running"));
+        emit_progress_state(r);
+    }
+    if (preview && preview->dtype == COMFY_U8 && preview->ndim == 3 && preview->shape[2] == 3 &&
+        preview->shape[0] > 0 && preview->shape[1] > 0 && preview->shape[0] <= 8192 &&
+        preview->shape[1] <= 8192) {
+        cd_event *ev = calloc(1, sizeof(*ev));
+        size_t h = (size_t)preview->shape[0], w = (size_t)preview->shape[1];
+        if (ev && (ev->rgb = malloc(h * w * 3))) {
+            const unsigned char *src = preview->data;
+            for (size_t y = 0; y < h; y++)
+                for (size_t x = 0; x < w; x++)
+                    for (size_t k = 0; k < 3; k++)
+                        ev->rgb[(y * w + x) * 3 + k] =
+                            src[(int64_t)y * preview->strides[0] + (int64_t)x * preview->strides[1] +
+                                (int64_t)k * preview->strides[2]];
+            ev->kind = CD_EVENT_PREVIEW;
+            ev->width = (int)w;
+            ev->height = (int)h;
+            ev->client_id = r->client_id ? strdup(r->client_id) : NULL;
+            ev->node_id = strdup(id);
+            ev->prompt_id = strdup(r->prompt_id);
+            ev->display_node = strdup(id);
+            ev->real_node_id = strdup(id);
+            pthread_mutex_lock(&ex->emu);
+            if (ex->sink)
+                ex->sink(ex->sink_user, ev);
+            else
+                cd_event_free(ev);
+            pthread_mutex_unlock(&ex->emu);
+        } else {
+            free(ev);
+        }
+    }
+    struct json_object *d = json_object_new_object();
+    json_object_object_add(d, "value", num_json(value));
+    json_object_object_add(d, "max", num_json(max));
+    json_object_object_add(d, "prompt_id", json_object_new_string(r->prompt_id));
+    json_object_object_add(d, "node", json_object_new_string(id));
+    emit(ex, r->client_id, "progress", d);
+}
+
+/* ---- signatures (§5.4) ---------------------------------------------------- */
+
+static int include_id(const cd_class *c)
+{
+    if (c->def->flags & COMFY_NODE_NOT_IDEMPOTENT)
+        return 1;
+    for (size_t i = 0; i < c->n_inputs; i++)
+        if (c->inputs[i].def->section == COMFY_HIDDEN && strcmp(c->inputs[i].def->type, "UNIQUE_ID") == 0)
+            return 1;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorted input names of a node (array owned by caller, names borrowed). */
+static const char **sorted_keys(struct json_object *inputs, size_t *n)
+{
+    *n = inputs ? (size_t)json_object_object_length(inputs) : 0;
+    const char **k = calloc(*n ? *n : 1, sizeof(*k));
+    if (!k)
+        return NULL;
+    size_t i = 0;
+    if (inputs) {
+        json_object_object_foreach(inputs, key, val) {
+            (void)val;
+            k[i++] = key;
+        }
+    }
+    qsort(k, *n, sizeof(*k), cmp_str);
+    return k;
+}
+
+static void ancestry(run *r, long node, struct json_object *order, struct json_object *list, int depth)
+{
+    if (node < 0 || depth > 10000)
+        return;
+    size_t nk;
+    const char **keys = sorted_keys(r->nodes[node].inputs, &nk);
+    if (!keys)
+        return;
+    for (size_t i = 0; i < nk; i++) {
+        struct json_object *v = json_object_object_get(r->nodes[node].inputs, keys[i]);
+        if (!is_link(v))
+            continue;
+        const char *aid = json_object_get_string(json_object_array_get_idx(v, 0));
+        if (json_object_object_get_ex(order, aid, NULL))
+            continue;
+        json_object_object_add(order, aid, json_object_new_int((int)json_object_array_length(list)));
+        json_object_array_add(list, json_object_new_string(aid));
+        ancestry(r, xfind(r, aid), order, list, depth + 1);
+    }
+    free(keys);
+}
+
+static struct json_object *immediate_sig(run *r, long node, struct json_object *order)
+{
+    struct json_object *s = json_object_new_array();
+    if (node < 0) {
+        json_object_array_add(s, json_object_new_string("<missing>"));
+        return s;
+    }
+    xnode *x = &r->nodes[node];
+    json_object_array_add(s, json_object_new_string(x->cls->def->name));
+    json_object_array_add(s, json_object_get(x->changed));
+    if (include_id(x->cls))
+        json_object_array_add(s, json_object_new_string(x->id));
+    size_t nk;
+    const char **keys = sorted_keys(x->inputs, &nk);
+    for (size_t i = 0; keys && i < nk; i++) {
+        struct json_object *v = json_object_object_get(x->inputs, keys[i]);
+        struct json_object *p = json_object_new_array();
+        json_object_array_add(p, json_object_new_string(keys[i]));
+        if (is_link(v)) {
+            struct json_object *a = json_object_new_array();
+            json_object_array_add(a, json_object_new_string("ANCESTOR"));
+            struct json_object *pos = json_object_object_get(
+                order, json_object_get_string(json_object_array_get_idx(v, 0)));
+            json_object_array_add(a, json_object_get(pos));
+            json_object_array_add(a, json_object_get(json_object_array_get_idx(v, 1)));
+            json_object_array_add(p, a);
+        } else {
+            json_object_array_add(p, json_object_get(v));
+        }
+        json_object_array_add(s, p);
+    }
+    free(keys);
+    return s;
+}
+
+static char *signature(run *r, long node)
+{
+    struct json_object *order = json_object_new_object();
+    struct json_object *list = json_object_new_array();
+    ancestry(r, node, order, list, 0);
+    struct json_object *sig = json_object_new_array();
+    json_object_array_add(sig, immediate_sig(r, node, order));
+    size_t n = json_object_array_length(list);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(sig, immediate_sig(r, xfind(r, json_object_get_string(
+                                                          json_object_array_get_idx(list, i))), order));
+    cd_buf b;
+    cd_buf_init(&b, (size_t)1 << 30);
+    char *out = NULL;
+    if (cd_json_dump(&b, sig) == 0)
+        out = cd_buf_steal(&b, NULL);
+    cd_buf_free(&b);
+    json_object_put(sig);
+    json_object_put(order);
+    json_object_put(list);
+    return out;
+}
+
+/* ---- invoking a node ------------------------------------------------------ */
+
+typedef struct inputs_set {
+    const char **names;
+    comfy_value **lists;     /* LIST values; owned refs or NULL          */
+    size_t n;
+} inputs_set;
+
+static void inputs_free(inputs_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        cd_value_release(s->lists[i]);
+    free(s->lists);
+    free(s->names);
+    memset(s, 0, sizeof(*s));
+}
+
+static comfy_value *one(comfy_value *v)
+{
+    comfy_value *l = cd_value_list();
+    if (!l) {
+        cd_value_release(v);
+        return NULL;
+    }
+    if (v)
+        cd_list_append(l, v);
+    return l;
+}
+
+static comfy_value *source_list(run *r, struct json_object *link)
+{
+    long s = xfind(r, json_object_get_string(json_object_array_get_idx(link, 0)));
+    if (s < 0)
+        return NULL;
+    cd_centry *e = cd_cache_get(&r->ex->cache, r->nodes[s].key);
+    if (!e)
+        return NULL;
+    int64_t ix = json_object_get_int64(json_object_array_get_idx(link, 1));
+    if (ix < 0)
+        ix += e->n_slots;
+    if (ix < 0 || ix >= (int64_t)e->n_slots)
+        return NULL;
+    return cd_value_retain(e->slots[ix]);
+}
+
+/* Gathers a node's inputs: constants as one-element lists, links as the
+ * source's output list (absent when not computed), hidden values.
+ * links_absent: every linked input reads as absent (IS_CHANGED). */
+static int gather(run *r, xnode *x, int links_absent, inputs_set *s)
+{
+    size_t cap = (x->inputs ? (size_t)json_object_object_length(x->inputs) : 0) + x->cls->n_inputs;
+    s->names = calloc(cap + 1, sizeof(*s->names));
+    s->lists = calloc(cap + 1, sizeof(*s->lists));
+    s->n = 0;
+    if (!s->names || !s->lists)
+        return -1;
+    if (x->inputs) {
+        json_object_object_foreach(x->inputs, k, v) {
+            s->names[s->n] = k;
+            if (json_object_is_type(v, json_type_array)) {
+                s->lists[s->n] = (links_absent || !is_link(v)) ? NULL : source_list(r, v);
+            } else {
+                s->lists[s->n] = one(cd_value_from_json(v));
+            }
+            s->n++;
+        }
+    }
+    for (size_t i = 0; i < x->cls->n_inputs; i++) {
+        const comfy_input_def *d = x->cls->inputs[i].def;
+        if (d->section != COMFY_HIDDEN)
+            continue;
+        comfy_value *v = NULL;
+        if (strcmp(d->type, "PROMPT") == 0 || strcmp(d->type, "DYNPROMPT") == 0) {
+            v = cd_value_string(r->prompt_text, (size_t)-1);
+        } else if (strcmp(d->type, "UNIQUE_ID") == 0) {
+            v = cd_value_string(x->id, (size_t)-1);
+        } else if (strcmp(d->type, "EXTRA_PNGINFO") == 0) {
+            struct json_object *pi = json_object_object_get(r->extra, "extra_pnginfo");
+            if (json_object_is_type(pi, json_type_object)) {
+                v = cd_value_map();
+                json_object_object_foreach(pi, k, val) {
+                    char *t = cd_json_to_string(val, (size_t)1 << 30);
+                    if (t)
+                        cd_map_set(v, k, cd_value_string(t, (size_t)-1));
+                    free(t);
+                }
+            }
+        } else if (strcmp(d->type, "AUTH_TOKEN_COMFY_ORG") == 0 ||
+                   strcmp(d->type, "API_KEY_COMFY_ORG") == 0) {
+            const char *key = strcmp(d->type, "AUTH_TOKEN_COMFY_ORG") == 0 ? "auth_token_comfy_org"
+                                                                            : "api_key_comfy_org";
+            struct json_object *t = json_object_object_get(r->extra, key);
+            if (json_object_is_type(t, json_type_string))
+                v = cd_value_string(json_object_get_string(t), (size_t)-1);
+        }
+        if (!v)
+            continue;
+        s->names[s->n] = d->name;
+        s->lists[s->n] = one(v);
+        s->n++;
+    }
+    return 0;
+}
+
+static void compute_is_changed(run *r, xnode *x)
+{
+    const cd_class *c = x->cls;
+    x->changed = json_object_new_boolean(0);
+    if (!c->def->is_changed)
+        return;
+    inputs_set s = {0};
+    cd_xcall call;
+    comfy_value *out = NULL;
+    int never = 1;
+    if (gather(r, x, 1, &s) == 0 &&
+        cd_xcall_init(&call, r->ex->host, c, x->id, r->prompt_id, CD_CALL_IS_CHANGED) == 0) {
+        call.ex = r->ex;
+        call.n_in = s.n;
+        call.in_names = s.names;
+        call.in_lists = s.lists;
+        if (c->def->is_changed(&call.pub, &out) == COMFY_OK) {
+            double d;
+            if (!(cd_value_kind(out) == COMFY_KIND_FLOAT && cd_value_get_float(out, &d) == 0 && isnan(d))) {
+                struct json_object *j = cd_value_to_json(out);
+                if (j || !out || cd_value_kind(out) == COMFY_KIND_NONE) {
+                    json_object_put(x->changed);
+                    x->changed = j;
+                    never = 0;
+                }
+            }
+        }
+        cd_value_release(out);
+        cd_xcall_clear(&call);
+    }
+    inputs_free(&s);
+    if (never) {
+        char b[64];
+        snprintf(b, sizeof(b), "<changed #%lld>", ++r->ex->nonce);
+        json_object_put(x->changed);
+        x->changed = json_object_new_string(b);
+    }
+}
+
+/* ---- the pending set and ordering (§5.5) ----------------------------------- */
+
+static int available(run *r, long i)
+{
+    return i >= 0 && cd_cache_get(&r->ex->cache, r->nodes[i].key) != NULL;
+}
+
+static int input_lazy(const xnode *x, const char *name)
+{
+    const cd_input *in = cd_class_input(x->cls, name);
+    return in && in->lazy;
+}
+
+static int lazy_requested(const xnode *x, const char *name)
+{
+    size_t n = json_object_array_length(x->lazy_need);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(json_object_get_string(json_object_array_get_idx(x->lazy_need, i)), name) == 0)
+            return 1;
+    return 0;
+}
+
+static int strong(const xnode *x, const char *name)
+{
+    return !input_lazy(x, name) || lazy_requested(x, name);
+}
+
+static void add_pending(run *r, long root)
+{
+    size_t cap = r->n + 1;
+    long *stack = malloc(cap * 4 * sizeof(*stack));
+    size_t sp = 0, scap = cap * 4;
+    if (!stack) {
+        r->oom = 1;
+        return;
+    }
+    stack[sp++] = root;
+    while (sp > 0) {
+        long i = stack[--sp];
+        xnode *x = &r->nodes[i];
+        if (x->pending)
+            continue;
+        x->pending = 1;
+        r->pend[r->n_pend++] = (size_t)i;
+        if (!x->inputs)
+            continue;
+        json_object_object_foreach(x->inputs, k, v) {
+            if (!is_link(v) || input_lazy(x, k))
+                continue;
+            long s = xfind(r, json_object_get_string(json_object_array_get_idx(v, 0)));
+            if (s < 0 || available(r, s) || r->nodes[s].pending)
+                continue;
+            if (sp == scap) {
+                long *ns = realloc(stack, scap * 2 * sizeof(*ns));
+                if (!ns) {
+                    r->oom = 1;
+                    break;
+                }
+                stack = ns;
+                scap *= 2;
+            }
+            stack[sp++] = s;
+        }
+    }
+    free(stack);
+}
+
+static void remove_pending(run *r, long i)
+{
+    for (size_t k = 0; k < r->n_pend; k++) {
+        if ((long)r->pend[k] == i) {
+            memmove(r->pend + k, r->pend + k + 1, (r->n_pend - k - 1) * sizeof(*r->pend));
+            r->n_pend--;
+            break;
+        }
+    }
+    r->nodes[i].pending = 0;
+}
+
+static int ready(run *r, long i)
+{
+    xnode *x = &r->nodes[i];
+    if (!x->inputs)
+        return 1;
+    json_object_object_foreach(x->inputs, k, v) {
+        if (!is_link(v) || !strong(x, k))
+            continue;
+        long s = xfind(r, json_object_get_string(json_object_array_get_idx(v, 0)));
+        if (s >= 0 && !available(r, s))
+            return 0;
+    }
+    return 1;
+}
+
+static int is_output(run *r, long i) { return (r->nodes[i].cls->def->flags & COMFY_NODE_OUTPUT) != 0; }
+
+/* Whether pending node j waits on i through a strong link. */
+static int blocks(run *r, long i, long j)
+{
+    xnode *x = &r->nodes[j];
+    if (!x->inputs || available(r, i))
+        return 0;
+    json_object_object_foreach(x->inputs, k, v) {
+        if (is_link(v) && strong(x, k) &&
+            xfind(r, json_object_get_string(json_object_array_get_idx(v, 0))) == i)
+            return 1;
+    }
+    return 0;
+}
+
+static int feeds_output(run *r, long i, int steps)
+{
+    for (size_t k = 0; k < r->n_pend; k++) {
+        long j = (long)r->pend[k];
+        if (j == i || !blocks(r, i, j))
+            continue;
+        if (steps == 1 ? is_output(r, j) : feeds_output(r, j, 1))
+            return 1;
+    }
+    return 0;
+}
+
+static long pick(run *r)
+{
+    long first = -1;
+    size_t nready = 0;
+    long *rd = malloc((r->n_pend + 1) * sizeof(*rd));
+    if (!rd)
+        return -1;
+    for (size_t k = 0; k < r->n_pend; k++)
+        if (ready(r, (long)r->pend[k]))
+            rd[nready++] = (long)r->pend[k];
+    for (size_t k = 0; k < nready && first < 0; k++)
+        if (is_output(r, rd[k]))
+            first = rd[k];
+    for (size_t k = 0; k < nready && first < 0; k++)
+        if (feeds_output(r, rd[k], 1))
+            first = rd[k];
+    for (size_t k = 0; k < nready && first < 0; k++)
+        if (feeds_output(r, rd[k], 2))
+            first = rd[k];
+    if (first < 0 && nready > 0)
+        first = rd[0];
+    free(rd);
+    return first;
+}
+
+/* ---- failure reports (§2.4, §5.6) ------------------------------------------ */
+
+static struct json_object *executed_copy(run *r)
+{
+    return json_object_get(r->executed);
+}
+
+static void report_error(run *r, xnode *x, const char *etype, const char *emsg,
+                         inputs_set *s)
+{
+    struct json_object *d = pid_data(r);
+    json_object_object_add(d, "node_id", json_object_new_string(x->id));
+    json_object_object_add(d, "node_type", json_object_new_string(x->cls->def->name));
+    json_object_object_add(d, "executed", executed_copy(r));
+    cd_buf m;
+    cd_buf_init(&m, 1 << 20);
+    cd_buf_printf(&m, "%s\n", emsg ? emsg : "");
+    json_object_object_add(d, "exception_message", json_object_new_string(m.data ? m.data : "\n"));
+    cd_buf_free(&m);
+    json_object_object_add(d, "exception_type", json_object_new_string(etype ? etype : "RuntimeError"));
+    struct json_object *tb = json_object_new_array();
+    char line[512];
+    snprintf(line, sizeof(line), "  Node %s (pack %s), in execute\n", x->cls->def->name,
+             x->cls->pack ? cd_pack_name(x->cls->pack) : "?");
+    json_object_array_add(tb, json_object_new_string(line));
+    json_object_object_add(d, "traceback", tb);
+    struct json_object *ci = json_object_new_object();
+    for (size_t i = 0; s && i < s->n; i++) {
+        if (!s->lists[i])
+            continue;
+        struct json_object *j = cd_value_to_json(s->lists[i]);
+        json_object_object_add(ci, s->names[i], j ? j : json_object_new_array());
+    }
+    json_object_object_add(d, "current_inputs", ci);
+    struct json_object *co = json_object_new_array();
+    for (size_t i = 0; i < r->n; i++)
+        json_object_array_add(co, json_object_new_string(r->nodes[i].id));
+    json_object_object_add(d, "current_outputs", co);
+    add_message(r, "execution_error", d, 0);
+    r->result = 1;
+}
+
+static void report_interrupt(run *r, xnode *x)
+{
+    struct json_object *d = pid_data(r);
+    json_object_object_add(d, "node_id", json_object_new_string(x->id));
+    json_object_object_add(d, "node_type", json_object_new_string(x->cls->def->name));
+    json_object_object_add(d, "executed", executed_copy(r));
+    add_message(r, "execution_interrupted", d, 1);
+    r->result = 2;
+}
+
+static void report_blocked(run *r, xnode *x, const char *msg)
+{
+    struct json_object *d = pid_data(r);
+    json_object_object_add(d, "node_id", json_object_new_string(x->id));
+    json_object_object_add(d, "node_type", json_object_new_string(x->cls->def->name));
+    json_object_object_add(d, "executed", executed_copy(r));
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "Execution Blocked: %s", msg);
+    json_object_object_add(d, "exception_message", json_object_new_string(buf));
+    json_object_object_add(d, "exception_type", json_object_new_string("ExecutionBlocker"));
+    json_object_object_add(d, "traceback", json_object_new_array());
+    json_object_object_add(d, "current_inputs", json_object_new_array());
+    json_object_object_add(d, "current_outputs", json_object_new_array());
+    emit(r->ex, r->client_id, "execution_error", d);
+}
+
+/* ---- one node -------------------------------------------------------------- */
+
+static int is_blocker(const comfy_value *v, const char **msg)
+{
+    const void *iface;
+    void *self;
+    if (cd_value_get_object(v, CD_BLOCKER_TYPE, &iface, &self) != COMFY_OK)
+        return 0;
+    if (msg)
+        *msg = self;
+    return 1;
+}
+
+/* The blocker an input element carries for call `e`, or NULL. */
+static const comfy_value *call_blocker(inputs_set *s, int whole, size_t e)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        comfy_value *l = s->lists[i];
+        size_t n = cd_list_len(l);
+        if (!l || n == 0)
+            continue;
+        if (whole) {
+            for (size_t k = 0; k < n; k++)
+                if (is_blocker(cd_list_get(l, k), NULL))
+                    return cd_list_get(l, k);
+        } else {
+            const comfy_value *v = cd_list_get(l, e < n ? e : n - 1);
+            if (is_blocker(v, NULL))
+                return v;
+        }
+    }
+    return NULL;
+}
+
+/* UI merge (§5.3): keys of the first, lists concatenated. */
+static struct json_object *merge_ui(struct json_object **uis, size_t n)
+{
+    struct json_object *first = NULL;
+    for (size_t i = 0; i < n && !first; i++)
+        if (uis[i])
+            first = uis[i];
+    if (!first)
+        return NULL;
+    struct json_object *out = json_object_new_object();
+    json_object_object_foreach(first, k, v0) {
+        (void)v0;
+        struct json_object *l = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+            struct json_object *v;
+            if (!uis[i] || !json_object_object_get_ex(uis[i], k, &v))
+                continue;
+            if (json_object_is_type(v, json_type_array)) {
+                size_t m = json_object_array_length(v);
+                for (size_t j = 0; j < m; j++)
+                    json_object_array_add(l, json_object_get(json_object_array_get_idx(v, j)));
+            } else {
+                json_object_array_add(l, json_object_get(v));
+            }
+        }
+        json_object_object_add(out, k, l);
+    }
+    return out;
+}
+
+/* Runs node i.  Returns 0 when it finished (or was replayed), 1 when it
+ * went back to waiting for lazy inputs, -1 when the prompt must stop. */
+static int run_node(run *r, long i)
+{
+    cd_executor *ex = r->ex;
+    xnode *x = &r->nodes[i];
+    const comfy_node_def *def = x->cls->def;
+    cd_centry *hit = cd_cache_get(&ex->cache, x->key);
+    if (hit) {
+        struct json_object *d = json_object_new_object();
+        json_object_object_add(d, "node", json_object_new_string(x->id));
+        json_object_object_add(d, "display_node", json_object_new_string(x->id));
+        json_object_object_add(d, "output", hit->ui ? json_object_get(hit->ui) : NULL);
+        json_object_object_add(d, "prompt_id", json_object_new_string(r->prompt_id));
+        send_c(r, "executed", d);
+        pstate(r, x->id, json_object_object_get(r->pnodes, x->id) ? 1 : 2);
+        remove_pending(r, i);
+        return 0;
+    }
+
+    inputs_set s = {0};
+    int rc = -1;
+    uint32_t no = def->n_outputs;
+    comfy_value **slots = NULL;
+    struct json_object **uis = NULL;
+    size_t ncalls = 0;
+    if (gather(r, x, 0, &s) < 0) {
+        r->oom = 1;
+        report_error(r, x, "MemoryError", "out of memory", NULL);
+        goto out;
+    }
+    pstate(r, x->id, 0);
+    {
+        struct json_object *d = json_object_new_object();
+        json_object_object_add(d, "node", json_object_new_string(x->id));
+        json_object_object_add(d, "display_node", json_object_new_string(x->id));
+        json_object_object_add(d, "prompt_id", json_object_new_string(r->prompt_id));
+        send_c(r, "executing", d);
+    }
+    int whole = (def->flags & COMFY_NODE_INPUT_IS_LIST) != 0;
+    size_t maxlen = 0;
+    int any = 0;
+    for (size_t k = 0; k < s.n; k++) {
+        if (!s.lists[k])
+            continue;
+        any = 1;
+        size_t n = cd_list_len(s.lists[k]);
+        if (n > maxlen)
+            maxlen = n;
+    }
+    ncalls = whole ? 1 : (any ? maxlen : 1);
+
+    /* lazy inputs */
+    int has_lazy = 0;
+    for (size_t k = 0; k < x->cls->n_inputs; k++)
+        if (x->cls->inputs[k].lazy)
+            has_lazy = 1;
+    if (def->check_lazy && has_lazy) {
+        int added = 0;
+        for (size_t e = 0; e < ncalls; e++) {
+            cd_xcall call;
+            if (cd_xcall_init(&call, ex->host, x->cls, x->id, r->prompt_id, CD_CALL_CHECK_LAZY) < 0) {
+                report_error(r, x, "MemoryError", "out of memory", &s);
+                goto out;
+            }
+            call.ex = ex;
+            call.n_in = s.n;
+            call.in_names = s.names;
+            call.in_lists = s.lists;
+            call.whole_lists = whole;
+            call.elem = e;
+            comfy_value *needed = cd_value_list();
+            int lrc = def->check_lazy(&call.pub, needed);
+            if (lrc != COMFY_OK) {
+                report_error(r, x, call.err_type ? call.err_type : "RuntimeError",
+                             call.err_msg ? call.err_msg : "check_lazy failed", &s);
+                cd_value_release(needed);
+                cd_xcall_clear(&call);
+                goto out;
+            }
+            size_t nn = cd_list_len(needed);
+            for (size_t q = 0; q < nn; q++) {
+                const char *name = cd_value_get_string(cd_list_get(needed, q));
+                struct json_object *v;
+                if (!name || !x->inputs || !json_object_object_get_ex(x->inputs, name, &v)) {
+                    char msg[512];
+                    snprintf(msg, sizeof(msg), "'%s'", name ? name : "None");
+                    report_error(r, x, "KeyError", msg, &s);
+                    cd_value_release(needed);
+                    cd_xcall_clear(&call);
+                    goto out;
+                }
+                if (!is_link(v))
+                    continue;
+                long src = xfind(r, json_object_get_string(json_object_array_get_idx(v, 0)));
+                if (src < 0 || available(r, src))
+                    continue;
+                if (!lazy_requested(x, name))
+                    json_object_array_add(x->lazy_need, json_object_new_string(name));
+                if (!r->nodes[src].pending)
+                    add_pending(r, src);
+                added = 1;
+            }
+            cd_value_release(needed);
+            cd_xcall_clear(&call);
+        }
+        if (added) {
+            rc = 1;
+            goto out;
+        }
+    }
+
+    slots = calloc(no ? no : 1, sizeof(*slots));
+    uis = calloc(ncalls ? ncalls : 1, sizeof(*uis));
+    if (!slots || !uis) {
+        report_error(r, x, "MemoryError", "out of memory", &s);
+        goto out;
+    }
+    for (uint32_t k = 0; k < no; k++)
+        if (!(slots[k] = cd_value_list())) {
+            report_error(r, x, "MemoryError", "out of memory", &s);
+            goto out;
+        }
+    for (size_t e = 0; e < ncalls; e++) {
+        if (cd_exec_take_interrupt(ex)) {
+            report_interrupt(r, x);
+            goto out;
+        }
+        const comfy_value *blk = call_blocker(&s, whole, e);
+        if (blk) {
+            const char *msg = NULL;
+            is_blocker(blk, &msg);
+            if (msg)
+                report_blocked(r, x, msg);
+            for (uint32_t k = 0; k < no; k++)
+                cd_list_append(slots[k], cd_value_object(CD_BLOCKER_TYPE, NULL, NULL, NULL));
+            continue;
+        }
+        cd_xcall call;
+        if (cd_xcall_init(&call, ex->host, x->cls, x->id, r->prompt_id, CD_CALL_EXECUTE) < 0) {
+            report_error(r, x, "MemoryError", "out of memory", &s);
+            goto out;
+        }
+        call.ex = ex;
+        call.n_in = s.n;
+        call.in_names = s.names;
+        call.in_lists = s.lists;
+        call.whole_lists = whole;
+        call.elem = e;
+        call.display_node = x->id;
+        int erc = def->execute(&call.pub);
+        if (erc == COMFY_EINTERRUPTED || call.was_interrupted) {
+            cd_xcall_clear(&call);
+            report_interrupt(r, x);
+            goto out;
+        }
+        if (erc != COMFY_OK) {
+            char fallback[128];
+            snprintf(fallback, sizeof(fallback), "node %s failed (status %d)", def->name, erc);
+            report_error(r, x, call.err_type ? call.err_type : "RuntimeError",
+                         call.err_msg ? call.err_msg : fallback, &s);
+            cd_xcall_clear(&call);
+            goto out;
+        }
+        for (uint32_t k = 0; k < no; k++) {
+            comfy_value *v = call.outs[k];
+            if (def->outputs[k].is_list && cd_value_kind(v) == COMFY_KIND_LIST) {
+                size_t m = cd_list_len(v);
+                for (size_t q = 0; q < m; q++)
+                    cd_list_append(slots[k], cd_value_retain(cd_list_get(v, q)));
+            } else {
+                cd_list_append(slots[k], v ? cd_value_retain(v) : cd_value_none());
+            }
+        }
+        if (call.ui)
+            uis[e] = cd_value_to_json(call.ui);
+        cd_xcall_clear(&call);
+    }
+    struct json_object *ui = merge_ui(uis, ncalls);
+    struct json_object *ui_ref = json_object_get(ui);
+    if (cd_cache_put(&ex->cache, x->key, slots, no, ui) < 0) {
+        slots = NULL;
+        json_object_put(ui_ref);
+        report_error(r, x, "MemoryError", "out of memory", &s);
+        goto out;
+    }
+    slots = NULL;
+    if (ui_ref && json_object_object_length(ui_ref) > 0) {
+        struct json_object *d = json_object_new_object();
+        json_object_object_add(d, "node", json_object_new_string(x->id));
+        json_object_object_add(d, "display_node", json_object_new_string(x->id));
+        json_object_object_add(d, "output", json_object_get(ui_ref));
+        json_object_object_add(d, "prompt_id", json_object_new_string(r->prompt_id));
+        send_c(r, "executed", d);
+    }
+    json_object_put(ui_ref);
+    pstate(r, x->id, 1);
+    json_object_array_add(r->executed, json_object_new_string(x->id));
+    remove_pending(r, i);
+    rc = 0;
+out:
+    if (slots) {
+        for (uint32_t k = 0; k < no; k++)
+            cd_value_release(slots[k]);
+        free(slots);
+    }
+    if (uis) {
+        for (size_t e = 0; e < ncalls; e++)
+            json_object_put(uis[e]);
+        free(uis);
+    }
+    inputs_free(&s);
+    return rc;
+}
+
+/* ---- one prompt ------------------------------------------------------------- */
+
+static void run_free(run *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        json_object_put(r->nodes[i].changed);
+        free(r->nodes[i].key);
+        json_object_put(r->nodes[i].lazy_need);
+    }
+    free(r->nodes);
+    free(r->pend);
+    json_object_put(r->index);
+    json_object_put(r->messages);
+    json_object_put(r->executed);
+    json_object_put(r->pnodes);
+    free(r->prompt_text);
+}
+
+/* Builds the history entry of a finished run (§3.4).  New reference. */
+static struct json_object *history_entry(run *r)
+{
+    struct json_object *e = json_object_new_object();
+    struct json_object *item = json_object_new_array();
+    struct json_object *extra = NULL;
+    json_object_deep_copy(r->extra, &extra, NULL);
+    if (extra) {
+        json_object_object_del(extra, "auth_token_comfy_org");
+        json_object_object_del(extra, "api_key_comfy_org");
+    }
+    json_object_array_add(item, json_object_get(json_object_array_get_idx(r->it->item, 0)));
+    json_object_array_add(item, json_object_get(json_object_array_get_idx(r->it->item, 1)));
+    json_object_array_add(item, json_object_get(r->prompt));
+    json_object_array_add(item, extra ? extra : json_object_new_object());
+    json_object_array_add(item, json_object_get(r->outputs));
+    json_object_object_add(e, "prompt", item);
+    struct json_object *outs = json_object_new_object();
+    struct json_object *meta = json_object_new_object();
+    for (size_t i = 0; i < r->n; i++) {
+        cd_centry *c = r->nodes[i].key ? cd_cache_get(&r->ex->cache, r->nodes[i].key) : NULL;
+        if (!c || !c->ui || json_object_object_length(c->ui) == 0)
+            continue;
+        const char *id = r->nodes[i].id;
+        json_object_object_add(outs, id, json_object_get(c->ui));
+        struct json_object *m = json_object_new_object();
+        json_object_object_add(m, "node_id", json_object_new_string(id));
+        json_object_object_add(m, "display_node", json_object_new_string(id));
+        json_object_object_add(m, "parent_node", NULL);
+        json_object_object_add(m, "real_node_id", json_object_new_string(id));
+        json_object_object_add(meta, id, m);
+    }
+    json_object_object_add(e, "outputs", outs);
+    struct json_object *st = json_object_new_object();
+    json_object_object_add(st, "status_str", json_object_new_string(r->result == 0 ? "success" : "error"));
+    json_object_object_add(st, "completed", json_object_new_boolean(r->result == 0));
+    json_object_object_add(st, "messages", json_object_get(r->messages));
+    json_object_object_add(e, "status", st);
+    json_object_object_add(e, "meta", meta);
+    return e;
+}
+
+static struct json_object *run_prompt(cd_executor *ex, cd_qitem *it)
+{
+    run r;
+    memset(&r, 0, sizeof(r));
+    r.ex = ex;
+    r.it = it;
+    r.prompt_id = it->prompt_id;
+    r.prompt = json_object_array_get_idx(it->item, 2);
+    r.extra = json_object_array_get_idx(it->item, 3);
+    r.outputs = json_object_array_get_idx(it->item, 4);
+    struct json_object *cid = json_object_object_get(r.extra, "client_id");
+    r.client_id = json_object_is_type(cid, json_type_string) ? json_object_get_string(cid) : NULL;
+    r.messages = json_object_new_array();
+    r.executed = json_object_new_array();
+    r.pnodes = json_object_new_object();
+    r.index = json_object_new_object();
+    r.prompt_text = cd_json_to_string(r.prompt, (size_t)1 << 30);
+    size_t cap = (size_t)json_object_object_length(r.prompt);
+    r.nodes = calloc(cap + 1, sizeof(*r.nodes));
+    r.pend = calloc(cap + 1, sizeof(*r.pend));
+    atomic_store(&ex->interrupt, 0);
+    ex->run = &r;
+
+    add_message(&r, "execution_start", pid_data(&r), 0);
+
+    json_object_object_foreach(r.prompt, id, node) {
+        struct json_object *ct = json_object_object_get(node, "class_type");
+        const cd_class *cls = cd_registry_find(ex->reg, json_object_get_string(ct));
+        if (!cls)
+            continue;   /* validation rejected these; defensive */
+        xnode *x = &r.nodes[r.n];
+        x->id = id;
+        x->inputs = json_object_object_get(node, "inputs");
+        if (!json_object_is_type(x->inputs, json_type_object))
+            x->inputs = NULL;
+        x->cls = cls;
+        x->lazy_need = json_object_new_array();
+        json_object_object_add(r.index, id, json_object_new_int((int)r.n));
+        r.n++;
+    }
+    for (size_t i = 0; i < r.n; i++)
+        compute_is_changed(&r, &r.nodes[i]);
+    const char **keys = calloc(r.n + 1, sizeof(*keys));
+    for (size_t i = 0; i < r.n; i++) {
+        r.nodes[i].key = signature(&r, (long)i);
+        if (keys)
+            keys[i] = r.nodes[i].key;
+    }
+    ex->cache.gen++;
+    if (ex->cfg && ex->cfg->cache_none)
+        cd_cache_clear(&ex->cache);
+    else if (ex->cfg && ex->cfg->cache_lru > 0)
+        ;  /* trimmed after the prompt */
+    else if (keys)
+        cd_cache_keep_only(&ex->cache, keys, r.n);
+    free(keys);
+
+    struct json_object *cached = pid_data(&r);
+    struct json_object *cl = json_object_new_array();
+    for (size_t i = 0; i < r.n; i++)
+        if (available(&r, (long)i))
+            json_object_array_add(cl, json_object_new_string(r.nodes[i].id));
+    json_object_object_add(cached, "nodes", cl);
+    /* keys in the order nodes, prompt_id, timestamp */
+    struct json_object *cd = json_object_new_object();
+    json_object_object_add(cd, "nodes", json_object_get(cl));
+    json_object_object_add(cd, "prompt_id", json_object_new_string(r.prompt_id));
+    json_object_put(cached);
+    add_message(&r, "execution_cached", cd, 0);
+
+    size_t no = json_object_array_length(r.outputs);
+    for (size_t k = 0; k < no; k++) {
+        long i = xfind(&r, json_object_get_string(json_object_array_get_idx(r.outputs, k)));
+        if (i >= 0)
+            add_pending(&r, i);
+    }
+    while (r.n_pend > 0 && r.result == 0 && !r.oom) {
+        long i = pick(&r);
+        if (i < 0) {
+            /* nothing ready: a dependency cycle */
+            xnode *x = &r.nodes[r.pend[0]];
+            struct json_object *d = pid_data(&r);
+            json_object_object_add(d, "node_id", json_object_new_string(x->id));
+            json_object_object_add(d, "node_type", json_object_new_string(x->cls->def->name));
+            json_object_object_add(d, "executed", executed_copy(&r));
+            json_object_object_add(d, "exception_message", json_object_new_string("Dependency cycle detected"));
+            json_object_object_add(d, "exception_type", json_object_new_string("graph.DependencyCycleError"));
+            json_object_object_add(d, "traceback", json_object_new_array());
+            json_object_object_add(d, "current_inputs", json_object_new_array());
+            struct json_object *co = json_object_new_array();
+            for (size_t q = 0; q < r.n; q++)
+                json_object_array_add(co, json_object_new_string(r.nodes[q].id));
+            json_object_object_add(d, "current_outputs", co);
+            add_message(&r, "execution_error", d, 0);
+            r.result = 1;
+            break;
+        }
+        if (run_node(&r, i) < 0)
+            break;
+    }
+    if (r.result == 0 && !r.oom)
+        add_message(&r, "execution_success", pid_data(&r), 0);
+    else if (r.oom && r.result == 0)
+        r.result = 1;
+
+    struct json_object *entry = history_entry(&r);
+    if (ex->cfg && ex->cfg->cache_none)
+        cd_cache_clear(&ex->cache);
+    else if (ex->cfg && ex->cfg->cache_lru > 0)
+        cd_cache_trim_lru(&ex->cache, (size_t)ex->cfg->cache_lru);
+    ex->run = NULL;
+    run_free(&r);
+    return entry;
+}
+
+static cd_job_state entry_state(struct json_object *entry)
+{
+    struct json_object *st = json_object_object_get(entry, "status");
+    if (json_object_get_boolean(json_object_object_get(st, "completed")))
+        return CD_JOB_COMPLETED;
+    struct json_object *msgs = json_object_object_get(st, "messages");
+    size_t n = json_object_array_length(msgs);
+    for (size_t i = 0; i < n; i++) {
+        const char *t = json_object_get_string(json_object_array_get_idx(json_object_array_get_idx(msgs, i), 0));
+        if (t && strcmp(t, "execution_interrupted") == 0)
+            return CD_JOB_INTERRUPTED;
+    }
+    return CD_JOB_ERROR;
+}
+
+static void *worker_main(void *arg)
+{
+    cd_executor *ex = arg;
+    pthread_mutex_lock(&ex->mu);
+    for (;;) {
+        while (!ex->stop && ex->q.n == 0 && !ex->flag_free_memory && !ex->flag_unload_models)
+            pthread_cond_wait(&ex->cv, &ex->mu);
+        if (ex->stop)
+            break;
+        if (ex->flag_free_memory || ex->flag_unload_models) {
+            int fm = ex->flag_free_memory, um = ex->flag_unload_models;
+            ex->flag_free_memory = ex->flag_unload_models = 0;
+            pthread_mutex_unlock(&ex->mu);
+            if (fm)
+                cd_cache_clear(&ex->cache);
+            if (um)
+                cd_log(ex->log, COMFY_LOG_INFO, "executor: unload_models requested");
+            pthread_mutex_lock(&ex->mu);
+            continue;
+        }
+        cd_qitem *it = cd_queue_pop(&ex->q);
+        ex->running = it;
+        ex->running_started_ms = now_ms();
+        emit_status_locked(ex);
+        pthread_mutex_unlock(&ex->mu);
+
+        struct json_object *entry = run_prompt(ex, it);
+        struct json_object *cid = json_object_object_get(json_object_array_get_idx(it->item, 3), "client_id");
+        char *client = json_object_is_type(cid, json_type_string) ? strdup(json_object_get_string(cid)) : NULL;
+
+        pthread_mutex_lock(&ex->mu);
+        cd_hentry *h = calloc(1, sizeof(*h));
+        if (h && entry && (h->prompt_id = strdup(it->prompt_id))) {
+            h->entry = entry;
+            h->state = entry_state(entry);
+            h->created_ms = it->created_ms;
+            h->started_ms = ex->running_started_ms;
+            h->finished_ms = now_ms();
+            h->seq = it->seq;
+            cd_history_put(&ex->hist, h);
+        } else {
+            free(h);
+            json_object_put(entry);
+        }
+        ex->running = NULL;
+        emit_status_locked(ex);
+        pthread_mutex_unlock(&ex->mu);
+        if (client) {
+            struct json_object *d = json_object_new_object();
+            json_object_object_add(d, "node", NULL);
+            json_object_object_add(d, "prompt_id", json_object_new_string(it->prompt_id));
+            emit(ex, client, "executing", d);
+            free(client);
+        }
+        cd_qitem_free(it);
+        pthread_mutex_lock(&ex->mu);
+    }
+    pthread_mutex_unlock(&ex->mu);
+    return NULL;
+}

@@ -1,0 +1,57 @@
+/*
+ * exec_internal.h — what executor.c, call.c and validate.c share: the
+ * private tail of a node invocation (cd_xcall) and the executor hooks that
+ * the host functions of call.c forward to.  Executor thread only (and the
+ * network thread for validation calls, which touch no executor state).
+ */
+#ifndef CD_EXEC_INTERNAL_H
+#define CD_EXEC_INTERNAL_H
+
+#include <stddef.h>
+
+#include "comfy/comfy.h"
+#include "registry.h"
+
+struct cd_executor;
+
+typedef enum cd_call_mode {
+    CD_CALL_EXECUTE = 0,
+    CD_CALL_CHECK_LAZY = 1,
+    CD_CALL_IS_CHANGED = 2,
+    CD_CALL_VALIDATE = 3
+} cd_call_mode;
+
+/* One invocation: the public comfy_call followed by the host's state. */
+typedef struct cd_xcall {
+    comfy_call pub;              /* must be first                          */
+    struct cd_executor *ex;      /* NULL for validation calls              */
+    const cd_class *cls;
+    int mode;                    /* a cd_call_mode                         */
+    size_t n_in;
+    const char **in_names;       /* borrowed                               */
+    comfy_value **in_lists;      /* borrowed LIST values; NULL = absent    */
+    int whole_lists;             /* INPUT_IS_LIST: input() gives the list  */
+    size_t elem;                 /* which element of each list             */
+    comfy_value **outs;          /* cls->def->n_outputs slots; owned refs  */
+    comfy_value *ui;             /* owned                                  */
+    char *err_type, *err_msg;    /* owned, set by fail()                   */
+    int was_interrupted;         /* interrupted()/progress() saw the flag  */
+    const char *display_node;    /* for progress events                    */
+} cd_xcall;
+
+/* Initialises `c` for class `cls` (outs allocated when n_outputs > 0).
+ * 0 or -1 (OOM). */
+int cd_xcall_init(cd_xcall *c, const comfy_host *host, const cd_class *cls,
+                  const char *node_id, const char *prompt_id, int mode);
+/* Releases outs, ui and error strings. */
+void cd_xcall_clear(cd_xcall *c);
+
+/* Executor hooks for call.c (exec.c). */
+int cd_exec_take_interrupt(struct cd_executor *ex);
+void cd_exec_progress(struct cd_executor *ex, cd_xcall *c, double value,
+                      double max, const comfy_tensor *preview);
+
+/* The type name of the blocker OBJECT value (ExecutionBlocker). */
+#define CD_BLOCKER_TYPE "ExecutionBlocker"
+
+#endif
