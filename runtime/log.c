@@ -29,7 +29,7 @@ struct cd_logger {
     size_t cap;
     size_t head;         /* index of the oldest entry */
     size_t count;
-    int verbose;
+    int min_level;       /* lines below are dropped */
     cd_log_listener listener;
     void *listener_user;
 };
@@ -47,7 +47,7 @@ cd_logger *cd_logger_new(size_t ring_entries, int verbose)
         return NULL;
     }
     lg->cap = ring_entries;
-    lg->verbose = verbose;
+    lg->min_level = verbose ? COMFY_LOG_DEBUG : COMFY_LOG_INFO;
     pthread_mutex_init(&lg->mu, NULL);
     return lg;
 }
@@ -73,6 +73,12 @@ void cd_logger_set_listener(cd_logger *lg, cd_log_listener fn, void *user)
     pthread_mutex_unlock(&lg->mu);
 }
 
+void cd_logger_set_level(cd_logger *lg, int level)
+{
+    if (lg)
+        lg->min_level = level;
+}
+
 /* Local time in ISO form without zone, as Python's datetime.isoformat(). */
 static void iso_now(char *out, size_t cap)
 {
@@ -88,7 +94,7 @@ static void iso_now(char *out, size_t cap)
 
 void cd_vlog(cd_logger *lg, int level, const char *fmt, va_list ap)
 {
-    if (level < COMFY_LOG_INFO && !(lg && lg->verbose))
+    if (level < (lg ? lg->min_level : COMFY_LOG_INFO))
         return;
     char line[LINE_MAX_BYTES];
     int n = vsnprintf(line, sizeof line - 1, fmt, ap);

@@ -33,4 +33,8 @@ int cd_logger_dump(cd_logger *lg, int raw, cd_buf *out);
 typedef void (*cd_log_listener)(void *user, const char *t, const char *m);
 void cd_logger_set_listener(cd_logger *lg, cd_log_listener fn, void *user);
 
+/* Lines below `level` (a comfy_log_level) are dropped; the default is
+ * INFO, or DEBUG for a logger made with verbose. */
+void cd_logger_set_level(cd_logger *lg, int level);
+
 #endif

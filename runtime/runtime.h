@@ -123,4 +123,20 @@ int cd_runtime_logs(cd_runtime *rt, int raw, cd_buf *out);
 /* GET /internal/folder_paths. */
 int cd_runtime_folder_paths(cd_runtime *rt, cd_buf *out);
 
+/* ---- additions (append-only) ---------------------------------------------- */
+
+#include "log.h"
+
+/* As cd_runtime_new, logging to `log` (borrowed; must outlive the runtime)
+ * instead of a logger of its own.  NULL `log`: the runtime makes one. */
+cd_runtime *cd_runtime_new_log(const cd_config *cfg, cd_logger *log);
+
+/* The runtime's logger (borrowed). */
+cd_logger *cd_runtime_logger(const cd_runtime *rt);
+
+/* The directory of the packs shipped with comfyd: <dir of the running
+ * executable>/nodepacks when it exists (a build tree), else the install
+ * directory.  New string; caller frees. */
+char *cd_runtime_builtin_pack_dir(void);
+
 #endif

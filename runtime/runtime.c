@@ -1,0 +1,233 @@
+/*
+ * runtime.c — the runtime facade (see runtime.h): creates folders, host
+ * table, registry (loading every pack) and executor, and forwards the
+ * prompt, queue and history routes to the executor.  The catalogue routes
+ * live in catalog.c and /system_stats in sysinfo.c.
+ */
+#include "runtime_int.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pyjson.h"
+
+#ifndef COMFYD_INSTALL_PACK_DIR
+#define COMFYD_INSTALL_PACK_DIR "/usr/local/lib/comfyd/nodepacks"
+#endif
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *cd_runtime_builtin_pack_dir(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            char dir[PATH_MAX + 16];
+            *slash = '\0';
+            snprintf(dir, sizeof dir, "%s/nodepacks", exe);
+            if (is_dir(dir))
+                return strdup(dir);
+        }
+    }
+    return strdup(COMFYD_INSTALL_PACK_DIR);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Loads the packs of every configured directory. */
+static void load_packs(cd_runtime *rt)
+{
+    const cd_config *cfg = rt->cfg;
+    double t0 = now_ms();
+    if (cfg->disable_all_custom_nodes || cfg->n_nodepack_dirs == 0) {
+        if (cfg->disable_all_custom_nodes && cfg->n_nodepack_dirs)
+            cd_log(rt->log, COMFY_LOG_INFO,
+                   "--disable-all-custom-nodes: only the built-in packs of %s "
+                   "are loaded", rt->builtin_pack_dir);
+        cd_registry_load_dir(rt->reg, rt->builtin_pack_dir);
+    } else {
+        for (size_t i = 0; i < cfg->n_nodepack_dirs; i++)
+            cd_registry_load_dir(rt->reg, cfg->nodepack_dirs[i]);
+    }
+    cd_log(rt->log, COMFY_LOG_INFO, "Node packs: %zu loaded, %zu node classes, "
+                                    "%.1f ms",
+           cd_registry_pack_count(rt->reg), cd_registry_count(rt->reg),
+           now_ms() - t0);
+}
+
+cd_runtime *cd_runtime_new_log(const cd_config *cfg, cd_logger *log)
+{
+    cd_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return NULL;
+    rt->cfg = cfg;
+    if (log) {
+        rt->log = log;
+    } else {
+        rt->log = cd_logger_new(300, cfg->verbose);
+        rt->own_log = 1;
+        if (!rt->log)
+            goto fail;
+    }
+    rt->builtin_pack_dir = cd_runtime_builtin_pack_dir();
+    if (!rt->builtin_pack_dir)
+        goto fail;
+    rt->paths = cd_paths_new(cfg, rt->log);
+    if (!rt->paths)
+        goto fail;
+    rt->host = cd_host_new(rt->log, rt->paths);
+    if (!rt->host)
+        goto fail;
+    rt->reg = cd_registry_new(cd_host_table(rt->host));
+    if (!rt->reg)
+        goto fail;
+    load_packs(rt);
+    rt->ex = cd_executor_new(cfg, rt->reg, rt->paths, cd_host_table(rt->host),
+                             rt->log);
+    if (!rt->ex)
+        goto fail;
+    return rt;
+fail:
+    cd_log(log ? log : rt->log, COMFY_LOG_ERROR, "comfyd: start-up failed");
+    cd_runtime_free(rt);
+    return NULL;
+}
+
+cd_runtime *cd_runtime_new(const cd_config *cfg)
+{
+    return cd_runtime_new_log(cfg, NULL);
+}
+
+void cd_runtime_free(cd_runtime *rt)
+{
+    if (!rt)
+        return;
+    /* Executor first: its cache holds values the packs made. */
+    cd_executor_free(rt->ex);
+    cd_registry_free(rt->reg);
+    cd_host_free(rt->host);
+    cd_paths_free(rt->paths);
+    free(rt->builtin_pack_dir);
+    if (rt->own_log)
+        cd_logger_free(rt->log);
+    free(rt);
+}
+
+const cd_paths *cd_runtime_paths(const cd_runtime *rt) { return rt->paths; }
+cd_logger *cd_runtime_logger(const cd_runtime *rt) { return rt->log; }
+const cd_registry *cd_runtime_registry(const cd_runtime *rt) { return rt->reg; }
+const comfy_host *cd_runtime_host(const cd_runtime *rt)
+{
+    return cd_host_table(rt->host);
+}
+
+void cd_event_free(cd_event *ev)
+{
+    if (!ev)
+        return;
+    free(ev->client_id);
+    free(ev->json);
+    free(ev->rgb);
+    free(ev->node_id);
+    free(ev->prompt_id);
+    free(ev->display_node);
+    free(ev->parent_node);
+    free(ev->real_node_id);
+    free(ev);
+}
+
+void cd_runtime_set_event_sink(cd_runtime *rt, cd_event_sink sink, void *user)
+{
+    cd_executor_set_event_sink(rt->ex, sink, user);
+}
+
+int cd_runtime_queue_remaining(cd_runtime *rt)
+{
+    return cd_executor_queue_remaining(rt->ex);
+}
+
+int cd_runtime_status_message(cd_runtime *rt, const char *sid, cd_buf *out)
+{
+    if (cd_buf_printf(out, "{\"type\": \"status\", \"data\": {\"status\": "
+                           "{\"exec_info\": {\"queue_remaining\": %d}}",
+                      cd_runtime_queue_remaining(rt)) < 0)
+        return -1;
+    if (sid && (cd_buf_puts(out, ", \"sid\": ") < 0 ||
+                cd_json_dump_string(out, sid, strlen(sid)) < 0))
+        return -1;
+    return cd_buf_puts(out, "}}");
+}
+
+/* ---- forwarded to the executor --------------------------------------------- */
+
+int cd_runtime_get_prompt(cd_runtime *rt, cd_buf *out)
+{
+    return cd_executor_get_prompt(rt->ex, out);
+}
+
+int cd_runtime_post_prompt(cd_runtime *rt, const char *body, size_t len, cd_buf *out)
+{
+    return cd_executor_post_prompt(rt->ex, body, len, out);
+}
+
+int cd_runtime_get_queue(cd_runtime *rt, cd_buf *out)
+{
+    return cd_executor_get_queue(rt->ex, out);
+}
+
+int cd_runtime_post_queue(cd_runtime *rt, const char *body, size_t len, cd_buf *out)
+{
+    return cd_executor_post_queue(rt->ex, body, len, out);
+}
+
+int cd_runtime_get_history(cd_runtime *rt, long max_items, long offset, cd_buf *out)
+{
+    return cd_executor_get_history(rt->ex, max_items, offset, out);
+}
+
+int cd_runtime_get_history_item(cd_runtime *rt, const char *prompt_id, cd_buf *out)
+{
+    return cd_executor_get_history_item(rt->ex, prompt_id, out);
+}
+
+int cd_runtime_post_history(cd_runtime *rt, const char *body, size_t len, cd_buf *out)
+{
+    return cd_executor_post_history(rt->ex, body, len, out);
+}
+
+int cd_runtime_interrupt(cd_runtime *rt, const char *body, size_t len, cd_buf *out)
+{
+    return cd_executor_interrupt(rt->ex, body, len, out);
+}
+
+int cd_runtime_free_memory(cd_runtime *rt, const char *body, size_t len, cd_buf *out)
+{
+    return cd_executor_free_memory(rt->ex, body, len, out);
+}
+
+int cd_runtime_get_jobs(cd_runtime *rt, const char *query, cd_buf *out)
+{
+    return cd_executor_get_jobs(rt->ex, query, out);
+}
+
+int cd_runtime_get_job(cd_runtime *rt, const char *id, cd_buf *out)
+{
+    return cd_executor_get_job(rt->ex, id, out);
+}
