@@ -1,0 +1,310 @@
+/*
+ * attention.c — scaled dot-product attention in flash form.
+ *
+ * First K is packed per (batch, head) as Kᵀ [D][Lk'] and V as [Lk'][D']
+ * (Lk' = Lk rounded up to the key block, D' = D rounded up to 16, padding
+ * zero).  Then one pool task per (batch, head, block of BQ query rows)
+ * walks the keys in blocks of BK: S = Q·Kᵀ for R rows at a time, an online
+ * softmax (running max m and sum l per row, earlier output rescaled by
+ * 2^(m_old - m_new)), and O += P·V.  Scores use base 2: Q is pre-scaled by
+ * scale·log2(e).  The Lq×Lk score matrix is never materialised: a thread
+ * holds R×BK scores at a time.
+ *
+ * Two kernels: AVX-512 intrinsics (R = 6 rows × 64 keys of scores in 24
+ * registers) and portable C (built per CPU by CK_CLONES), chosen at run
+ * time by ck_cpu_features().
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#if defined(CK_X86_INTRIN)
+#include <immintrin.h>
+#endif
+
+#define BQ 96
+#define BK 64
+#define R 6
+
+struct attn_job {
+    const ck_attn_desc *d;
+    const float *q, *k, *v;
+    float *o;
+    int64_t D, Dp, lkp, qblocks;
+    float *kt, *vp;        /* packed, [B*H] blocks                         */
+    float *scratch;        /* per thread                                   */
+    size_t per_thread;     /* floats                                       */
+    int avx512;
+};
+
+static void pack_task(void *arg, int64_t t, int thread)
+{
+    (void)thread;
+    struct attn_job *j = arg;
+    const ck_attn_desc *d = j->d;
+    int64_t b = t / d->heads, h = t % d->heads;
+    float *kt = j->kt + t * j->D * j->lkp;
+    float *vp = j->vp + t * j->lkp * j->Dp;
+    for (int64_t l = 0; l < j->lkp; l++) {
+        int real = l < d->lk;
+        const float *kr = j->k + (b * d->lk + l) * d->k_ld + h * j->D;
+        const float *vr = j->v + (b * d->lk + l) * d->v_ld + h * j->D;
+        for (int64_t e = 0; e < j->D; e++)
+            kt[e * j->lkp + l] = real ? kr[e] : 0.0f;
+        for (int64_t e = 0; e < j->Dp; e++)
+            vp[l * j->Dp + e] = real && e < j->D ? vr[e] : 0.0f;
+    }
+}
+
+/* ---- portable kernel ---------------------------------------------------- */
+
+CK_CLONES
+static void block_generic(const float *qs, float *acc, float *m, float *l,
+                          float *s, const float *kt, const float *vp,
+                          int64_t D, int64_t Dp, int64_t lkp, int64_t k0,
+                          int64_t cnt, int64_t rows)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *sr = s;
+        for (int64_t c = 0; c < cnt; c++)
+            sr[c] = 0.0f;
+        for (int64_t e = 0; e < D; e++) {
+            float qv = qs[r * Dp + e];
+            const float *kr = kt + e * lkp + k0;
+            for (int64_t c = 0; c < cnt; c++)
+                sr[c] += qv * kr[c];
+        }
+        float mx = m[r];
+        for (int64_t c = 0; c < cnt; c++)
+            mx = sr[c] > mx ? sr[c] : mx;
+        float alpha = ck_expf((m[r] - mx) * 0.6931471805599453f);
+        float sum = 0.0f;
+        for (int64_t c = 0; c < cnt; c++) {
+            sr[c] = ck_expf((sr[c] - mx) * 0.6931471805599453f);
+            sum += sr[c];
+        }
+        l[r] = l[r] * alpha + sum;
+        m[r] = mx;
+        float *ar = acc + r * Dp;
+        for (int64_t e = 0; e < Dp; e++)
+            ar[e] *= alpha;
+        for (int64_t c = 0; c < cnt; c++) {
+            float pv = sr[c];
+            const float *vr = vp + (k0 + c) * Dp;
+            for (int64_t e = 0; e < Dp; e++)
+                ar[e] += pv * vr[e];
+        }
+    }
+}
+
+/* ---- AVX-512 kernel ----------------------------------------------------- */
+
+#if defined(CK_X86_INTRIN)
+#define AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
+
+/* 2^x for x <= 0 (x = -inf gives 0): rounding split, degree-6 polynomial
+ * on [-0.5, 0.5], scalef for the exponent. */
+AVX512 static inline __m512 exp2_512(__m512 x)
+{
+    x = _mm512_max_ps(x, _mm512_set1_ps(-127.0f));
+    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_set1_ps(1.5353362e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3398874e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6184057e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503406e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* One block of R rows × BK keys (cnt real keys at k0). */
+AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
+                                float *s, const float *kt, const float *vp,
+                                int64_t D, int64_t Dp, int64_t lkp, int64_t k0,
+                                int64_t cnt)
+{
+    __m512 c[R][4];
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < 4; u++)
+            c[r][u] = _mm512_setzero_ps();
+    const float *kb = kt + k0;
+    for (int64_t e = 0; e < D; e++) {
+        const float *kr = kb + e * lkp;
+        __m512 k0v = _mm512_loadu_ps(kr), k1v = _mm512_loadu_ps(kr + 16);
+        __m512 k2v = _mm512_loadu_ps(kr + 32), k3v = _mm512_loadu_ps(kr + 48);
+        for (int r = 0; r < R; r++) {
+            __m512 qv = _mm512_set1_ps(qs[r * Dp + e]);
+            c[r][0] = _mm512_fmadd_ps(qv, k0v, c[r][0]);
+            c[r][1] = _mm512_fmadd_ps(qv, k1v, c[r][1]);
+            c[r][2] = _mm512_fmadd_ps(qv, k2v, c[r][2]);
+            c[r][3] = _mm512_fmadd_ps(qv, k3v, c[r][3]);
+        }
+    }
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    for (int r = 0; r < R; r++) {
+        if (cnt < BK) {
+            for (int u = 0; u < 4; u++) {
+                int64_t left = cnt - 16 * u;
+                __mmask16 keep = left >= 16 ? 0xffff
+                               : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+                c[r][u] = _mm512_mask_blend_ps(keep, ninf, c[r][u]);
+            }
+        }
+        __m512 mx4 = _mm512_max_ps(_mm512_max_ps(c[r][0], c[r][1]),
+                                   _mm512_max_ps(c[r][2], c[r][3]));
+        float mx = _mm512_reduce_max_ps(mx4);
+        mx = mx > m[r] ? mx : m[r];
+        __m512 mv = _mm512_set1_ps(mx);
+        __m512 sum = _mm512_setzero_ps();
+        for (int u = 0; u < 4; u++) {
+            __m512 pv = exp2_512(_mm512_sub_ps(c[r][u], mv));
+            sum = _mm512_add_ps(sum, pv);
+            _mm512_storeu_ps(s + r * BK + 16 * u, pv);
+        }
+        __m512 al = exp2_512(_mm512_set1_ps(m[r] - mx));
+        float alpha = _mm512_cvtss_f32(al);
+        l[r] = l[r] * alpha + _mm512_reduce_add_ps(sum);
+        m[r] = mx;
+        float *ar = acc + r * Dp;
+        for (int64_t e = 0; e < Dp; e += 16)
+            _mm512_storeu_ps(ar + e, _mm512_mul_ps(al, _mm512_loadu_ps(ar + e)));
+    }
+    /* O[R][Dp] += P[R][cnt] · V[cnt][Dp], 64 columns of D at a time */
+    const float *vb = vp + k0 * Dp;
+    for (int64_t e0 = 0; e0 < Dp; e0 += 64) {
+        int nv = (int)CK_MIN(4, (Dp - e0) / 16);
+        __m512 o[R][4];
+        for (int r = 0; r < R; r++)
+            for (int u = 0; u < nv; u++)
+                o[r][u] = _mm512_loadu_ps(acc + r * Dp + e0 + 16 * u);
+        if (nv == 4) {
+            for (int64_t cc = 0; cc < cnt; cc++) {
+                const float *vr = vb + cc * Dp + e0;
+                __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16);
+                __m512 v2 = _mm512_loadu_ps(vr + 32), v3 = _mm512_loadu_ps(vr + 48);
+                for (int r = 0; r < R; r++) {
+                    __m512 pv = _mm512_set1_ps(s[r * BK + cc]);
+                    o[r][0] = _mm512_fmadd_ps(pv, v0, o[r][0]);
+                    o[r][1] = _mm512_fmadd_ps(pv, v1, o[r][1]);
+                    o[r][2] = _mm512_fmadd_ps(pv, v2, o[r][2]);
+                    o[r][3] = _mm512_fmadd_ps(pv, v3, o[r][3]);
+                }
+            }
+        } else if (nv == 3) {
+            for (int64_t cc = 0; cc < cnt; cc++) {
+                const float *vr = vb + cc * Dp + e0;
+                __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16);
+                __m512 v2 = _mm512_loadu_ps(vr + 32);
+                for (int r = 0; r < R; r++) {
+                    __m512 pv = _mm512_set1_ps(s[r * BK + cc]);
+                    o[r][0] = _mm512_fmadd_ps(pv, v0, o[r][0]);
+                    o[r][1] = _mm512_fmadd_ps(pv, v1, o[r][1]);
+                    o[r][2] = _mm512_fmadd_ps(pv, v2, o[r][2]);
+                }
+            }
+        } else {
+            for (int64_t cc = 0; cc < cnt; cc++) {
+                const float *vr = vb + cc * Dp + e0;
+                for (int u = 0; u < nv; u++) {
+                    __m512 vv = _mm512_loadu_ps(vr + 16 * u);
+                    for (int r = 0; r < R; r++)
+                        o[r][u] = _mm512_fmadd_ps(_mm512_set1_ps(s[r * BK + cc]),
+                                                  vv, o[r][u]);
+                }
+            }
+        }
+        for (int r = 0; r < R; r++)
+            for (int u = 0; u < nv; u++)
+                _mm512_storeu_ps(acc + r * Dp + e0 + 16 * u, o[r][u]);
+    }
+}
+#endif
+
+static void attn_task(void *arg, int64_t t, int thread)
+{
+    struct attn_job *j = arg;
+    const ck_attn_desc *d = j->d;
+    int64_t bh = t / j->qblocks, qb = t % j->qblocks;
+    int64_t b = bh / d->heads, h = bh % d->heads;
+    int64_t q0 = qb * BQ, rows = CK_MIN(BQ, d->lq - q0);
+    int64_t D = j->D, Dp = j->Dp;
+    float *qs = j->scratch + (size_t)thread * j->per_thread;
+    float *acc = qs + BQ * Dp;
+    float *m = acc + BQ * Dp;
+    float *l = m + BQ;
+    float *s = l + BQ;
+    const float *kt = j->kt + bh * D * j->lkp;
+    const float *vp = j->vp + bh * j->lkp * Dp;
+    const float qscale = d->scale * 1.4426950408889634f;
+    int64_t rows_r = (rows + R - 1) / R * R;
+    for (int64_t r = 0; r < rows_r; r++) {
+        const float *qr = j->q + (b * d->lq + q0 + r) * d->q_ld + h * D;
+        for (int64_t e = 0; e < Dp; e++) {
+            qs[r * Dp + e] = r < rows && e < D ? qr[e] * qscale : 0.0f;
+            acc[r * Dp + e] = 0.0f;
+        }
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+    }
+    for (int64_t k0 = 0; k0 < d->lk; k0 += BK) {
+        int64_t cnt = CK_MIN(BK, d->lk - k0);
+#if defined(CK_X86_INTRIN)
+        if (j->avx512) {
+            for (int64_t r = 0; r < rows_r; r += R)
+                block_avx512(qs + r * Dp, acc + r * Dp, m + r, l + r, s, kt, vp,
+                             D, Dp, j->lkp, k0, cnt);
+            continue;
+        }
+#endif
+        block_generic(qs, acc, m, l, s, kt, vp, D, Dp, j->lkp, k0, cnt, rows);
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        float inv = 1.0f / l[r];
+        float *orow = j->o + (b * d->lq + q0 + r) * d->o_ld + h * D;
+        for (int64_t e = 0; e < D; e++)
+            orow[e] = acc[r * Dp + e] * inv;
+    }
+}
+
+int ck_attention(ck_pool *p, const ck_attn_desc *d, const float *q,
+                 const float *k, const float *v, float *o)
+{
+    if (!d || !q || !k || !v || !o || d->batch < 0 || d->heads <= 0 ||
+        d->lq < 0 || d->lk <= 0 || d->head_dim <= 0 ||
+        d->q_ld < d->heads * d->head_dim || d->k_ld < d->heads * d->head_dim ||
+        d->v_ld < d->heads * d->head_dim || d->o_ld < d->heads * d->head_dim ||
+        d->head_dim > 4096)
+        return COMFY_EINVAL;
+    if (d->batch == 0 || d->lq == 0)
+        return 0;
+    struct attn_job j = { 0 };
+    j.d = d;
+    j.q = q;
+    j.k = k;
+    j.v = v;
+    j.o = o;
+    j.D = d->head_dim;
+    j.Dp = (j.D + 15) / 16 * 16;
+    j.lkp = (d->lk + BK - 1) / BK * BK;
+    j.qblocks = (d->lq + BQ - 1) / BQ;
+    j.avx512 = (ck_cpu_features() & CK_CPU_AVX512) != 0;
+    int64_t bh = d->batch * d->heads;
+    int nt = ck_pool_threads(p);
+    j.per_thread = (size_t)(2 * BQ * j.Dp + 2 * BQ + R * BK + 16);
+    j.kt = ck_alloc((size_t)bh * (size_t)j.lkp * (size_t)(j.D + j.Dp) * sizeof(float));
+    j.scratch = ck_alloc((size_t)nt * j.per_thread * sizeof(float));
+    if (!j.kt || !j.scratch) {
+        ck_free(j.kt);
+        ck_free(j.scratch);
+        return COMFY_ENOMEM;
+    }
+    j.vp = j.kt + bh * j.lkp * j.D;
+    ck_pool_run(p, bh, pack_task, &j);
+    ck_pool_run(p, bh * j.qblocks, attn_task, &j);
+    ck_free(j.kt);
+    ck_free(j.scratch);
+    return 0;
+}
