@@ -1,0 +1,530 @@
+/*
+ * clip_tokenizer.c — CLIP BPE tokenizer (see clip_tokenizer.h).
+ */
+#include "clip_tokenizer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <comfy/comfy.h>
+
+#include "unicode_norm.h"
+#include "unicode_tables.h"
+
+/* The embedded merges text, generated from data/clip_merges.txt. */
+extern const unsigned char cd_clip_merges_data[];
+extern const size_t cd_clip_merges_size;
+
+#define PAIR_SLOTS (1u << 17) /* > 2 * CD_CLIP_N_MERGES, power of two */
+#define STR_SLOTS (1u << 17)  /* > 2 * CD_CLIP_VOCAB_SIZE             */
+#define EMPTY_SLOT 0xFFFFFFFFu
+
+struct cd_clip_tokenizer {
+    int32_t byte_id[256];            /* byte -> id of its symbol (0..255)  */
+    uint32_t str_off[CD_CLIP_VOCAB_SIZE + 1]; /* vocab strings in `strs` */
+    char *strs;                      /* owned; all vocab strings           */
+    uint32_t *pair_key;              /* owned; (a << 16 | b), PAIR_SLOTS   */
+    int32_t *pair_rank;              /* owned; rank of the merge a b       */
+};
+
+void cd_clip_ids_init(cd_clip_ids *ids, size_t max)
+{
+    ids->v = NULL;
+    ids->n = ids->cap = 0;
+    ids->max = max;
+}
+
+void cd_clip_ids_free(cd_clip_ids *ids)
+{
+    free(ids->v);
+    ids->v = NULL;
+    ids->n = ids->cap = 0;
+}
+
+int cd_clip_ids_push(cd_clip_ids *ids, int32_t id)
+{
+    if (ids->n >= ids->max)
+        return COMFY_EINVAL;
+    if (ids->n == ids->cap) {
+        size_t nc = ids->cap ? ids->cap * 2 : 64;
+        if (nc > ids->max)
+            nc = ids->max;
+        int32_t *nv = realloc(ids->v, nc * sizeof *nv);
+        if (!nv)
+            return COMFY_ENOMEM;
+        ids->v = nv;
+        ids->cap = nc;
+    }
+    ids->v[ids->n++] = id;
+    return 0;
+}
+
+static uint32_t hash32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static int32_t pair_rank(const cd_clip_tokenizer *t, int32_t a, int32_t b)
+{
+    uint32_t key = ((uint32_t)a << 16) | (uint32_t)b;
+    uint32_t i = hash32(key) & (PAIR_SLOTS - 1);
+    for (;;) {
+        if (t->pair_key[i] == EMPTY_SLOT)
+            return -1;
+        if (t->pair_key[i] == key)
+            return t->pair_rank[i];
+        i = (i + 1) & (PAIR_SLOTS - 1);
+    }
+}
+
+/* Builds the byte-to-unicode alphabet of GPT-2/CLIP: printable Latin-1
+ * bytes map to themselves, the other 68 to U+0100 onwards; id order is the
+ * printable bytes first, then the others in byte order. */
+static void byte_alphabet(int32_t byte_id[256], uint32_t sym[256])
+{
+    int printable[256] = {0};
+    for (int b = '!'; b <= '~'; b++) printable[b] = 1;
+    for (int b = 0xA1; b <= 0xAC; b++) printable[b] = 1;
+    for (int b = 0xAE; b <= 0xFF; b++) printable[b] = 1;
+    int id = 0;
+    for (int b = 0; b < 256; b++)
+        if (printable[b]) {
+            byte_id[b] = id;
+            sym[id++] = (uint32_t)b;
+        }
+    int extra = 0;
+    for (int b = 0; b < 256; b++)
+        if (!printable[b]) {
+            byte_id[b] = id;
+            sym[id++] = 256u + (uint32_t)extra++;
+        }
+}
+
+/* String -> id lookup used while reading the merges. */
+typedef struct strmap {
+    uint32_t *slot; /* id or EMPTY_SLOT */
+    const cd_clip_tokenizer *t;
+} strmap;
+
+static const char *vstr(const cd_clip_tokenizer *t, uint32_t id, size_t *n)
+{
+    *n = t->str_off[id + 1] - t->str_off[id];
+    return t->strs + t->str_off[id];
+}
+
+static void strmap_put(strmap *m, uint32_t id)
+{
+    size_t n;
+    const char *s = vstr(m->t, id, &n);
+    uint32_t i = hash_bytes(s, n) & (STR_SLOTS - 1);
+    while (m->slot[i] != EMPTY_SLOT)
+        i = (i + 1) & (STR_SLOTS - 1);
+    m->slot[i] = id;
+}
+
+static int32_t strmap_get(const strmap *m, const char *s, size_t n)
+{
+    uint32_t i = hash_bytes(s, n) & (STR_SLOTS - 1);
+    while (m->slot[i] != EMPTY_SLOT) {
+        size_t vn;
+        const char *v = vstr(m->t, m->slot[i], &vn);
+        if (vn == n && memcmp(v, s, n) == 0)
+            return (int32_t)m->slot[i];
+        i = (i + 1) & (STR_SLOTS - 1);
+    }
+    return -1;
+}
+
+void cd_clip_tokenizer_free(cd_clip_tokenizer *t)
+{
+    if (!t)
+        return;
+    free(t->strs);
+    free(t->pair_key);
+    free(t->pair_rank);
+    free(t);
+}
+
+int cd_clip_tokenizer_new_from_merges(const char *text, size_t len, cd_clip_tokenizer **out)
+{
+    int rc = COMFY_ENOMEM;
+    strmap map = {NULL, NULL};
+    cd_clip_tokenizer *t = calloc(1, sizeof *t);
+    *out = NULL;
+    if (!t)
+        goto fail;
+    /* Vocab strings: 512 byte symbols (<= 2 + 4 bytes each), one per merge
+     * (at most the merge line), two specials. */
+    size_t cap = 512 * 8 + len + 64;
+    t->strs = malloc(cap);
+    t->pair_key = malloc(PAIR_SLOTS * sizeof *t->pair_key);
+    t->pair_rank = malloc(PAIR_SLOTS * sizeof *t->pair_rank);
+    map.slot = malloc(STR_SLOTS * sizeof *map.slot);
+    map.t = t;
+    if (!t->strs || !t->pair_key || !t->pair_rank || !map.slot)
+        goto fail;
+    memset(t->pair_key, 0xFF, PAIR_SLOTS * sizeof *t->pair_key);
+    memset(map.slot, 0xFF, STR_SLOTS * sizeof *map.slot);
+
+    uint32_t sym[256];
+    byte_alphabet(t->byte_id, sym);
+    size_t used = 0;
+    uint32_t id = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < 256; i++) {
+            unsigned char b[8];
+            size_t n = 0;
+            cd_utf8_put(sym[i], b, &n);
+            if (pass) {
+                memcpy(b + n, "</w>", 4);
+                n += 4;
+            }
+            t->str_off[id] = (uint32_t)used;
+            memcpy(t->strs + used, b, n);
+            used += n;
+            t->str_off[++id] = (uint32_t)used;
+            strmap_put(&map, id - 1);
+        }
+
+    rc = COMFY_EINVAL;
+    size_t pos = 0;
+    for (int r = 0; r < CD_CLIP_N_MERGES; r++) {
+        size_t eol = pos;
+        while (eol < len && text[eol] != '\n')
+            eol++;
+        const char *line = text + pos;
+        size_t ln = eol - pos;
+        const char *sp = memchr(line, ' ', ln);
+        if (!sp || sp == line || sp == line + ln - 1)
+            goto fail;
+        size_t na = (size_t)(sp - line), nb = ln - na - 1;
+        int32_t a = strmap_get(&map, line, na);
+        int32_t b = strmap_get(&map, sp + 1, nb);
+        /* Each merge may only use symbols made before it: this is what
+         * makes rank order a valid merge order (see bpe_word). */
+        if (a < 0 || b < 0 || (uint32_t)a >= id || (uint32_t)b >= id)
+            goto fail;
+        if (used + na + nb > cap)
+            goto fail;
+        memcpy(t->strs + used, line, na);
+        memcpy(t->strs + used + na, sp + 1, nb);
+        used += na + nb;
+        t->str_off[++id] = (uint32_t)used;
+        if (strmap_get(&map, t->strs + t->str_off[id - 1], na + nb) >= 0)
+            goto fail; /* duplicate entries would break id = 512 + rank */
+        strmap_put(&map, id - 1);
+
+        uint32_t key = ((uint32_t)a << 16) | (uint32_t)b;
+        uint32_t i = hash32(key) & (PAIR_SLOTS - 1);
+        while (t->pair_key[i] != EMPTY_SLOT) {
+            if (t->pair_key[i] == key)
+                goto fail;
+            i = (i + 1) & (PAIR_SLOTS - 1);
+        }
+        t->pair_key[i] = key;
+        t->pair_rank[i] = r;
+        pos = eol < len ? eol + 1 : eol;
+    }
+    static const char *special[2] = {"<|startoftext|>", "<|endoftext|>"};
+    for (int k = 0; k < 2; k++) {
+        size_t n = strlen(special[k]);
+        memcpy(t->strs + used, special[k], n);
+        used += n;
+        t->str_off[++id] = (uint32_t)used;
+    }
+    free(map.slot);
+    *out = t;
+    return 0;
+fail:
+    free(map.slot);
+    cd_clip_tokenizer_free(t);
+    return rc;
+}
+
+int cd_clip_tokenizer_new(cd_clip_tokenizer **out)
+{
+    return cd_clip_tokenizer_new_from_merges((const char *)cd_clip_merges_data,
+                                             cd_clip_merges_size, out);
+}
+
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+static cd_clip_tokenizer *shared_tok;
+
+static void shared_init(void)
+{
+    if (cd_clip_tokenizer_new(&shared_tok) < 0)
+        shared_tok = NULL;
+}
+
+const cd_clip_tokenizer *cd_clip_tokenizer_shared(void)
+{
+    pthread_once(&shared_once, shared_init);
+    return shared_tok;
+}
+
+int cd_clip_token_text(const cd_clip_tokenizer *t, int32_t id, char *out, size_t cap)
+{
+    if (id < 0 || id >= CD_CLIP_VOCAB_SIZE)
+        return COMFY_EINVAL;
+    size_t n;
+    const char *s = vstr(t, (uint32_t)id, &n);
+    if (n + 1 > cap)
+        return COMFY_EINVAL;
+    memcpy(out, s, n);
+    out[n] = 0;
+    return (int)n;
+}
+
+const char *cd_clip_unicode_version(void)
+{
+    return cd_u_version;
+}
+
+/* BPE of one run: bytes -> symbols, the last marked end-of-word, then
+ * repeatedly merge every occurrence (left to right, non-overlapping) of
+ * the adjacent pair with the lowest rank, as CLIP's bpe() does.  `w` is
+ * scratch of at least n entries. */
+static int bpe_word(const cd_clip_tokenizer *t, const unsigned char *bytes, size_t n,
+                    int32_t *w, cd_clip_ids *out)
+{
+    for (size_t i = 0; i < n; i++)
+        w[i] = t->byte_id[bytes[i]];
+    w[n - 1] += 256;
+    size_t len = n;
+    while (len > 1) {
+        int32_t best = -1;
+        for (size_t i = 0; i + 1 < len; i++) {
+            int32_t r = pair_rank(t, w[i], w[i + 1]);
+            if (r >= 0 && (best < 0 || r < best))
+                best = r;
+        }
+        if (best < 0)
+            break;
+        /* Find the pair of rank `best` (its symbols) and merge it. */
+        int32_t a = -1, b = -1;
+        for (size_t i = 0; i + 1 < len; i++)
+            if (pair_rank(t, w[i], w[i + 1]) == best) {
+                a = w[i];
+                b = w[i + 1];
+                break;
+            }
+        size_t o = 0;
+        for (size_t i = 0; i < len;) {
+            if (i + 1 < len && w[i] == a && w[i + 1] == b) {
+                w[o++] = 512 + best;
+                i += 2;
+            } else {
+                w[o++] = w[i++];
+            }
+        }
+        len = o;
+    }
+    for (size_t i = 0; i < len; i++) {
+        int rc = cd_clip_ids_push(out, w[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int is_s(uint32_t c) { return c == 's' || c == 'S' || c == 0x17F; }
+
+/* Case-insensitive match of ASCII-lowercase `lit` at v[i..], as the
+ * pattern's IGNORECASE literals match ('s' also matches U+017F). */
+static size_t match_lit(const uint32_t *v, size_t n, size_t i, const char *lit)
+{
+    size_t k = 0;
+    for (; lit[k]; k++) {
+        if (i + k >= n)
+            return 0;
+        uint32_t c = v[i + k];
+        uint32_t l = (unsigned char)lit[k];
+        if (l == 's') {
+            if (!is_s(c))
+                return 0;
+        } else if (!(c == l || (l >= 'a' && l <= 'z' && c == l - 32))) {
+            return 0;
+        }
+    }
+    return k;
+}
+
+static int exact_ascii(const uint32_t *v, size_t n, const char *lit)
+{
+    for (size_t k = 0; k < n; k++)
+        if (v[k] != (unsigned char)lit[k])
+            return 0;
+    return 1;
+}
+
+/* Runs the pre-tokenisation pattern over normalised text and BPEs each run. */
+static int pretokenize(const cd_clip_tokenizer *t, const uint32_t *v, size_t n, cd_clip_ids *out)
+{
+    static const char *contractions[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
+    unsigned char *bytes = NULL;
+    int32_t *w = NULL;
+    int rc = 0;
+    size_t i = 0;
+    while (i < n) {
+        uint32_t c = v[i];
+        size_t m = 0;
+        int special = -1;
+        if (c == '<') {
+            if ((m = match_lit(v, n, i, "<|startoftext|>")) != 0)
+                special = exact_ascii(v + i, m, "<|startoftext|>") ? CD_CLIP_TOKEN_START : -1;
+            else if ((m = match_lit(v, n, i, "<|endoftext|>")) != 0)
+                special = exact_ascii(v + i, m, "<|endoftext|>") ? CD_CLIP_TOKEN_END : -1;
+        }
+        if (!m && c == '\'')
+            for (size_t k = 0; k < sizeof contractions / sizeof *contractions && !m; k++)
+                m = match_lit(v, n, i, contractions[k]);
+        if (!m && cd_u_is_letter(c))
+            for (m = 1; i + m < n && cd_u_is_letter(v[i + m]); m++)
+                ;
+        if (!m && cd_u_is_number(c))
+            m = 1;
+        if (!m && cd_u_is_other(c))
+            for (m = 1; i + m < n && cd_u_is_other(v[i + m]); m++)
+                ;
+        if (!m) { /* matched by no alternative: spaces, U+0345 */
+            i++;
+            continue;
+        }
+        if (special >= 0) {
+            if ((rc = cd_clip_ids_push(out, special)) < 0)
+                goto out;
+            i += m;
+            continue;
+        }
+        if (m * 4 > CD_CLIP_MAX_RUN_BYTES) {
+            rc = COMFY_EINVAL;
+            goto out;
+        }
+        if (!bytes) {
+            bytes = malloc(CD_CLIP_MAX_RUN_BYTES);
+            w = malloc(CD_CLIP_MAX_RUN_BYTES * sizeof *w);
+            if (!bytes || !w) {
+                rc = COMFY_ENOMEM;
+                goto out;
+            }
+        }
+        size_t nb = 0;
+        for (size_t k = 0; k < m; k++)
+            cd_utf8_put(v[i + k], bytes, &nb);
+        if ((rc = bpe_word(t, bytes, nb, w, out)) < 0)
+            goto out;
+        i += m;
+    }
+out:
+    free(bytes);
+    free(w);
+    return rc;
+}
+
+/* BasicTokenizer clean-up of v[0..n) into `norm` (words joined by single
+ * spaces), then pre-tokenisation and BPE. */
+static int tokenize_piece(const cd_clip_tokenizer *t, const uint32_t *v, size_t n,
+                          cd_clip_ids *out)
+{
+    cd_u32vec a, b;
+    int rc = 0;
+    cd_u32vec_init(&a, 12 * n + 64);
+    cd_u32vec_init(&b, 3 * (12 * n + 64));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = v[i];
+        if (c == 0 || c == 0xFFFD)
+            continue;
+        if (c == '\t' || c == '\n' || c == '\r' || c == ' ') {
+            c = ' ';
+        } else if (cd_u_is_cat_c(c)) {
+            continue;
+        } else if (cd_u_is_zs(c)) {
+            c = ' ';
+        } else if (cd_u_is_cjk(c)) {
+            if ((rc = cd_u32vec_push(&a, ' ')) < 0 || (rc = cd_u32vec_push(&a, c)) < 0)
+                goto out;
+            c = ' ';
+        }
+        if ((rc = cd_u32vec_push(&a, c)) < 0)
+            goto out;
+    }
+    if ((rc = cd_u_nfc(&a)) < 0)
+        goto out;
+    /* Split on whitespace, lower-case each word, join with one space. */
+    size_t i = 0;
+    while (i < a.n) {
+        while (i < a.n && cd_u_is_space(a.v[i]))
+            i++;
+        if (i == a.n)
+            break;
+        size_t s = i;
+        while (i < a.n && !cd_u_is_space(a.v[i]))
+            i++;
+        if (b.n && (rc = cd_u32vec_push(&b, ' ')) < 0)
+            goto out;
+        if ((rc = cd_u_to_lower(a.v + s, i - s, &b)) < 0)
+            goto out;
+    }
+    rc = pretokenize(t, b.v, b.n, out);
+out:
+    cd_u32vec_free(&a);
+    cd_u32vec_free(&b);
+    return rc;
+}
+
+int cd_clip_tokenize(const cd_clip_tokenizer *t, const char *text, size_t len, cd_clip_ids *out)
+{
+    static const char *special[2] = {"<|startoftext|>", "<|endoftext|>"};
+    static const int32_t special_id[2] = {CD_CLIP_TOKEN_START, CD_CLIP_TOKEN_END};
+    if (len > CD_CLIP_MAX_TEXT_BYTES)
+        return COMFY_EINVAL;
+    cd_u32vec v;
+    cd_u32vec_init(&v, len + 1);
+    int rc = cd_utf8_decode(text, len, &v);
+    if (rc < 0)
+        goto out;
+    /* Split off the special strings exactly as written (the added-token
+     * trie of transformers' tokenizers), tokenizing the text between. */
+    size_t start = 0, i = 0;
+    while (i < v.n) {
+        int hit = -1;
+        size_t hl = 0;
+        if (v.v[i] == '<')
+            for (int k = 0; k < 2 && hit < 0; k++) {
+                size_t l = strlen(special[k]);
+                if (i + l <= v.n && exact_ascii(v.v + i, l, special[k])) {
+                    hit = k;
+                    hl = l;
+                }
+            }
+        if (hit < 0) {
+            i++;
+            continue;
+        }
+        if (i > start && (rc = tokenize_piece(t, v.v + start, i - start, out)) < 0)
+            goto out;
+        if ((rc = cd_clip_ids_push(out, special_id[hit])) < 0)
+            goto out;
+        i += hl;
+        start = i;
+    }
+    if (v.n > start)
+        rc = tokenize_piece(t, v.v + start, v.n - start, out);
+out:
+    cd_u32vec_free(&v);
+    return rc;
+}
