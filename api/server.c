@@ -33,6 +33,7 @@ typedef struct conn {
     cd_buf body;
     uint64_t sent, total;
     int head_only;
+    int inited;                      /* resp.fd and buffers initialised    */
     ws_client *ws;                   /* WebSocket connections only          */
 } conn;
 
@@ -155,8 +156,16 @@ static int read_request(cd_api *a, struct lws *wsi, conn *c)
     return 0;
 }
 
+/* lws hands us the per-session memory zeroed; fd 0 is not "no file". */
 static void conn_reset(conn *c)
 {
+    if (!c->inited) {
+        memset(c, 0, sizeof(*c));
+        cd_resp_init(&c->resp);
+        cd_buf_init(&c->body, 0);
+        c->inited = 1;
+        return;
+    }
     cd_req_clear(&c->req);
     cd_resp_clear(&c->resp);
     cd_buf_free(&c->body);
@@ -318,7 +327,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return http_writeable(wsi, c);
     case LWS_CALLBACK_CLOSED_HTTP:
-        conn_reset(c);
+        if (c && c->inited) conn_reset(c);
         return 0;
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
