@@ -552,10 +552,12 @@ int cd_config_parse(cd_config *c, int argc, char **argv)
         switch (o->kind) {
         case K_HELP:
             print_help(stdout);
+            cd_config_free(c);
             return 1;
         case K_VERSION:
             printf("comfyd %s (SDK ABI %d.%d)\n", COMFYD_VERSION,
                    COMFY_ABI_MAJOR, COMFY_ABI_MINOR);
+            cd_config_free(c);
             return 1;
         case K_BOOL:
             if (eq) {

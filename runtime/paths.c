@@ -889,8 +889,10 @@ int cd_paths_annotated(const cd_paths *p, const char *name,
     }
     if (!dir)
         return COMFY_EINVAL;
+    if (!buf[0])
+        return COMFY_EINVAL;
     if (cd_paths_join_beneath(dir, buf, out, cap) < 0)
-        return rel_ok(buf) ? COMFY_EINVAL : COMFY_EACCES;
+        return COMFY_EACCES; /* escapes (or does not fit in out) */
     struct stat st;
     if (stat(out, &st) < 0 || !S_ISREG(st.st_mode))
         return COMFY_ENOENT;

@@ -239,10 +239,13 @@ struct json_object *cd_json_parse(const char *text, size_t len, int max_depth,
     }
     struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error e = json_tokener_get_error(tok);
+    int fed_terminator = 0;
     if (e == json_tokener_continue) {
-        /* Input ended inside a value: feed the terminator json-c needs. */
+        /* Input ended inside a value (a bare number, say): feed the
+         * terminator json-c needs.  All of `text` was consumed then. */
         o = json_tokener_parse_ex(tok, "", 1);
         e = json_tokener_get_error(tok);
+        fed_terminator = 1;
     }
     if (!o || e != json_tokener_success) {
         snprintf(err, cap, "%s at char %zu",
@@ -251,7 +254,7 @@ struct json_object *cd_json_parse(const char *text, size_t len, int max_depth,
                  json_tokener_get_parse_end(tok));
         json_object_put(o);
         o = NULL;
-    } else {
+    } else if (!fed_terminator) {
         /* Only whitespace may follow the document. */
         size_t end = json_tokener_get_parse_end(tok);
         for (size_t i = end; i < len; i++) {
