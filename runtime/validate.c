@@ -601,7 +601,16 @@ static void validate_node(vctx *v, vnode *n, int depth)
             cd_buf_init(&et, 1 << 12);
             vnode *s = resolve_link(v, val, &rtype, &etype, &et);
             if (!s) {
-                add_err(n, inner_exc(etype, strbuf(&et), x, input_config(v, in), val));
+                if (depth == 0) {
+                    /* raised while validating the output itself */
+                    struct json_object *e = cd_verror("exception_during_validation",
+                                                      "Exception when validating node", strbuf(&et));
+                    json_object_object_add(extra(e), "exception_type", json_object_new_string(etype));
+                    json_object_object_add(extra(e), "traceback", json_object_new_array());
+                    add_err(n, e);
+                } else {
+                    add_err(n, inner_exc(etype, strbuf(&et), x, input_config(v, in), val));
+                }
                 cd_buf_free(&et);
                 n->valid = 0;
                 continue;
@@ -636,7 +645,7 @@ static void validate_node(vctx *v, vnode *n, int depth)
             }
             if (s->state == 1 || depth >= MAX_LINK_DEPTH) {
                 /* A cycle: Python's recursion overflows here. */
-                add_err(s->state == 1 ? n : n,
+                add_err(n,
                         inner_exc("RecursionError", "maximum recursion depth exceeded", x,
                                   input_config(v, in), val));
                 cd_buf_free(&et);
