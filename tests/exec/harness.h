@@ -222,7 +222,8 @@ static __attribute__((unused)) void h_trace(harness *h, const char *id, char *ou
         struct json_object *o = json_tokener_parse(h->ev[i].json);
         const char *t = jstr(o, "type");
         const char *pid = jstr(o, "data.prompt_id");
-        if (t && (strcmp(t, "status") == 0 || (pid && strcmp(pid, id) == 0))) {
+        if (t && strncmp(t, "progress", 8) != 0 &&
+            (strcmp(t, "status") == 0 || (pid && strcmp(pid, id) == 0))) {
             char item[160];
             const char *node = jstr(o, "data.node");
             if (strcmp(t, "status") == 0)
