@@ -19,6 +19,9 @@
 #define COMBO3(n, list, o) { sizeof(comfy_input_def), n, "COMBO", \
                              COMFY_REQUIRED, o, list, NULL, NULL, 1 }
 #define OUT(t) { sizeof(comfy_output_def), t, NULL, NULL, 0 }
+/* A V3 combo prints {"multiselect": false, "options": [...]}: the host
+ * puts the choices where the "options" placeholder stands. */
+#define V3_COMBO_OPT "{\"multiselect\": false, \"options\": null}"
 
 static const char *const crop_methods[] = { "disabled", "center", NULL };
 
@@ -155,7 +158,7 @@ static int scale_total_execute(comfy_call *call)
 
 static const comfy_input_def scale_total_inputs[] = {
     IN("image", "IMAGE", "{}"),
-    COMBO3("upscale_method", core_upscale_methods, "{\"multiselect\": false}"),
+    COMBO3("upscale_method", core_upscale_methods, V3_COMBO_OPT),
     IN("megapixels", "FLOAT",
        "{\"default\": 1.0, \"min\": 0.01, \"max\": 16.0, \"step\": 0.01}"),
 };
@@ -478,7 +481,7 @@ static const comfy_input_def image_blend_inputs[] = {
     IN("image2", "IMAGE", "{}"),
     IN("blend_factor", "FLOAT",
        "{\"default\": 0.5, \"min\": 0.0, \"max\": 1.0, \"step\": 0.01}"),
-    COMBO3("blend_mode", core_blend_modes, "{\"multiselect\": false}"),
+    COMBO3("blend_mode", core_blend_modes, V3_COMBO_OPT),
 };
 
 /* ---------------------------------------------- ImageBlur, ImageSharpen */
