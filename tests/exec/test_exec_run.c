@@ -270,6 +270,7 @@ static void test_queue_ops(void)
     CHECK(json_object_array_length(jget(q, "queue_running")) == 1, "running kept by clear");
     json_object_put(q);
     CHECK(h_req(&h, cd_runtime_post_queue, &r, "") == 500, "empty body is 500");
+    json_object_put(r);
     cd_buf b;
     cd_buf_init(&b, 1024);
     cd_runtime_interrupt(h.rt, NULL, 0, &b);
