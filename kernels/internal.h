@@ -28,12 +28,12 @@
 #define CK_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Bit casts that compilers vectorise. */
-static inline uint32_t ck_f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-static inline float ck_u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+__attribute__((always_inline)) static inline uint32_t ck_f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+__attribute__((always_inline)) static inline float ck_u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
 /* exp(x) for f32 with ~2 ulp error on [-87.3, 88.7]; below returns 0,
  * above +inf.  Branch-free so loops using it vectorise. */
-static inline float ck_expf(float x)
+__attribute__((always_inline)) static inline float ck_expf(float x)
 {
     const float lo = -87.33654f, hi = 88.72283f;
     float xc = x < lo ? lo : (x > hi ? hi : x);
@@ -60,7 +60,7 @@ static inline float ck_expf(float x)
 }
 
 /* erf(x), max abs error ~1.2e-7 (W. J. Cody style rational, via exp). */
-static inline float ck_erff(float x)
+__attribute__((always_inline)) static inline float ck_erff(float x)
 {
     float ax = x < 0 ? -x : x;
     /* Abramowitz & Stegun 7.1.26 is too coarse; use erf = 1 - erfc with
@@ -74,9 +74,9 @@ static inline float ck_erff(float x)
     return x < 0 ? -r : r;
 }
 
-static inline float ck_sigmoidf(float x) { return 1.0f / (1.0f + ck_expf(-x)); }
+__attribute__((always_inline)) static inline float ck_sigmoidf(float x) { return 1.0f / (1.0f + ck_expf(-x)); }
 
-static inline float ck_tanhf(float x)
+__attribute__((always_inline)) static inline float ck_tanhf(float x)
 {
     float ax = x < 0 ? -x : x;
     float e = ck_expf(-2.0f * ax);

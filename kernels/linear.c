@@ -138,29 +138,38 @@ int ck_conv2d_nhwc(ck_pool *p, const ck_conv2d_desc *d, const float *x,
         return COMFY_EINVAL;
     if (d->n == 0)
         return 0;
-    if (ck_pool_dnnl_on(p)) {
+    int64_t kk = d->kh * d->kw * d->c_in, npix = oh * ow;
+    int direct = d->kh == 1 && d->kw == 1 && d->stride_h == 1 &&
+                 d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0;
+    /* oneDNN's direct convolution reorders the weights on every call, which
+     * costs as much as the convolution itself when there are few pixels;
+     * then (and for 1x1) the GEMM form with plain weights is faster. */
+    int via_linear = ck_pool_dnnl_on(p) && (direct || d->n * npix < 1024);
+    if (ck_pool_dnnl_on(p) && !via_linear) {
         int rc = ck_dnnl_conv2d(p, d, x, w, wdt, bias, y, prec);
         if (rc <= 0)
             return rc;
     }
     int bf = prec == CK_PREC_BF16;
-    int64_t kk = d->kh * d->kw * d->c_in, npix = oh * ow;
     float *wf = NULL, *col = NULL, *xo = NULL;
     int rc = 0;
     const float *xf = x;
-    wf = weights_f32(p, w, wdt, d->c_out * kk, bf);
-    if (!wf)
-        return COMFY_ENOMEM;
-    if (bf) {
-        xo = weights_f32(p, x, COMFY_F32, d->n * d->h * d->w * d->c_in, 1);
-        if (!xo) {
-            rc = COMFY_ENOMEM;
-            goto out;
+    if (via_linear) {
+        if (direct)
+            return ck_linear(p, x, d->n * npix, kk, w, wdt, d->c_out, bias, y, prec);
+    } else {
+        wf = weights_f32(p, w, wdt, d->c_out * kk, bf);
+        if (!wf)
+            return COMFY_ENOMEM;
+        if (bf) {
+            xo = weights_f32(p, x, COMFY_F32, d->n * d->h * d->w * d->c_in, 1);
+            if (!xo) {
+                rc = COMFY_ENOMEM;
+                goto out;
+            }
+            xf = xo;
         }
-        xf = xo;
     }
-    int direct = d->kh == 1 && d->kw == 1 && d->stride_h == 1 &&
-                 d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0;
     if (!direct) {
         col = ck_alloc((size_t)CK_MIN(IM2COL_ROWS, npix) * (size_t)kk * sizeof(float));
         if (!col) {
@@ -182,13 +191,18 @@ int ck_conv2d_nhwc(ck_pool *p, const ck_conv2d_desc *d, const float *x,
             int64_t rows = CK_MIN(IM2COL_ROWS, npix - p0);
             struct im2col_job j = { d, xb, col, p0, rows, ow };
             ck_pool_run(p, rows, im2col_task, &j);
-            rc = ck_gemm_own(p, 0, 1, rows, d->c_out, kk, 1.0f, col, kk, wf, kk,
-                             0.0f, yb + p0 * d->c_out, d->c_out);
+            if (via_linear)
+                rc = ck_linear(p, col, rows, kk, w, wdt, d->c_out, bias,
+                               yb + p0 * d->c_out, prec);
+            else
+                rc = ck_gemm_own(p, 0, 1, rows, d->c_out, kk, 1.0f, col, kk, wf,
+                                 kk, 0.0f, yb + p0 * d->c_out, d->c_out);
             if (rc)
                 goto out;
         }
     }
-    add_bias(y, d->n * npix, d->c_out, d->c_out, bias);
+    if (!via_linear)
+        add_bias(y, d->n * npix, d->c_out, d->c_out, bias);
 out:
     ck_free(wf);
     ck_free(col);

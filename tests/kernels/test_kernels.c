@@ -304,6 +304,8 @@ static void test_conv(void)
         { 1, 10, 6, 24, 40, 1, 1, 1, 1, 0, 0 }, /* 1x1 */
         { 1, 5, 5, 3, 4, 3, 3, 1, 1, 0, 0 },    /* no padding */
         { 1, 4, 4, 8, 8, 1, 1, 2, 2, 0, 0 },    /* strided 1x1 */
+        { 1, 32, 33, 8, 12, 3, 3, 1, 1, 1, 1 }, /* >= 1024 pixels: oneDNN conv */
+        { 2, 64, 40, 4, 8, 3, 3, 2, 2, 1, 1 },  /* the same, strided */
     };
     for (size_t s = 0; s < sizeof(ds) / sizeof(ds[0]); s++)
         for (int prec = 0; prec < 2; prec++)
