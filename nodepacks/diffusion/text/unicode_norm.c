@@ -158,6 +158,23 @@ int cd_u_is_other(uint32_t cp)
     return in_ranges(cd_u_other, cd_u_other_n, cp);
 }
 
+int cd_u_decimal(uint32_t cp)
+{
+    if (cp < 0x80)
+        return cp >= '0' && cp <= '9' ? (int)(cp - '0') : -1;
+    size_t lo = 0, hi = cd_u_decimal_zero_n;
+    while (lo < hi) { /* last zero <= cp */
+        size_t mid = lo + (hi - lo) / 2;
+        if (cd_u_decimal_zero[mid] <= cp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0 || cp - cd_u_decimal_zero[lo - 1] > 9)
+        return -1;
+    return (int)(cp - cd_u_decimal_zero[lo - 1]);
+}
+
 int cd_u_is_cjk(uint32_t cp)
 {
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||

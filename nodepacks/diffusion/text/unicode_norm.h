@@ -37,6 +37,8 @@ int cd_u_is_letter(uint32_t cp);     /* regex [\p{L}]              */
 int cd_u_is_number(uint32_t cp);     /* regex [\p{N}]              */
 int cd_u_is_other(uint32_t cp);      /* regex [^\s\p{L}\p{N}]      */
 int cd_u_is_cjk(uint32_t cp);        /* BERT's "Chinese character" */
+/* The decimal digit value of cp (0..9, any script), or -1. */
+int cd_u_decimal(uint32_t cp);
 
 /* Replaces `a` by its NFC form (Python unicodedata.normalize("NFC")).
  * 0 or a push error (`a` is then unchanged). */

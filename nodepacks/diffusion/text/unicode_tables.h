@@ -31,6 +31,9 @@ extern const cd_u_range cd_u_other[];          extern const size_t cd_u_other_n;
 extern const cd_u_range cd_u_cased[];          extern const size_t cd_u_cased_n;
 extern const cd_u_range cd_u_case_ignorable[]; extern const size_t cd_u_case_ignorable_n;
 
+/* Sorted code points of each decimal digit zero (digit k is zero + k). */
+extern const uint32_t cd_u_decimal_zero[];     extern const size_t cd_u_decimal_zero_n;
+
 /* Non-zero canonical combining classes, sorted ranges. */
 extern const cd_u_ccc_range cd_u_ccc[];        extern const size_t cd_u_ccc_n;
 /* One level of canonical decomposition, sorted by cp (no Hangul). */

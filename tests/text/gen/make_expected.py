@@ -39,6 +39,19 @@ import unicodedata
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
 
 
+FLOAT_CASES = [
+    "1", "1.2", " 1.2 ", "\t1.5\n", "+2", "-2", ".5", "5.", ".", "", " ", "1e3", "1E-3", "1e", "1e+",
+    "1e+2", "-.5e-2", "1_000", "1__000", "_1", "1_", "1_.5", "1._5", "1.5_5", "1e1_0", "0x10", "1,5",
+    "inf", "-inf", "+inf", "INF", "Infinity", "-infinity", "infinit", "infinityx", "nan", "NaN", "-nan",
+    "nan(1)", "1e400", "-1e400", "1e-400", "4.9e-324", "2.2250738585072014e-308", "0.1", "1.1",
+    "123456789012345678901234567890", "0." + "0" * 600 + "1", "1" * 400 + ".5", "00012", "1.2.3",
+    "1 2", "1\x00", "\u0661.\u0665", "\uff11\uff12", "\u00a01.5\u3000", "\u20031", "1\u2028",
+    "\x1c1", "1\x0b", "\u0967\u0966", "\U0001d7ce", "\u00b2", "\u2160", "one", "1.5x", "x1.5",
+    "--1", "+-1", "1e-1", "1e0", " 1.1 ", "0.33", "1.05", "-0", "-0.0", "1.7976931348623157e308",
+    "1.7976931348623159e308", "9007199254740993", "0.30000000000000004", "1e23", "8.9e-323",
+]
+
+
 def load_comfy(root):
     """Imports comfy/sd1_clip.py on its own.  The modules it imports for the
     text encoder (not used by the tokenizer) are replaced by empty ones."""
@@ -155,7 +168,17 @@ def main():
     with open(os.path.join(DATA, "embeddings.json"), "w", encoding="utf-8") as f:
         json.dump({"meta": meta, "calls": calls}, f, indent=1, sort_keys=True, ensure_ascii=True)
         f.write("\n")
-    print(len(prompts), "prompts;", len(calls), "embedding lookups")
+    # Python float() on the strings a weight may carry.
+    floats = []
+    for x in FLOAT_CASES:
+        try:
+            floats.append([x, repr(float(x))])
+        except ValueError:
+            floats.append([x, None])
+    with open(os.path.join(DATA, "expected_floats.json"), "w", encoding="utf-8") as f:
+        json.dump(floats, f, indent=0, ensure_ascii=True)
+        f.write("\n")
+    print(len(prompts), "prompts;", len(calls), "embedding lookups;", len(floats), "floats")
 
 
 if __name__ == "__main__":

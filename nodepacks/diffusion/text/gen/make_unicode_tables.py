@@ -148,6 +148,23 @@ def main():
     print("};")
     print("const size_t cd_u_composes_n = %d;\n" % len(comp))
 
+    # Decimal digits (what float() accepts for 0-9): runs of ten from a zero.
+    zeros = []
+    for cp in range(MAXCP):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        if unicodedata.decimal(chr(cp), -1) == 0:
+            assert all(unicodedata.decimal(chr(cp + k), -1) == k for k in range(10))
+            zeros.append(cp)
+    assert sum(1 for cp in range(MAXCP) if not 0xD800 <= cp <= 0xDFFF
+               and unicodedata.decimal(chr(cp), -1) >= 0) == 10 * len(zeros)
+    print("/* code points of decimal digit zero; cp + k is digit k (Python float()) */")
+    print("const uint32_t cd_u_decimal_zero[] = {")
+    for cp in zeros:
+        print("    0x%X," % cp)
+    print("};")
+    print("const size_t cd_u_decimal_zero_n = %d;\n" % len(zeros))
+
     # Full lower-case mappings that differ from identity (sigma's context rule
     # is applied in code).
     low = []
