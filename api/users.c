@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libwebsockets.h>
+#include <sys/random.h>
 
 #include "fsutil.h"
 #include "pyjson.h"
@@ -112,7 +112,7 @@ int cd_h_users_post(cd_req *r, cd_resp *w)
         }
     }
     unsigned char u[16];
-    if (lws_get_random(NULL, u, sizeof(u)) != sizeof(u)) goto out;
+    if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u)) goto out;
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
     j += (size_t)snprintf(id + j, sizeof(id) - j,

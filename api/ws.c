@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include "image.h"
 #include "pyjson.h"
@@ -130,8 +131,9 @@ static char *new_sid(void)
     unsigned char b[16];
     char *s = malloc(33);
     if (!s) return NULL;
-    if (lws_get_random(NULL, b, sizeof(b)) != sizeof(b)) {
-        for (size_t i = 0; i < sizeof(b); i++) b[i] = (unsigned char)rand();
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        free(s);
+        return NULL;
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* UUID4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);

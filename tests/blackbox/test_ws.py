@@ -1,0 +1,140 @@
+"""WebSocket protocol (spec §2, checklist 25-46)."""
+import json
+import re
+import time
+
+import requests
+
+from conftest import minimal_prompt, queue, run, new_id
+
+
+def test_first_status_generated_sid(server, ws_client):          # 25
+    c = ws_client(feature_flags=False)
+    assert c.first["type"] == "status"
+    assert list(c.first["data"].keys()) == ["status", "sid"]
+    assert c.first["data"]["status"] == {"exec_info": {"queue_remaining": 0}}
+    assert re.fullmatch(r"[0-9a-f]{32}", c.sid)
+
+
+def test_client_id_sid_and_api_ws(server, ws_client):           # 26, 27
+    assert ws_client("abc", feature_flags=False).sid == "abc"
+    assert ws_client("abd", feature_flags=False, path="/api/ws").sid == "abd"
+
+
+def test_feature_flags(server, ws_client):                        # 28, 29, 30
+    c = ws_client()
+    assert c.flags_reply == {"type": "feature_flags",
+                             "data": {"supports_preview_metadata": True,
+                                      "max_upload_size": 104857600}}
+    c.ws.send(json.dumps({"type": "feature_flags", "data": {}}))
+    assert c.drain() == []
+    assert requests.get(server + "/features").json() == c.flags_reply["data"]
+
+
+def test_invalid_first_frames_do_not_use_slot(server, ws_client):
+    c = ws_client(feature_flags=False)
+    c.ws.send("not json")
+    c.ws.send("[1, 2]")
+    c.ws.send_binary(b"\x00\x01")
+    c.ws.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
+    assert c.recv()["type"] == "feature_flags"
+
+
+def test_prompt_messages(server, ws_client):                      # 31-42
+    c = ws_client()
+    other = ws_client()
+    pid, msgs = run(server, c, minimal_prompt("wsm"))
+    types = [m["type"] for m in msgs]
+    # 32: order
+    seq = [t for t in types if t in ("execution_start", "execution_cached",
+                                     "execution_success")]
+    assert seq == ["execution_start", "execution_cached", "execution_success"]
+    assert types.index("execution_start") < types.index("executing") < \
+        types.index("execution_success")
+    # 31: status broadcast without sid
+    st = [m for m in msgs if m["type"] == "status"]
+    assert st and all("sid" not in m["data"] for m in st)
+    # 33, 34
+    for m in msgs:
+        if m["type"] in ("execution_start", "execution_cached", "execution_success"):
+            assert isinstance(m["data"]["timestamp"], int)
+            assert m["data"]["timestamp"] > 1_600_000_000_000
+    cached = next(m for m in msgs if m["type"] == "execution_cached")
+    assert list(cached["data"].keys()) == ["nodes", "prompt_id", "timestamp"]
+    # 37
+    ex = [m for m in msgs if m["type"] == "executing" and m["data"]["node"]]
+    assert ex and list(ex[0]["data"].keys()) == ["node", "display_node", "prompt_id"]
+    assert all(m["data"]["display_node"] == m["data"]["node"] for m in ex)
+    # 38
+    done = next(m for m in msgs if m["type"] == "executed" and m["data"]["node"] == "2")
+    img = done["data"]["output"]["images"][0]
+    assert list(img.keys()) == ["filename", "subfolder", "type"] and img["type"] == "output"
+    # 39, 40
+    ps = [m for m in msgs if m["type"] == "progress_state"]
+    first_exec = types.index("executing")
+    running = [i for i, m in enumerate(msgs) if m["type"] == "progress_state"
+               and m["data"]["nodes"].get(ex[0]["data"]["node"], {}).get("state") == "running"]
+    assert running and running[0] < first_exec
+    entry = ps[-1]["data"]["nodes"]["2"]
+    assert list(entry.keys()) == ["value", "max", "state", "node_id", "prompt_id",
+                                  "display_node_id", "parent_node_id", "real_node_id"]
+    assert entry["state"] == "finished"
+    # 41: final executing after the status with the decremented count
+    assert types[-1] == "executing" and types[-2] == "status"
+    assert msgs[-2]["data"]["status"]["exec_info"]["queue_remaining"] == 0
+    # 42
+    assert pid in requests.get(server + f"/history/{pid}").json()
+    # 35: the other socket saw only broadcasts
+    seen = {m["type"] for m in other.drain()}
+    assert "status" in seen
+    assert not seen & {"execution_start", "execution_cached", "executing",
+                       "executed", "execution_success"}
+
+
+def test_no_client_id_broadcast_only(server, ws_client):          # 36
+    c = ws_client()
+    r = queue(server, minimal_prompt("nocid", color=5))
+    assert r.status_code == 200
+    time.sleep(1.0)
+    msgs = c.drain(0.5)
+    types = {m["type"] for m in msgs if isinstance(m, dict)}
+    assert "status" in types
+    assert "execution_start" not in types and "executing" not in types
+
+
+def test_reconnect_while_running(server, ws_client):              # 43
+    info = requests.get(server + "/object_info/TestSleep").json()
+    if not info:
+        import pytest
+        pytest.skip("testing pack not built")
+    sid = new_id()
+    c = ws_client(sid)
+    prompt = {"1": {"class_type": "TestSleep", "inputs": {"value": ["3", 0], "seconds": 1.5}},
+              "3": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8,
+                                                           "batch_size": 1, "color": 7}},
+              "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0],
+                                                          "filename_prefix": "sl"}}}
+    r = queue(server, prompt, sid)
+    assert r.status_code == 200, r.text
+    pid = r.json()["prompt_id"]
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        m = c.recv()
+        if isinstance(m, dict) and m["type"] == "executing" and m["data"]["node"] == "1":
+            break
+    c2 = ws_client(sid, feature_flags=False)
+    assert c2.first["data"]["sid"] == sid
+    m = c2.recv()
+    assert m == {"type": "executing", "data": {"node": "1"}}
+    c2.until_done(pid)
+
+
+def test_slow_client_is_dropped_server_survives(server, ws_client):
+    # A client that never reads: flood it with broadcasts (status messages
+    # from queue changes); the server must stay responsive.
+    c = ws_client()
+    for i in range(30):
+        queue(server, minimal_prompt("flood", color=i))
+    assert requests.get(server + "/prompt").status_code == 200
+    c2 = ws_client()
+    assert c2.first["type"] == "status"
