@@ -16,6 +16,7 @@
  * Also: interrupt through the progress callback, errors from the denoiser,
  * and bad input.
  */
+#include "ksampler.h"
 #include "samplers.h"
 
 #include "check.h"
@@ -87,6 +88,10 @@ static double tol_for(const char *name)
 int main(void)
 {
   static float c[MAXN], c2[MAXN], sig[4][MAXS], x0[4][MAXN], want[MAXN], x[MAXN];
+  static float vnoise[MAXN], vlatent[MAXN], vmask[MAXN];
+  cd_model_sampling ms;
+  cd_model_sampling_sd(&ms, CD_PRED_EPS);
+  int nks = 0;
   int nsig[4] = {0}, n = 0, nc2 = 0;
   FILE *f = check_open_data("sampler_cases.txt");
   if (!f)
@@ -113,6 +118,36 @@ int main(void)
         nsig[name[3] - '0'] = parse_hex_list(list, sig[name[3] - '0'], MAXS);
       else if (name[0] == 'x')
         parse_hex_list(list, x0[name[1] - '0'], MAXN);
+      else if (!strcmp(name, "noise"))
+        parse_hex_list(list, vnoise, MAXN);
+      else if (!strcmp(name, "latent"))
+        parse_hex_list(list, vlatent, MAXN);
+      else if (!strcmp(name, "mask"))
+        parse_hex_list(list, vmask, MAXN);
+      continue;
+    }
+    if (!strcmp(kind, "ksample")) {
+      int k, masked;
+      if (sscanf(line, "ksample %63s %d %d %15999s", name, &k, &masked, list) != 4 || k < 0 || k > 3)
+        continue;
+      parse_hex_list(list, want, MAXN);
+      dmodel m = {c, c2, 0, 0};
+      cd_sampler_opts o;
+      cd_sampler_opts_init(&o);
+      o.has_seed = 1;
+      o.seed = 1234;
+      int rc = cd_ksampler_sample(name, &ms, denoise, &m, sig[k], (size_t)nsig[k], vnoise, vlatent,
+                                  masked ? vmask : NULL, x, (size_t)n, &o);
+      double worst = 0;
+      for (int i = 0; i < n; i++) {
+        double scale = fabs(want[i]) > 1 ? fabs(want[i]) : 1;
+        double e = fabs((double)x[i] - want[i]) / scale;
+        if (!(e <= worst))
+          worst = e;
+      }
+      CHECK(rc == 0 && worst <= 1e-5, "ksample %s/%d mask %d: rc %d max rel err %.3g", name, k, masked,
+            rc, worst);
+      nks++;
       continue;
     }
     int k, calls, ncb;
@@ -165,6 +200,8 @@ int main(void)
   fclose(f);
   printf("%d cases; worst %.3g (%s)\n", ncases, worst_all, worst_name);
   CHECK(ncases >= 4 * cd_sampler_count(), "every listed sampler has goldens (%d cases)", ncases);
+  CHECK(nks >= 28, "KSAMPLER.sample cases: %d", nks);
+  printf("%d KSAMPLER.sample cases (noise scaling, inpainting mask, ddim seed+1 noise)\n", nks);
 
   /* interrupt after the second step */
   {
