@@ -143,6 +143,22 @@ static int find_route(int method, const char *path, cap *caps, size_t *nc,
     return -1;
 }
 
+const char *cd_router_match(int method, const char *path, char **params,
+                            size_t *n_params, int *allowed)
+{
+    cap caps[CD_REQ_MAX_PARAMS];
+    size_t nc = 0;
+    int i = find_route(method, path, caps, &nc, allowed);
+    *n_params = 0;
+    if (i < 0) return NULL;
+    for (size_t k = 0; k < nc; k++) {
+        params[k] = strndup(caps[k].s, caps[k].n);
+        if (!params[k]) break;
+        *n_params = k + 1;
+    }
+    return routes[i].pattern;
+}
+
 int cd_router_reads_body(const cd_req *r, int *multipart)
 {
     cap caps[CD_REQ_MAX_PARAMS];

@@ -13,6 +13,13 @@
  * HEAD.  Always leaves a complete response in `w`. */
 void cd_router_handle(cd_req *r, cd_resp *w);
 
+/* The pattern of the route (method, path) reaches, or NULL with the
+ * methods that matched the path in *allowed.  Captured parameters go to
+ * params[] (new strings the caller frees), *n_params of them.  For tests
+ * and diagnostics. */
+const char *cd_router_match(int method, const char *path, char **params,
+                            size_t *n_params, int *allowed);
+
 /* Whether the route that `r` would reach reads a request body (so the
  * ceiling of §0.5 applies) and whether it is multipart (per-field
  * ceiling).  Used by server.c before the body arrives. */
