@@ -181,8 +181,12 @@ static int decode_png(const uint8_t *data, size_t len, core_image *img,
     int ct = png_get_color_type(png, info);
     int depth = png_get_bit_depth(png, info);
     int channels;
-    if (depth == 16)
-        png_set_strip_16(png); /* PIL keeps the high byte */
+    /* PIL opens 16-bit grayscale as mode I, which LoadImage scales by
+     * 1/255 (truncating) before the RGB conversion clips it to 255; every
+     * other 16-bit layout keeps its high byte. */
+    int gray16 = depth == 16 && ct == PNG_COLOR_TYPE_GRAY;
+    if (depth == 16 && !gray16)
+        png_set_strip_16(png);
     if (depth < 8 && ct != PNG_COLOR_TYPE_PALETTE)
         png_set_expand_gray_1_2_4_to_8(png);
     if (ct == PNG_COLOR_TYPE_PALETTE) {
@@ -206,13 +210,14 @@ static int decode_png(const uint8_t *data, size_t len, core_image *img,
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if ((int)png_get_channels(png, info) != channels ||
-        png_get_bit_depth(png, info) != 8) {
+        png_get_bit_depth(png, info) != (gray16 ? 16 : 8)) {
         snprintf(err, cap, "unsupported PNG layout");
         goto out;
     }
     if (core_check_dims(1, h, w, channels, err, cap) < 0)
         goto out;
-    pix = malloc((size_t)w * h * (size_t)channels);
+    size_t bpp = (size_t)channels * (gray16 ? 2 : 1);
+    pix = malloc((size_t)w * h * bpp);
     rows = malloc(sizeof(png_bytep) * h);
     if (!pix || !rows) {
         rc = COMFY_ENOMEM;
@@ -220,8 +225,16 @@ static int decode_png(const uint8_t *data, size_t len, core_image *img,
         goto out;
     }
     for (png_uint_32 y = 0; y < h; y++)
-        rows[y] = pix + (size_t)y * w * (size_t)channels;
+        rows[y] = pix + (size_t)y * w * bpp;
     png_read_image(png, rows);
+    if (gray16) {
+        uint8_t *p8 = pix;
+        for (size_t i = 0; i < (size_t)w * h; i++) {
+            unsigned v = (unsigned)p8[2 * i] << 8 | p8[2 * i + 1];
+            unsigned s8 = (unsigned)((double)v * (1.0 / 255.0));
+            p8[i] = (uint8_t)(s8 > 255 ? 255 : s8);
+        }
+    }
     int orient = 1;
 #ifdef PNG_eXIf_SUPPORTED
     png_bytep exif = NULL;

@@ -681,6 +681,67 @@ static size_t make_jpeg(uint8_t **out, int orientation)
     return n;
 }
 
+/* Every layout in tests/core/data/load against PIL's LoadImage result. */
+static void test_load_goldens(void)
+{
+    char mpath[1024];
+    snprintf(mpath, sizeof(mpath), "%s/load/manifest.txt", CORE_TEST_DATA);
+    FILE *mf = fopen(mpath, "r");
+    CHECK(mf != NULL, "no manifest %s", mpath);
+    if (!mf)
+        return;
+    char file[128], base[128];
+    int h, w, mh, mw, cases = 0;
+    while (fscanf(mf, "%127s %127s %d %d %d %d", file, base, &h, &w, &mh,
+                  &mw) == 6) {
+        char src[1024], dst[1024];
+        size_t n = 0;
+        snprintf(src, sizeof(src), "%s/load/%s", CORE_TEST_DATA, file);
+        uint8_t *bytes = slurp(src, &n);
+        CHECK(bytes != NULL, "read %s", src);
+        if (!bytes)
+            continue;
+        path_in(dst, sizeof(dst), "input", file);
+        write_bytes(dst, bytes, n);
+        free(bytes);
+        hn_call *c = hn_begin(H, "LoadImage");
+        hn_set(c, "image", vstr(file));
+        CHECK(hn_run(c) == COMFY_OK, "%s: %s", file, hn_error(c));
+        comfy_tensor *t = hn_output_tensor(c, 0), *m = hn_output_tensor(c, 1);
+        CHECK(shape_is(t, 4, 1, h, w, 3), "%s image shape", file);
+        CHECK(shape_is(m, 3, 1, mh, mw, 0), "%s mask shape", file);
+        if (shape_is(t, 4, 1, h, w, 3)) {
+            snprintf(src, sizeof(src), "%s/load/%s.image.f32", CORE_TEST_DATA,
+                     base);
+            float *want = (float *)slurp(src, &n);
+            CHECK(want && n == (size_t)(h * w * 3) * sizeof(float),
+                  "%s golden", file);
+            int bad = 0;
+            for (int i = 0; want && i < h * w * 3; i++)
+                if (((float *)t->data)[i] != want[i])
+                    bad++;
+            CHECK(bad == 0, "%s: %d of %d values differ from PIL", file, bad,
+                  h * w * 3);
+            free(want);
+        }
+        if (shape_is(m, 3, 1, mh, mw, 0)) {
+            snprintf(src, sizeof(src), "%s/load/%s.mask.f32", CORE_TEST_DATA,
+                     base);
+            float *want = (float *)slurp(src, &n);
+            int bad = 0;
+            for (int i = 0; i < mh * mw; i++)
+                if (((float *)m->data)[i] != (want ? want[i] : 0.0f))
+                    bad++;
+            CHECK(bad == 0, "%s: %d mask values differ", file, bad);
+            free(want);
+        }
+        hn_end(c);
+        cases++;
+    }
+    fclose(mf);
+    CHECK(cases >= 20, "%d cases", cases);
+}
+
 static void test_jpeg(void)
 {
     char path[1024];
@@ -776,6 +837,7 @@ int main(void)
     test_load_formats();
     test_jpeg();
     test_choices();
+    test_load_goldens();
     test_sha256();
     hn_free(H);
     if (failures) {

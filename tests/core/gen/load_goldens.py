@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Writes tests/core/data/load/: small image files in the layouts LoadImage
+meets (PNG 8/16-bit, gray, gray+alpha, palette with and without
+transparency, 1-bit; JPEG RGB, gray, CMYK and every EXIF orientation;
+WebP lossless and lossy; PNG with an eXIf orientation) and, for each, the
+IMAGE and MASK that ComfyUI's LoadImage computes with PIL (restated
+below), as raw float32.  manifest.txt lists "file base h w mask_h mask_w"; a 64x64 mask without a
+.mask.f32 file is all zeros.
+Run from a venv with numpy and Pillow (see make_goldens.py).
+"""
+import os
+import numpy as np
+from PIL import Image, ImageOps
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
+                   "load")
+
+
+def pattern(h, w, c, seed):
+    y, x, ch = np.meshgrid(np.arange(h), np.arange(w), np.arange(c),
+                           indexing="ij")
+    return ((x * 53 + y * 97 + ch * 71 + seed * 13) % 256).astype(np.uint8)
+
+
+def comfy_load(path):
+    """LoadImage's first frame: (image [h, w, 3], mask)."""
+    img = Image.open(path)
+    i = ImageOps.exif_transpose(img)
+    if i.mode == "I":
+        i = i.point(lambda v: v * (1 / 255))
+    image = np.array(i.convert("RGB")).astype(np.float32) / 255.0
+    if "A" in i.getbands():
+        mask = 1.0 - np.array(i.getchannel("A")).astype(np.float32) / 255.0
+    elif i.mode == "P" and "transparency" in i.info:
+        a = np.array(i.convert("RGBA").getchannel("A")).astype(np.float32)
+        mask = 1.0 - a / 255.0
+    else:
+        mask = np.zeros((64, 64), dtype=np.float32)
+    return image.astype(np.float32), mask.astype(np.float32)
+
+
+def exif_with_orientation(o):
+    ex = Image.Exif()
+    ex[0x0112] = o
+    return ex.tobytes()
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    files = []
+
+    def add(name, im, **kw):
+        im.save(os.path.join(OUT, name), **kw)
+        files.append(name)
+
+    add("rgb8.png", Image.fromarray(pattern(5, 7, 3, 1)))
+    add("rgba8.png", Image.fromarray(pattern(5, 7, 4, 2), "RGBA"))
+    add("l8.png", Image.fromarray(pattern(5, 7, 1, 3)[..., 0], "L"))
+    add("la8.png", Image.fromarray(pattern(5, 7, 2, 4), "LA"))
+    pal = Image.fromarray(pattern(5, 7, 3, 5)).quantize(colors=8)
+    add("p.png", pal)
+    pal_t = pal.copy()
+    pal_t.info["transparency"] = 3
+    add("p_trns.png", pal_t, transparency=3)
+    g16 = (pattern(5, 7, 1, 6)[..., 0].astype(np.uint16) * 257 + 37)
+    add("l16.png", Image.fromarray(g16))
+    add("l1.png", Image.fromarray(pattern(5, 7, 1, 7)[..., 0] > 128))
+    add("rgb.jpg", Image.fromarray(pattern(6, 10, 3, 8)), quality=90)
+    add("gray.jpg", Image.fromarray(pattern(6, 10, 1, 9)[..., 0], "L"),
+        quality=90)
+    add("cmyk.jpg", Image.fromarray(pattern(6, 10, 4, 10), "CMYK"),
+        quality=95)
+    for o in range(1, 9):
+        add(f"orient{o}.jpg", Image.fromarray(pattern(4, 6, 3, 11)),
+            quality=95, exif=exif_with_orientation(o))
+    add("orient6.png", Image.fromarray(pattern(4, 6, 3, 12)),
+        exif=exif_with_orientation(6))
+    add("lossless.webp", Image.fromarray(pattern(5, 7, 4, 13), "RGBA"),
+        lossless=True)
+    add("lossy.webp", Image.fromarray(pattern(6, 8, 3, 14)), quality=80)
+
+    with open(os.path.join(OUT, "manifest.txt"), "w") as m:
+        for name in files:
+            image, mask = comfy_load(os.path.join(OUT, name))
+            base = os.path.splitext(name)[0] + "_" + name.split(".")[-1]
+            image.astype("<f4").tofile(os.path.join(OUT, base + ".image.f32"))
+            # the 64x64 zero mask (no alpha) is not stored
+            if mask.shape != (64, 64) or mask.any():
+                mask.astype("<f4").tofile(os.path.join(OUT,
+                                                       base + ".mask.f32"))
+            m.write(f"{name} {base} {image.shape[0]} {image.shape[1]} "
+                    f"{mask.shape[0]} {mask.shape[1]}\n")
+
+
+if __name__ == "__main__":
+    main()
