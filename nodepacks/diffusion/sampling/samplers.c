@@ -1136,6 +1136,233 @@ static int s_gradient_estimation_cfg_pp(ctx *c)
   return gradient_estimation(c, 1);
 }
 
+/* ---------------------------------------------------------------- er_sde, seeds */
+
+static float er_noise_scaler(float v)
+{
+  return v * (expf(powf(v, 0.3f)) + 10.0f);
+}
+
+static int s_er_sde(ctx *c)
+{
+  const int max_stage = 3;
+  const float npts = 200.0f;
+  float *x = c->x, *d = c->b[0], *old = c->b[1], *dd = c->b[2], *old_dd = c->b[3], *z = c->b[4];
+  size_t n = c->n;
+  int rc;
+  float *erl = malloc(((size_t)c->N + 1) * sizeof *erl); /* er_lambdas; freed at out */
+  if (!erl)
+    return -ENOMEM;
+  for (int i = 0; i <= c->N; i++)
+    erl[i] = expf(-(-logf(c->s[i])));
+  for (int i = 0; i < c->N; i++) {
+    float si = c->s[i], sn = c->s[i + 1];
+    if ((rc = den(c, x, si, d)) < 0 || (rc = progress(c, i, x, d)) < 0)
+      goto out;
+    int stage = i + 1 < max_stage ? i + 1 : max_stage;
+    if (sn == 0.0f) {
+      memcpy(x, d, n * sizeof *x);
+    } else {
+      float ers = erl[i], ert = erl[i + 1];
+      float as = si / ers, at = sn / ert;
+      float ra = at / as;
+      float nst = er_noise_scaler(ert);
+      float r = nst / er_noise_scaler(ers);
+      float k1 = ra * r, k2 = at * (1.0f - r);
+      for (size_t j = 0; j < n; j++)
+        x[j] = k1 * x[j] + k2 * d[j];
+      if (stage >= 2) {
+        float dt = ert - ers;
+        float lss = -dt / npts;
+        double s1 = 0.0, su = 0.0;
+        for (int k = 0; k < (int)npts; k++) {
+          float pos = ert + (float)k * lss;
+          float sp = er_noise_scaler(pos);
+          s1 += (double)(1.0f / sp);
+          su += (double)((pos - ers) / sp);
+        }
+        float s = (float)s1 * lss;
+        float dl = ers - erl[i - 1];
+        float k3 = at * (dt + s * nst);
+        for (size_t j = 0; j < n; j++) {
+          dd[j] = (d[j] - old[j]) / dl;
+          x[j] = x[j] + k3 * dd[j];
+        }
+        if (stage >= 3) {
+          float s_u = (float)su * lss;
+          float dl2 = (ers - erl[i - 2]) / 2.0f;
+          float k4 = at * ((dt * dt) / 2.0f + s_u * nst);
+          for (size_t j = 0; j < n; j++)
+            x[j] = x[j] + k4 * ((dd[j] - old_dd[j]) / dl2);
+        }
+        memcpy(old_dd, dd, n * sizeof *dd);
+      }
+      if (c->s_noise > 0) {
+        if ((rc = noise(c, si, sn, z)) < 0)
+          goto out;
+        float q = sqrtf(ert * ert - (ers * ers) * (r * r));
+        q = nan0(q);
+        for (size_t j = 0; j < n; j++)
+          x[j] = x[j] + ((at * z[j]) * c->s_noise) * q;
+      }
+    }
+    memcpy(old, d, n * sizeof *d);
+  }
+  rc = 0;
+out:
+  free(erl);
+  return rc;
+}
+
+/* torch.lerp(a, b, w) for scalars */
+static float lerpf_t(float a, float b, float w)
+{
+  return fabsf(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+}
+
+static float phi1f(float h)
+{
+  return expm1f(h);
+}
+
+static float phi2f(float h)
+{
+  return (expm1f(h) - h) / h;
+}
+
+static int s_seeds_2(ctx *c)
+{
+  const double r = 0.5;
+  float *x = c->x, *d = c->b[0], *x2 = c->b[1], *d2 = c->b[2], *z = c->b[3], *sde = c->b[4];
+  size_t n = c->n;
+  float eta = (float)c->eta;
+  int inject = c->eta > 0 && c->s_noise > 0, rc;
+  float fac = (float)(1.0 / (2.0 * r));
+  for (int i = 0; i < c->N; i++) {
+    float si = c->s[i], sn = c->s[i + 1];
+    if ((rc = den(c, x, si, d)) < 0 || (rc = progress(c, i, x, d)) < 0)
+      return rc;
+    if (sn == 0.0f) {
+      memcpy(x, d, n * sizeof *x);
+      continue;
+    }
+    float ls = -logf(si), lt = -logf(sn);
+    float h = lt - ls;
+    float h_eta = h * (float)(c->eta + 1.0);
+    float ls1 = lerpf_t(ls, lt, (float)r);
+    float ss1 = expf(-ls1);
+    float as1 = ss1 * expf(ls1), at = sn * expf(lt);
+    float k1 = (ss1 / si) * expf(((float)(-r) * h) * eta);
+    float k2 = as1 * phi1f((float)(-r) * h_eta);
+    for (size_t j = 0; j < n; j++)
+      x2[j] = k1 * x[j] - k2 * d[j];
+    if (inject) {
+      if ((rc = noise(c, si, ss1, z)) < 0)
+        return rc;
+      float q = sqrtf(-expm1f(((float)(-2.0 * r) * h) * eta));
+      for (size_t j = 0; j < n; j++) {
+        sde[j] = q * z[j];
+        x2[j] = x2[j] + (sde[j] * ss1) * c->s_noise;
+      }
+    }
+    if ((rc = den(c, x2, ss1, d2)) < 0)
+      return rc;
+    float k3 = (sn / si) * expf(-h * eta);
+    float k4 = at * phi1f(-h_eta);
+    for (size_t j = 0; j < n; j++) {
+      float ddv = fabsf(fac) < 0.5f ? d[j] + fac * (d2[j] - d[j]) : d2[j] - (d2[j] - d[j]) * (1.0f - fac);
+      x[j] = k3 * x[j] - k4 * ddv;
+    }
+    if (inject) {
+      float sf = ((float)(r - 1.0) * h) * eta;
+      float e = expf(sf), q = sqrtf(-expm1f(sf * 2.0f));
+      if ((rc = noise(c, ss1, sn, z)) < 0)
+        return rc;
+      for (size_t j = 0; j < n; j++) {
+        float v = sde[j] * e + q * z[j];
+        x[j] = x[j] + (v * sn) * c->s_noise;
+      }
+    }
+  }
+  return 0;
+}
+
+static int s_seeds_3(ctx *c)
+{
+  const double r1 = 1.0 / 3, r2 = 2.0 / 3;
+  float *x = c->x, *d = c->b[0], *x2 = c->b[1], *d2 = c->b[2], *z = c->b[3], *sde = c->b[4],
+        *d3 = c->b[5];
+  size_t n = c->n;
+  float eta = (float)c->eta;
+  int inject = c->eta > 0 && c->s_noise > 0, rc;
+  for (int i = 0; i < c->N; i++) {
+    float si = c->s[i], sn = c->s[i + 1];
+    if ((rc = den(c, x, si, d)) < 0 || (rc = progress(c, i, x, d)) < 0)
+      return rc;
+    if (sn == 0.0f) {
+      memcpy(x, d, n * sizeof *x);
+      continue;
+    }
+    float ls = -logf(si), lt = -logf(sn);
+    float h = lt - ls;
+    float h_eta = h * (float)(c->eta + 1.0);
+    float ls1 = lerpf_t(ls, lt, (float)r1), ls2 = lerpf_t(ls, lt, (float)r2);
+    float ss1 = expf(-ls1), ss2 = expf(-ls2);
+    float as1 = ss1 * expf(ls1), as2 = ss2 * expf(ls2), at = sn * expf(lt);
+    /* step 1 */
+    float k1 = (ss1 / si) * expf(((float)(-r1) * h) * eta);
+    float k2 = as1 * phi1f((float)(-r1) * h_eta);
+    for (size_t j = 0; j < n; j++)
+      x2[j] = k1 * x[j] - k2 * d[j];
+    if (inject) {
+      if ((rc = noise(c, si, ss1, z)) < 0)
+        return rc;
+      float q = sqrtf(-expm1f(((float)(-2.0 * r1) * h) * eta));
+      for (size_t j = 0; j < n; j++) {
+        sde[j] = q * z[j];
+        x2[j] = x2[j] + (sde[j] * ss1) * c->s_noise;
+      }
+    }
+    if ((rc = den(c, x2, ss1, d2)) < 0)
+      return rc;
+    /* step 2 (x2 becomes x_3) */
+    float a32 = (float)(r2 / r1) * phi2f((float)(-r2) * h_eta);
+    float a31 = phi1f((float)(-r2) * h_eta) - a32;
+    float k3 = (ss2 / si) * expf(((float)(-r2) * h) * eta);
+    for (size_t j = 0; j < n; j++)
+      x2[j] = k3 * x[j] - as2 * (a31 * d[j] + a32 * d2[j]);
+    if (inject) {
+      float sf = ((float)(r1 - r2) * h) * eta;
+      float e = expf(sf), q = sqrtf(-expm1f(sf * 2.0f));
+      if ((rc = noise(c, ss1, ss2, z)) < 0)
+        return rc;
+      for (size_t j = 0; j < n; j++) {
+        sde[j] = sde[j] * e + q * z[j];
+        x2[j] = x2[j] + (sde[j] * ss2) * c->s_noise;
+      }
+    }
+    if ((rc = den(c, x2, ss2, d3)) < 0)
+      return rc;
+    /* step 3 */
+    float b3 = phi2f(-h_eta) / (float)r2;
+    float b1 = phi1f(-h_eta) - b3;
+    float k4 = (sn / si) * expf(-h * eta);
+    for (size_t j = 0; j < n; j++)
+      x[j] = k4 * x[j] - at * (b1 * d[j] + b3 * d3[j]);
+    if (inject) {
+      float sf = ((float)(r2 - 1.0) * h) * eta;
+      float e = expf(sf), q = sqrtf(-expm1f(sf * 2.0f));
+      if ((rc = noise(c, ss2, sn, z)) < 0)
+        return rc;
+      for (size_t j = 0; j < n; j++) {
+        float v = sde[j] * e + q * z[j];
+        x[j] = x[j] + (v * sn) * c->s_noise;
+      }
+    }
+  }
+  return 0;
+}
+
 /* ---------------------------------------------------------------- UniPC */
 
 static float up_lmc(float s)
@@ -1437,6 +1664,9 @@ static const sampler_def defs[] = {
     {"res_multistep_ancestral_cfg_pp", s_res_multistep_ancestral_cfg_pp, NOISE_DEFAULT, 1, 1.0},
     {"gradient_estimation", s_gradient_estimation, NOISE_NONE, 0, 0.0},
     {"gradient_estimation_cfg_pp", s_gradient_estimation_cfg_pp, NOISE_NONE, 1, 0.0},
+    {"er_sde", s_er_sde, NOISE_DEFAULT, 0, 0.0},
+    {"seeds_2", s_seeds_2, NOISE_DEFAULT, 0, 1.0},
+    {"seeds_3", s_seeds_3, NOISE_DEFAULT, 0, 1.0},
     {"ddim", s_euler, NOISE_NONE, 0, 0.0},
     {"uni_pc", s_uni_pc, NOISE_NONE, 0, 0.0},
     {"uni_pc_bh2", s_uni_pc_bh2, NOISE_NONE, 0, 0.0},
