@@ -2,6 +2,7 @@
  * backend.c — the CPU implementation of the ck_backend dispatch table, and
  * ck_backend_cuda_new when the library is built without CUDA.
  */
+#include <dlfcn.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -98,12 +99,39 @@ ck_backend *ck_backend_cpu_new(ck_pool *p)
     return b;
 }
 
-#ifndef CK_HAVE_CUDA
+/* The CUDA backend lives in libcomfyd_kernels_cuda.so (kernels/cuda), loaded
+ * here on demand: $COMFYD_KERNELS_CUDA, then the build tree's copy, then the
+ * library search path.  The handle stays loaded for the process lifetime
+ * (backends made from it may outlive any caller's scope). */
+typedef ck_backend *(*cuda_new_fn)(int device, const char **why);
+
 ck_backend *ck_backend_cuda_new(int device, const char **why)
 {
-    (void)device;
-    if (why)
-        *why = "comfyd_kernels was built without the CUDA toolkit";
-    return NULL;
-}
+    const char *cands[3];
+    int n = 0;
+    const char *env = getenv("COMFYD_KERNELS_CUDA");
+    if (env && *env)
+        cands[n++] = env;
+#ifdef CK_CUDA_BUILD_PATH
+    cands[n++] = CK_CUDA_BUILD_PATH;
 #endif
+    cands[n++] = "libcomfyd_kernels_cuda.so";
+    void *h = NULL;
+    for (int i = 0; i < n && !h; i++)
+        h = dlopen(cands[i], RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        if (why)
+            *why = "libcomfyd_kernels_cuda.so not found (built without the CUDA "
+                   "toolkit, or its CUDA libraries are missing)";
+        return NULL;
+    }
+    cuda_new_fn fn;
+    void *sym = dlsym(h, "ck_cuda_backend_new");
+    memcpy(&fn, &sym, sizeof(fn));
+    if (!fn) {
+        if (why)
+            *why = "libcomfyd_kernels_cuda.so lacks ck_cuda_backend_new";
+        return NULL;
+    }
+    return fn(device, why);
+}
