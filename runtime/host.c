@@ -61,6 +61,8 @@ static const char *h_directory(comfy_host_ctx *ctx, const char *which)
 {
     if (!ctx || !ctx->paths || !which)
         return NULL;
+    if (strcmp(which, "user") == 0)
+        return cd_paths_user(ctx->paths);
     return cd_paths_by_type(ctx->paths, which);
 }
 

@@ -684,8 +684,6 @@ const char *cd_paths_by_type(const cd_paths *p, const char *type)
         return p->output;
     if (strcmp(type, "temp") == 0)
         return p->temp;
-    if (strcmp(type, "user") == 0)
-        return p->user;
     return NULL;
 }
 

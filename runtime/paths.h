@@ -47,9 +47,8 @@ const char *cd_paths_user(const cd_paths *p);
 
 const char *cd_paths_models(const cd_paths *p);     /* <base>/models */
 
-/* The directory for a /view or upload "type": "input", "output" or "temp"
- * (and "user", which no route accepts but host->directory does); NULL for
- * anything else. */
+/* The directory for a /view or upload "type": "input", "output" or "temp";
+ * NULL for anything else. */
 const char *cd_paths_by_type(const cd_paths *p, const char *type);
 
 /* Joins `rel` (a subfolder and/or file name from a client) under `dir` into
