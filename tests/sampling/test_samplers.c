@@ -171,6 +171,7 @@ int main(void)
     cd_sampler_opts_init(&o);
     o.has_seed = 1;
     o.seed = 1234;
+    o.model_sampling = &ms;
     o.progress = on_step;
     o.progress_user = &p;
     memcpy(x, x0[k], (size_t)n * sizeof(float));
@@ -200,7 +201,7 @@ int main(void)
   fclose(f);
   printf("%d cases; worst %.3g (%s)\n", ncases, worst_all, worst_name);
   CHECK(ncases >= 4 * cd_sampler_count(), "every listed sampler has goldens (%d cases)", ncases);
-  CHECK(nks >= 28, "KSAMPLER.sample cases: %d", nks);
+  CHECK(nks >= 32, "KSAMPLER.sample cases: %d", nks);
   printf("%d KSAMPLER.sample cases (noise scaling, inpainting mask, ddim seed+1 noise)\n", nks);
 
   /* interrupt after the second step */

@@ -93,6 +93,12 @@ int cd_ksampler_sample(const char *name, const cd_model_sampling *ms, cd_denoise
     rc = -EINVAL; /* the blend needs the latent for the whole run */
     goto out;
   }
+  cd_sampler_opts with_ms;
+  if (!opts->model_sampling) {
+    with_ms = *opts;
+    with_ms.model_sampling = ms;
+    opts = &with_ms;
+  }
   int maxd = cd_ms_is_max_denoise(ms, sigmas[0]);
   cd_ms_noise_scaling(sigmas[0], noise, latent, maxd, out, n);
   if (mask)

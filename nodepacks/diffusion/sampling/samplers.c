@@ -1624,6 +1624,178 @@ static int s_uni_pc_bh2(ctx *c)
   return unipc(c, 1);
 }
 
+/* ---------------------------------------------------------------- SA-Solver */
+
+/* b coefficients of the stochastic Adams method over the k lambda points
+ * lam[0..k-1] (ComfyUI's compute_stochastic_adams_b_coeffs, not the
+ * simple order-2 variant), computed in double from the float inputs. */
+static void sa_coeffs(float sigma_next, const float *lam, int k, float ls, float lt, double tau,
+                      float *b)
+{
+  double tau_mul = 1.0 + tau * tau;
+  float h = lt - ls;
+  double ex = exp((double)((float)(-tau_mul) * h));
+  double pt[4], e[4];
+  for (int p = 0; p < k; p++)
+    pt[p] = pow(lt, p) - pow(ls, p) * ex;
+  for (int p = 0; p < k; p++) {
+    e[p] = 0.0;
+    for (int q = 0; q <= p; q++) {
+      double lc = lgamma(p + 1.0) - lgamma(q + 1.0);
+      if (tau > 0)
+        lc -= (p - q) * log(tau_mul);
+      double coef = exp(lc) * (((p - q) % 2) ? -1.0 : 1.0);
+      e[p] += coef * pt[q];
+    }
+  }
+  double A[3][3];
+  double A4[4][4];
+  float sol[4];
+  if (k <= 3) {
+    for (int j = 0; j < k; j++)
+      for (int i = 0; i < k; i++)
+        A[j][i] = pow(lam[i], j);
+    solve_small(k, A, e, sol);
+  } else {
+    /* 4 x 4: Gaussian elimination with partial pivoting */
+    for (int j = 0; j < 4; j++)
+      for (int i = 0; i < 4; i++)
+        A4[j][i] = pow(lam[i], j);
+    for (int col = 0; col < 4; col++) {
+      int pv = col;
+      for (int row = col + 1; row < 4; row++)
+        if (fabs(A4[row][col]) > fabs(A4[pv][col]))
+          pv = row;
+      for (int m = 0; m < 4; m++) {
+        double t = A4[col][m];
+        A4[col][m] = A4[pv][m];
+        A4[pv][m] = t;
+      }
+      double t = e[col];
+      e[col] = e[pv];
+      e[pv] = t;
+      for (int row = col + 1; row < 4; row++) {
+        double f = A4[row][col] / A4[col][col];
+        for (int m = col; m < 4; m++)
+          A4[row][m] -= f * A4[col][m];
+        e[row] -= f * e[col];
+      }
+    }
+    double v[4];
+    for (int row = 3; row >= 0; row--) {
+      double acc = e[row];
+      for (int m = row + 1; m < 4; m++)
+        acc -= A4[row][m] * v[m];
+      v[row] = acc / A4[row][row];
+    }
+    for (int m = 0; m < 4; m++)
+      sol[m] = (float)v[m];
+  }
+  float at = sigma_next * expf(lt);
+  for (int i = 0; i < k; i++)
+    b[i] = at * sol[i];
+}
+
+static int sa_solver(ctx *c, int pece)
+{
+  enum { PRED_ORDER = 3, CORR_ORDER = 4, MAXO = 4 };
+  const cd_model_sampling *ms = c->o->model_sampling;
+  if (!ms)
+    return -EINVAL;
+  float *xp = c->b[0], *z = c->b[1], *nz = c->b[2], *x = c->x;
+  float *pl[MAXO] = {c->b[3], c->b[4], c->b[5], c->b[6]}; /* pred_list, oldest first */
+  size_t n = c->n;
+  int npl = 0, rc, nsig = c->N + 1;
+  double start_sigma = cd_ms_percent_to_sigma(ms, 0.2), end_sigma = cd_ms_percent_to_sigma(ms, 0.8);
+  float *lam = malloc((size_t)nsig * sizeof *lam); /* freed at out */
+  if (!lam)
+    return -ENOMEM;
+  for (int i = 0; i < nsig; i++)
+    lam[i] = -logf(c->s[i]);
+  memcpy(xp, x, n * sizeof *x);
+  float h = 0.0f;
+  double tau = 0.0;
+  int have_noise = 0;
+  int lower = c->s[c->N] == 0.0f;
+  for (int i = 0; i < c->N; i++) {
+    float si = c->s[i], sn = c->s[i + 1];
+    if (npl == MAXO) {
+      float *first = pl[0];
+      memmove(pl, pl + 1, (MAXO - 1) * sizeof pl[0]);
+      pl[MAXO - 1] = first;
+      npl--;
+    }
+    float *dcur = pl[npl++];
+    if ((rc = den(c, xp, si, dcur)) < 0 || (rc = progress(c, i, xp, dcur)) < 0)
+      goto out;
+    int pou = PRED_ORDER < npl ? PRED_ORDER : npl;
+    int cou = (i == 0 || (sn == 0.0f && !pece)) ? 0 : (CORR_ORDER < npl ? CORR_ORDER : npl);
+    if (lower) {
+      if (pou > nsig - 2 - i)
+        pou = nsig - 2 - i;
+      if (cou > nsig - 1 - i)
+        cou = nsig - 1 - i;
+    }
+    if (cou == 0) {
+      memcpy(x, xp, n * sizeof *x);
+    } else {
+      float b[MAXO];
+      sa_coeffs(si, lam + i - cou + 1, cou, lam[i - 1], lam[i], tau, b);
+      float k = (si / c->s[i - 1]) * expf((float)(-(tau * tau)) * h);
+      for (size_t j = 0; j < n; j++) {
+        float acc = pl[npl - cou][j] * b[0];
+        for (int q = 1; q < cou; q++)
+          acc = acc + pl[npl - cou + q][j] * b[q];
+        x[j] = k * x[j] + acc;
+      }
+      if (tau > 0 && c->s_noise > 0 && have_noise)
+        for (size_t j = 0; j < n; j++)
+          x[j] = x[j] + nz[j];
+      if (pece && (rc = den(c, x, si, pl[npl - 1])) < 0)
+        goto out;
+    }
+    if (sn == 0.0f) {
+      memcpy(x, pl[npl - 1], n * sizeof *x);
+      continue;
+    }
+    tau = (c->eta > 0 && start_sigma >= (double)sn && (double)sn >= end_sigma) ? c->eta : 0.0;
+    float b[MAXO];
+    sa_coeffs(sn, lam + i - pou + 1, pou, lam[i], lam[i + 1], tau, b);
+    h = lam[i + 1] - lam[i];
+    float k = (sn / si) * expf((float)(-(tau * tau)) * h);
+    for (size_t j = 0; j < n; j++) {
+      float acc = pl[npl - pou][j] * b[0];
+      for (int q = 1; q < pou; q++)
+        acc = acc + pl[npl - pou + q][j] * b[q];
+      xp[j] = k * x[j] + acc;
+    }
+    if (tau > 0 && c->s_noise > 0) {
+      if ((rc = noise(c, si, sn, z)) < 0)
+        goto out;
+      float q = sqrtf(-expm1f((float)(-2.0 * (tau * tau)) * h));
+      for (size_t j = 0; j < n; j++) {
+        nz[j] = ((z[j] * sn) * q) * c->s_noise;
+        xp[j] = xp[j] + nz[j];
+      }
+      have_noise = 1;
+    }
+  }
+  rc = 0;
+out:
+  free(lam);
+  return rc;
+}
+
+static int s_sa_solver(ctx *c)
+{
+  return sa_solver(c, 0);
+}
+
+static int s_sa_solver_pece(ctx *c)
+{
+  return sa_solver(c, 1);
+}
+
 /* ---------------------------------------------------------------- table */
 
 typedef struct sampler_def {
@@ -1667,6 +1839,8 @@ static const sampler_def defs[] = {
     {"er_sde", s_er_sde, NOISE_DEFAULT, 0, 0.0},
     {"seeds_2", s_seeds_2, NOISE_DEFAULT, 0, 1.0},
     {"seeds_3", s_seeds_3, NOISE_DEFAULT, 0, 1.0},
+    {"sa_solver", s_sa_solver, NOISE_DEFAULT, 0, 1.0},
+    {"sa_solver_pece", s_sa_solver_pece, NOISE_DEFAULT, 0, 1.0},
     {"ddim", s_euler, NOISE_NONE, 0, 0.0},
     {"uni_pc", s_uni_pc, NOISE_NONE, 0, 0.0},
     {"uni_pc_bh2", s_uni_pc_bh2, NOISE_NONE, 0, 0.0},

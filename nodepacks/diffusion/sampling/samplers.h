@@ -19,6 +19,7 @@
 #ifndef CD_SAMPLERS_H
 #define CD_SAMPLERS_H
 
+#include "model_sampling.h"
 #include "torch_rng.h"
 
 #include <stddef.h>
@@ -68,6 +69,10 @@ typedef struct cd_sampler_opts {
   cd_torch_gen *global_gen;
   cd_progress_fn progress;
   void *progress_user;
+  /* The model's sampling table; sa_solver / sa_solver_pece need it (their
+   * stochastic interval is percent_to_sigma(0.2) .. percent_to_sigma(0.8)).
+   * cd_ksampler_sample fills it in when NULL. */
+  const cd_model_sampling *model_sampling;
 } cd_sampler_opts;
 
 /* Fills the defaults listed above (no seed, no callbacks). */

@@ -94,6 +94,7 @@ SAMPLERS = ["euler", "euler_cfg_pp", "euler_ancestral", "euler_ancestral_cfg_pp"
             "dpmpp_3m_sde", "ddpm", "lcm", "ipndm", "ipndm_v", "deis", "res_multistep",
             "res_multistep_cfg_pp", "res_multistep_ancestral", "res_multistep_ancestral_cfg_pp",
             "gradient_estimation", "gradient_estimation_cfg_pp", "er_sde", "seeds_2", "seeds_3",
+            "sa_solver", "sa_solver_pece",
             "ddim", "uni_pc", "uni_pc_bh2"]
 
 
@@ -142,7 +143,8 @@ def main():
     mask = (torch.arange(shape[2] * shape[3]).reshape(1, 1, shape[2], shape[3]) % 3 != 0).float()
     mask = (mask * torch.tensor([1.0, 0.75]).reshape(2, 1, 1, 1)).expand(shape).contiguous()
     lines += ["vec noise " + hl(noise), "vec latent " + hl(latent), "vec mask " + hl(mask)]
-    for name in ["euler", "ddim", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde", "uni_pc", "lms"]:
+    for name in ["euler", "ddim", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde", "uni_pc", "lms",
+                 "sa_solver"]:
         for k in (0, 1):
             for masked in (0, 1):
                 model = Model(ms, c, c2)  # as the CFGGuider's model_wrap
