@@ -275,7 +275,7 @@ static int apply(cd_config *c, const opt *o, const char *v, const char *from)
     case K_INT:
     case K_LONG: {
         long n;
-        long lo = o->kind == K_INT ? 0 : 0;
+        long lo = 0;
         long hi = o->kind == K_INT ? 2147483647L : 0x7fffffffffffffffL;
         if (strcmp(o->name, "port") == 0)
             hi = 65535;
@@ -419,8 +419,13 @@ static int apply_yaml(cd_config *c, const char *path, yaml_document_t *doc,
     }
     if (o->kind == K_OPTSTR && is_null_scalar(val))
         return apply(c, o, o->konst, from);
-    if (o->kind == K_VERBOSE && is_null_scalar(val))
-        return apply(c, o, "DEBUG", from);
+    if (o->kind == K_VERBOSE) {
+        int b;
+        if (is_null_scalar(val))
+            return apply(c, o, "DEBUG", from);
+        if (yaml_truth(s, &b) == 0) /* verbose: true/false */
+            return apply(c, o, b ? "DEBUG" : "INFO", from);
+    }
     if (is_null_scalar(val))
         return 0;
     return apply(c, o, s, from);

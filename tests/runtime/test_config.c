@@ -147,6 +147,9 @@ int main(void)
     CHECK_STR(c.nodepack_dirs[0], "p3");
     CHECK_STR(c.listen, "0.0.0.0");
     cd_config_free(&c);
+    CHECK_INT(PARSE(&c, "--config", write_file("vb.yaml", "verbose: true\n")), 0);
+    CHECK(c.verbose);
+    cd_config_free(&c);
     CHECK_INT(PARSE(&c, "--config", write_file("empty.yaml", "")), 0);
     CHECK_INT(c.port, 8188);
     cd_config_free(&c);
