@@ -118,11 +118,14 @@ static void test_limits(const cd_clip_tokenizer *tok)
     cd_clip_ids_free(&ids);
 
     cd_clip_ids_init(&ids, 1 << 20);
-    size_t n = CD_CLIP_MAX_RUN_BYTES;
+    size_t n = 1 << 18;
     char *big = malloc(n);
     if (big) {
+        /* One 256 KiB word of "a": BPE is O(n log n), so this is quick;
+         * "a" * 8 is one token (aaaaaaaa</w> does not exist: the last
+         * piece ends the word). */
         memset(big, 'a', n);
-        CHECK(cd_clip_tokenize(tok, big, n, &ids) == COMFY_EINVAL, "run ceiling");
+        CHECK(cd_clip_tokenize(tok, big, n, &ids) == 0 && ids.n > 0 && ids.n < n / 4, "long run");
         for (size_t i = 1; i < n; i += 2)
             big[i] = ' ';
         ids.n = 0;

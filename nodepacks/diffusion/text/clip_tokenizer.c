@@ -294,50 +294,133 @@ const char *cd_clip_unicode_version(void)
     return cd_u_version;
 }
 
-/* BPE of one run: bytes -> symbols, the last marked end-of-word, then
- * repeatedly merge every occurrence (left to right, non-overlapping) of
- * the adjacent pair with the lowest rank, as CLIP's bpe() does.  `w` is
- * scratch of at least n entries. */
-static int bpe_word(const cd_clip_tokenizer *t, const unsigned char *bytes, size_t n,
-                    int32_t *w, cd_clip_ids *out)
+/* A candidate merge: the pair (a, b) at node `pos` had rank `rank`. */
+typedef struct cand { int32_t rank; uint32_t pos; int32_t a, b; } cand;
+
+static int cand_less(const cand *x, const cand *y)
 {
-    for (size_t i = 0; i < n; i++)
-        w[i] = t->byte_id[bytes[i]];
-    w[n - 1] += 256;
-    size_t len = n;
-    while (len > 1) {
-        int32_t best = -1;
-        for (size_t i = 0; i + 1 < len; i++) {
-            int32_t r = pair_rank(t, w[i], w[i + 1]);
-            if (r >= 0 && (best < 0 || r < best))
-                best = r;
-        }
-        if (best < 0)
+    return x->rank < y->rank || (x->rank == y->rank && x->pos < y->pos);
+}
+
+static void heap_push(cand *h, size_t *n, cand c)
+{
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!cand_less(&c, &h[p]))
             break;
-        /* Find the pair of rank `best` (its symbols) and merge it. */
-        int32_t a = -1, b = -1;
-        for (size_t i = 0; i + 1 < len; i++)
-            if (pair_rank(t, w[i], w[i + 1]) == best) {
-                a = w[i];
-                b = w[i + 1];
-                break;
-            }
-        size_t o = 0;
-        for (size_t i = 0; i < len;) {
-            if (i + 1 < len && w[i] == a && w[i + 1] == b) {
-                w[o++] = 512 + best;
-                i += 2;
-            } else {
-                w[o++] = w[i++];
-            }
-        }
-        len = o;
+        h[i] = h[p];
+        i = p;
     }
-    for (size_t i = 0; i < len; i++) {
-        int rc = cd_clip_ids_push(out, w[i]);
+    h[i] = c;
+}
+
+static cand heap_pop(cand *h, size_t *n)
+{
+    cand top = h[0], last = h[--(*n)];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        const cand *best = &last;
+        if (l < *n && cand_less(&h[l], best)) {
+            m = l;
+            best = &h[l];
+        }
+        if (l + 1 < *n && cand_less(&h[l + 1], best))
+            m = l + 1;
+        if (m == i)
+            break;
+        h[i] = h[m];
+        i = m;
+    }
+    if (*n)
+        h[i] = last;
+    return top;
+}
+
+/* Scratch for bpe_word, sized for the longest run of a call. */
+typedef struct bpe_scratch {
+    int32_t *sym;   /* symbol per node                     */
+    int32_t *next;  /* next live node, -1 at the end       */
+    int32_t *prev;  /* previous live node, -1 at the start */
+    cand *heap;
+    size_t cap;     /* nodes                               */
+} bpe_scratch;
+
+static void push_pair(const cd_clip_tokenizer *t, bpe_scratch *s, size_t *hn, int32_t i)
+{
+    if (i < 0 || s->next[i] < 0)
+        return;
+    int32_t a = s->sym[i], b = s->sym[s->next[i]];
+    int32_t r = pair_rank(t, a, b);
+    if (r >= 0)
+        heap_push(s->heap, hn, (cand){r, (uint32_t)i, a, b});
+}
+
+/* BPE of one run: bytes -> symbols, the last marked end-of-word, then the
+ * merges by rank, as CLIP's bpe(): it merges every occurrence (left to
+ * right, non-overlapping) of the lowest-ranked adjacent pair, then looks
+ * again.  Here a heap of candidate pairs ordered by (rank, position) does
+ * the same in O(n log n): a merge only creates pairs of higher rank than
+ * its own (checked when the merges are loaded), so all occurrences of one
+ * rank are popped left to right before any later rank, and an entry whose
+ * pair has changed since it was pushed is skipped. */
+static int bpe_word(const cd_clip_tokenizer *t, const unsigned char *bytes, size_t n,
+                    bpe_scratch *s, cd_clip_ids *out)
+{
+    size_t hn = 0;
+    for (size_t i = 0; i < n; i++) {
+        s->sym[i] = t->byte_id[bytes[i]];
+        s->next[i] = i + 1 < n ? (int32_t)(i + 1) : -1;
+        s->prev[i] = (int32_t)i - 1;
+    }
+    s->sym[n - 1] += 256;
+    for (size_t i = 0; i + 1 < n; i++)
+        push_pair(t, s, &hn, (int32_t)i);
+    while (hn) {
+        cand c = heap_pop(s->heap, &hn);
+        int32_t i = (int32_t)c.pos, j = s->next[i];
+        if (s->sym[i] != c.a || j < 0 || s->sym[j] != c.b || s->prev[i] == -2)
+            continue; /* stale */
+        s->sym[i] = 512 + c.rank;
+        s->next[i] = s->next[j];
+        if (s->next[j] >= 0)
+            s->prev[s->next[j]] = i;
+        s->prev[j] = -2; /* dead */
+        push_pair(t, s, &hn, s->prev[i]);
+        push_pair(t, s, &hn, i);
+    }
+    for (int32_t i = 0; i >= 0; i = s->next[i]) {
+        int rc = cd_clip_ids_push(out, s->sym[i]);
         if (rc < 0)
             return rc;
     }
+    return 0;
+}
+
+static int scratch_reserve(bpe_scratch *s, unsigned char **bytes, size_t n)
+{
+    if (n <= s->cap)
+        return 0;
+    size_t cap = n < 256 ? 256 : n;
+    unsigned char *nb = realloc(*bytes, cap);
+    if (nb)
+        *bytes = nb;
+    int32_t *a = realloc(s->sym, cap * sizeof *a);
+    if (a)
+        s->sym = a;
+    int32_t *b = realloc(s->next, cap * sizeof *b);
+    if (b)
+        s->next = b;
+    int32_t *c = realloc(s->prev, cap * sizeof *c);
+    if (c)
+        s->prev = c;
+    cand *h = realloc(s->heap, 3 * cap * sizeof *h);
+    if (h)
+        s->heap = h;
+    if (!nb || !a || !b || !c || !h)
+        return COMFY_ENOMEM;
+    s->cap = cap;
     return 0;
 }
 
@@ -376,7 +459,7 @@ static int pretokenize(const cd_clip_tokenizer *t, const uint32_t *v, size_t n, 
 {
     static const char *contractions[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
     unsigned char *bytes = NULL;
-    int32_t *w = NULL;
+    bpe_scratch scr = {NULL, NULL, NULL, NULL, 0};
     int rc = 0;
     size_t i = 0;
     while (i < n) {
@@ -410,28 +493,21 @@ static int pretokenize(const cd_clip_tokenizer *t, const uint32_t *v, size_t n, 
             i += m;
             continue;
         }
-        if (m * 4 > CD_CLIP_MAX_RUN_BYTES) {
-            rc = COMFY_EINVAL;
+        if ((rc = scratch_reserve(&scr, &bytes, 4 * m)) < 0)
             goto out;
-        }
-        if (!bytes) {
-            bytes = malloc(CD_CLIP_MAX_RUN_BYTES);
-            w = malloc(CD_CLIP_MAX_RUN_BYTES * sizeof *w);
-            if (!bytes || !w) {
-                rc = COMFY_ENOMEM;
-                goto out;
-            }
-        }
         size_t nb = 0;
         for (size_t k = 0; k < m; k++)
             cd_utf8_put(v[i + k], bytes, &nb);
-        if ((rc = bpe_word(t, bytes, nb, w, out)) < 0)
+        if ((rc = bpe_word(t, bytes, nb, &scr, out)) < 0)
             goto out;
         i += m;
     }
 out:
     free(bytes);
-    free(w);
+    free(scr.sym);
+    free(scr.next);
+    free(scr.prev);
+    free(scr.heap);
     return rc;
 }
 

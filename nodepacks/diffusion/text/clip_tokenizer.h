@@ -41,9 +41,6 @@
 #define CD_CLIP_TOKEN_END 49407   /* <|endoftext|>, also the unknown token */
 /* Ceiling on the text given to one cd_clip_tokenize call, in bytes. */
 #define CD_CLIP_MAX_TEXT_BYTES ((size_t)4 << 20)
-/* Ceiling on the bytes of one pre-tokenised run (a single "word"): BPE of a
- * run costs O(n^2); longer runs are refused with COMFY_EINVAL. */
-#define CD_CLIP_MAX_RUN_BYTES ((size_t)64 << 10)
 
 typedef struct cd_clip_tokenizer cd_clip_tokenizer;
 
@@ -77,8 +74,9 @@ const cd_clip_tokenizer *cd_clip_tokenizer_shared(void);
 
 /* Tokenizes text[0..len) (UTF-8; ill-formed bytes are dropped as U+FFFD
  * would be) and appends the content ids to `out` (no start/end ids).
- * Returns 0; COMFY_EINVAL if len > CD_CLIP_MAX_TEXT_BYTES, a run exceeds
- * CD_CLIP_MAX_RUN_BYTES or `out` reaches its ceiling; COMFY_ENOMEM.  On
+ * BPE costs O(n log n) in the length of a run.
+ * Returns 0; COMFY_EINVAL if len > CD_CLIP_MAX_TEXT_BYTES or `out` reaches
+ * its ceiling; COMFY_ENOMEM.  On
  * error `out` may hold a partial result. */
 int cd_clip_tokenize(const cd_clip_tokenizer *tok, const char *text, size_t len,
                      cd_clip_ids *out);

@@ -86,6 +86,12 @@ def long_prompts(rng):
     for fill in (70, 71, 72, 73, 74, 75):
         out.append(" ".join(["cat"] * fill) + " (a b c d e f g:1.2) tail")
         out.append(" ".join(["cat"] * fill) + " (a b c:1.2) (d e f g h i j k l m:0.9) tail")
+    # single long runs (BPE of one long word)
+    for n in (1000, 3000):
+        out.append("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n)))
+        out.append("".join(rng.choice("eatrsnio") for _ in range(n)))
+        out.append("".join(rng.choice("\u00e9\u00e0\u00fc\u00f1\u4e00\u3042\u0436") for _ in range(n // 3)))
+    out.append("".join(rng.choice("!?.,-_*#") for _ in range(2000)))
     return out
 
 
