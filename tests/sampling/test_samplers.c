@@ -107,6 +107,18 @@ int main(void)
     static char list[16000];
     if (line[0] == '#' || sscanf(line, "%15s", kind) != 1)
       continue;
+    if (!strcmp(kind, "names")) {
+      /* our list must be ComfyUI's, in order */
+      char *save = NULL;
+      int i = 0;
+      if (sscanf(line, "names %15999s", list) != 1)
+        continue;
+      for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save), i++)
+        CHECK(cd_sampler_name(i) && !strcmp(cd_sampler_name(i), tok), "sampler %d: %s, ComfyUI has %s", i,
+              cd_sampler_name(i) ? cd_sampler_name(i) : "(none)", tok);
+      CHECK(i == cd_sampler_count(), "ComfyUI lists %d samplers, we list %d", i, cd_sampler_count());
+      continue;
+    }
     if (!strcmp(kind, "vec")) {
       if (sscanf(line, "vec %63s %15999s", name, list) != 2)
         continue;

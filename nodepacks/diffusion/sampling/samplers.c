@@ -438,6 +438,219 @@ static int s_lms(ctx *c)
   return 0;
 }
 
+/* ---------------------------------------------------------------- DPM-Solver (fast, adaptive) */
+
+typedef struct dpms {
+  ctx *c;
+  float *eps, *eps_r1, *eps_r2, *u, *tmp;
+  int have_eps, have_r1, have_r2; /* ComfyUI's per-step eps_cache */
+} dpms;
+
+static float dsig(float t)
+{
+  return expf(-t);
+}
+
+/* eps = (x - D(x, sigma(t))) / sigma(t) */
+static int dpms_eps(dpms *m, const float *x, float t, float *out)
+{
+  float sg = dsig(t);
+  int rc = den(m->c, x, sg, m->tmp);
+  if (rc < 0)
+    return rc;
+  for (size_t j = 0; j < m->c->n; j++)
+    out[j] = (x[j] - m->tmp[j]) / sg;
+  return 0;
+}
+
+static int dpms_step1(dpms *m, const float *x, float t, float tn, float *out)
+{
+  size_t n = m->c->n;
+  int rc;
+  float h = tn - t;
+  if (!m->have_eps && (rc = dpms_eps(m, x, t, m->eps)) < 0)
+    return rc;
+  m->have_eps = 1;
+  float k = dsig(tn) * expm1f(h);
+  for (size_t j = 0; j < n; j++)
+    out[j] = x[j] - k * m->eps[j];
+  return 0;
+}
+
+static int dpms_step2(dpms *m, const float *x, float t, float tn, double r1, float *out)
+{
+  size_t n = m->c->n;
+  int rc;
+  float h = tn - t;
+  if (!m->have_eps && (rc = dpms_eps(m, x, t, m->eps)) < 0)
+    return rc;
+  m->have_eps = 1;
+  float s1 = t + (float)r1 * h;
+  float k1 = dsig(s1) * expm1f((float)r1 * h);
+  if (!m->have_r1) {
+    for (size_t j = 0; j < n; j++)
+      m->u[j] = x[j] - k1 * m->eps[j];
+    if ((rc = dpms_eps(m, m->u, s1, m->eps_r1)) < 0)
+      return rc;
+    m->have_r1 = 1;
+  }
+  float a = dsig(tn) * expm1f(h);
+  float b = (dsig(tn) / (float)(2.0 * r1)) * expm1f(h);
+  for (size_t j = 0; j < n; j++)
+    out[j] = (x[j] - a * m->eps[j]) - b * (m->eps_r1[j] - m->eps[j]);
+  return 0;
+}
+
+static int dpms_step3(dpms *m, const float *x, float t, float tn, float *out)
+{
+  const double r1 = 1.0 / 3, r2 = 2.0 / 3;
+  size_t n = m->c->n;
+  int rc;
+  float h = tn - t;
+  if (!m->have_eps && (rc = dpms_eps(m, x, t, m->eps)) < 0)
+    return rc;
+  m->have_eps = 1;
+  float s1 = t + (float)r1 * h, s2 = t + (float)r2 * h;
+  if (!m->have_r1) {
+    float k1 = dsig(s1) * expm1f((float)r1 * h);
+    for (size_t j = 0; j < n; j++)
+      m->u[j] = x[j] - k1 * m->eps[j];
+    if ((rc = dpms_eps(m, m->u, s1, m->eps_r1)) < 0)
+      return rc;
+    m->have_r1 = 1;
+  }
+  if (!m->have_r2) {
+    float r2h = (float)r2 * h;
+    float k2 = dsig(s2) * expm1f(r2h);
+    float k3 = (dsig(s2) * (float)(r2 / r1)) * (expm1f(r2h) / r2h - 1.0f);
+    for (size_t j = 0; j < n; j++)
+      m->u[j] = (x[j] - k2 * m->eps[j]) - k3 * (m->eps_r1[j] - m->eps[j]);
+    if ((rc = dpms_eps(m, m->u, s2, m->eps_r2)) < 0)
+      return rc;
+    m->have_r2 = 1;
+  }
+  float a = dsig(tn) * expm1f(h);
+  float b = (dsig(tn) / (float)r2) * (expm1f(h) / h - 1.0f);
+  for (size_t j = 0; j < n; j++)
+    out[j] = (x[j] - a * m->eps[j]) - b * (m->eps_r2[j] - m->eps[j]);
+  return 0;
+}
+
+/* ComfyUI's wrapper: sigma_min = last sigma, or the one before a final 0 */
+static float dpm_sigma_min(ctx *c)
+{
+  float smin = c->s[c->N];
+  if (smin == 0.0f)
+    smin = c->s[c->N - 1];
+  return smin;
+}
+
+static int s_dpm_fast(ctx *c)
+{
+  float *x = c->x, *d = c->b[0];
+  size_t n = c->n;
+  dpms m = {c, c->b[1], c->b[2], c->b[3], c->b[4], c->b[5], 0, 0, 0};
+  float smin = dpm_sigma_min(c), smax = c->s[0];
+  if (!(smin > 0) || !(smax > 0))
+    return -EINVAL;
+  int nfe = c->N, rc;
+  float t0 = -logf(smax), t1 = -logf(smin);
+  int mm = nfe / 3 + 1;
+  for (int i = 0; i < mm; i++) {
+    int order = nfe % 3 == 0 ? (i < mm - 2 ? 3 : (i == mm - 2 ? 2 : 1)) : (i < mm - 1 ? 3 : nfe % 3);
+    /* torch.linspace(t_start, t_end, m + 1), scalar rule */
+    float step = (t1 - t0) / (float)mm;
+    int half = (mm + 1) / 2;
+    float t = i < half ? t0 + step * (float)i : t1 - step * (float)(mm - i);
+    float tn = i + 1 < half ? t0 + step * (float)(i + 1) : t1 - step * (float)(mm - i - 1);
+    m.have_eps = m.have_r1 = m.have_r2 = 0;
+    if ((rc = dpms_eps(&m, x, t, m.eps)) < 0)
+      return rc;
+    m.have_eps = 1;
+    float sg = dsig(t);
+    for (size_t j = 0; j < n; j++)
+      d[j] = x[j] - sg * m.eps[j];
+    if ((rc = progress(c, i, x, d)) < 0)
+      return rc;
+    if (order == 1)
+      rc = dpms_step1(&m, x, t, tn, x);
+    else if (order == 2)
+      rc = dpms_step2(&m, x, t, tn, 0.5, x);
+    else
+      rc = dpms_step3(&m, x, t, tn, x);
+    if (rc < 0)
+      return rc;
+  }
+  return 0;
+}
+
+static int s_dpm_adaptive(ctx *c)
+{
+  const float rtol = 0.05f, atol = 0.0078f;
+  const double accept_safety = 0.81, pid_eps = 1e-8;
+  const double b1 = 1.0 / 3.0, b2 = -0.0 / 3.0, b3 = 0.0 / 3.0; /* pcoeff 0, icoeff 1, dcoeff 0, order 3 */
+  float *x = c->x, *d = c->b[0], *xlow = c->b[6], *xhigh = c->b[7], *xprev = c->b[8];
+  size_t n = c->n;
+  dpms m = {c, c->b[1], c->b[2], c->b[3], c->b[4], c->b[5], 0, 0, 0};
+  float smin = dpm_sigma_min(c), smax = c->s[0];
+  if (!(smin > 0) || !(smax > 0))
+    return -EINVAL;
+  float ts = -logf(smax), te = -logf(smin);
+  int forward = te > ts, rc;
+  double h = forward ? 0.05 : -0.05;
+  double errs[3] = {0, 0, 0};
+  int have_errs = 0;
+  memcpy(xprev, x, n * sizeof *x);
+  float s = ts;
+  for (int steps = 0; forward ? s < te - 1e-5f : s > te + 1e-5f; steps++) {
+    if (steps >= 100000)
+      return -ERANGE; /* the step controller is not converging */
+    float sh = s + (float)h;
+    float t = forward ? (te < sh ? te : sh) : (te > sh ? te : sh);
+    m.have_eps = m.have_r1 = m.have_r2 = 0;
+    if ((rc = dpms_eps(&m, x, s, m.eps)) < 0)
+      return rc;
+    m.have_eps = 1;
+    float sg = dsig(s);
+    for (size_t j = 0; j < n; j++)
+      d[j] = x[j] - sg * m.eps[j];
+    if ((rc = dpms_step2(&m, x, s, t, 1.0 / 3, xlow)) < 0 || (rc = dpms_step3(&m, x, s, t, xhigh)) < 0)
+      return rc;
+    double ss = 0.0;
+    for (size_t j = 0; j < n; j++) {
+      float mx = fabsf(xlow[j]) > fabsf(xprev[j]) ? fabsf(xlow[j]) : fabsf(xprev[j]);
+      float delta = rtol * mx;
+      if (!(delta >= atol))
+        delta = delta != delta ? delta : atol;
+      float q = (xlow[j] - xhigh[j]) / delta;
+      ss += (double)q * q;
+    }
+    float err = (float)sqrt(ss) / (float)sqrt((double)n);
+    double inv = 1.0 / ((double)err + pid_eps);
+    if (!have_errs) {
+      errs[0] = errs[1] = errs[2] = inv;
+      have_errs = 1;
+    }
+    errs[0] = inv;
+    double factor = pow(errs[0], b1) * pow(errs[1], b2) * pow(errs[2], b3);
+    factor = 1.0 + atan(factor - 1.0);
+    int accept = factor >= accept_safety;
+    if (accept) {
+      errs[2] = errs[1];
+      errs[1] = errs[0];
+    }
+    h *= factor;
+    if (accept) {
+      memcpy(xprev, xlow, n * sizeof *x);
+      memcpy(x, xhigh, n * sizeof *x);
+      s = t;
+    }
+    if ((rc = progress(c, steps, x, d)) < 0)
+      return rc;
+  }
+  return 0;
+}
+
 /* ---------------------------------------------------------------- DPM-Solver++ */
 
 static int s_dpmpp_2s_ancestral(ctx *c)
@@ -1806,7 +2019,11 @@ typedef struct sampler_def {
   double eta; /* default eta */
 } sampler_def;
 
-/* ComfyUI's KSampler list order; names not here are not implemented yet. */
+/* ComfyUI's KSampler list order (all 42 names).  The "_gpu" SDE variants
+ * build the Brownian tree on the latent's device: with the latent on the
+ * CPU (ComfyUI --cpu) that is the same CPU tree as the plain variants, which
+ * is what they reproduce here; ComfyUI on a CUDA device draws that tree's
+ * noise with the CUDA generator instead, which no CPU code reproduces. */
 static const sampler_def defs[] = {
     {"euler", s_euler, NOISE_NONE, 0, 0.0},
     {"euler_cfg_pp", s_euler_cfg_pp, NOISE_NONE, 1, 0.0},
@@ -1817,14 +2034,20 @@ static const sampler_def defs[] = {
     {"dpm_2", s_dpm_2, NOISE_NONE, 0, 0.0},
     {"dpm_2_ancestral", s_dpm_2_ancestral, NOISE_DEFAULT, 0, 1.0},
     {"lms", s_lms, NOISE_NONE, 0, 0.0},
+    {"dpm_fast", s_dpm_fast, NOISE_NONE, 0, 0.0},
+    {"dpm_adaptive", s_dpm_adaptive, NOISE_NONE, 0, 0.0},
     {"dpmpp_2s_ancestral", s_dpmpp_2s_ancestral, NOISE_DEFAULT, 0, 1.0},
     {"dpmpp_2s_ancestral_cfg_pp", s_dpmpp_2s_ancestral_cfg_pp, NOISE_DEFAULT, 1, 1.0},
     {"dpmpp_sde", s_dpmpp_sde, NOISE_BROWNIAN, 0, 1.0},
+    {"dpmpp_sde_gpu", s_dpmpp_sde, NOISE_BROWNIAN, 0, 1.0},
     {"dpmpp_2m", s_dpmpp_2m, NOISE_NONE, 0, 0.0},
     {"dpmpp_2m_cfg_pp", s_dpmpp_2m_cfg_pp, NOISE_NONE, 1, 0.0},
     {"dpmpp_2m_sde", s_dpmpp_2m_sde, NOISE_BROWNIAN, 0, 1.0},
+    {"dpmpp_2m_sde_gpu", s_dpmpp_2m_sde, NOISE_BROWNIAN, 0, 1.0},
     {"dpmpp_2m_sde_heun", s_dpmpp_2m_sde_heun, NOISE_BROWNIAN, 0, 1.0},
+    {"dpmpp_2m_sde_heun_gpu", s_dpmpp_2m_sde_heun, NOISE_BROWNIAN, 0, 1.0},
     {"dpmpp_3m_sde", s_dpmpp_3m_sde, NOISE_BROWNIAN, 0, 1.0},
+    {"dpmpp_3m_sde_gpu", s_dpmpp_3m_sde, NOISE_BROWNIAN, 0, 1.0},
     {"ddpm", s_ddpm, NOISE_DEFAULT, 0, 0.0},
     {"lcm", s_lcm, NOISE_DEFAULT, 0, 0.0},
     {"ipndm", s_ipndm, NOISE_NONE, 0, 0.0},

@@ -9,9 +9,11 @@ Each sampler runs with an analytic denoiser on a (2,4,3,3) float32 latent:
 the model returns cond (ComfyUI's CFG result); the _cfg_pp samplers read
 uncond through ComfyUI's post-CFG hook.  Noise comes from ComfyUI's own
 noise samplers with extra_args seed 1234 (torch CPU generator /
-torchsde Brownian tree).
+torchsde Brownian tree; the _gpu variants run with the latent on the CPU,
+as ComfyUI --cpu does).
 
 Line formats (f32 as hex bit patterns):
+  names <ComfyUI's SAMPLER_NAMES, comma separated>
   vec <name> <hex,...>                         c, c2, and per schedule sig<k>, x<k>
   case <sampler> <schedule k> <model calls> <callback steps> <hex of the result>
   ksample <sampler> <schedule k> <masked 0|1> <hex of the result>
@@ -89,9 +91,10 @@ class Model:
 
 
 SAMPLERS = ["euler", "euler_cfg_pp", "euler_ancestral", "euler_ancestral_cfg_pp", "heun", "heunpp2",
-            "dpm_2", "dpm_2_ancestral", "lms", "dpmpp_2s_ancestral", "dpmpp_2s_ancestral_cfg_pp",
-            "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_cfg_pp", "dpmpp_2m_sde", "dpmpp_2m_sde_heun",
-            "dpmpp_3m_sde", "ddpm", "lcm", "ipndm", "ipndm_v", "deis", "res_multistep",
+            "dpm_2", "dpm_2_ancestral", "lms", "dpm_fast", "dpm_adaptive", "dpmpp_2s_ancestral", "dpmpp_2s_ancestral_cfg_pp",
+            "dpmpp_sde", "dpmpp_sde_gpu", "dpmpp_2m", "dpmpp_2m_cfg_pp", "dpmpp_2m_sde",
+            "dpmpp_2m_sde_gpu", "dpmpp_2m_sde_heun", "dpmpp_2m_sde_heun_gpu", "dpmpp_3m_sde",
+            "dpmpp_3m_sde_gpu", "ddpm", "lcm", "ipndm", "ipndm_v", "deis", "res_multistep",
             "res_multistep_cfg_pp", "res_multistep_ancestral", "res_multistep_ancestral_cfg_pp",
             "gradient_estimation", "gradient_estimation_cfg_pp", "er_sde", "seeds_2", "seeds_3",
             "sa_solver", "sa_solver_pece",
@@ -108,7 +111,7 @@ def main():
     g = torch.Generator().manual_seed(7)
     c = torch.randn(shape, generator=g)
     c2 = torch.randn(shape, generator=g)
-    lines = ["vec c " + hl(c), "vec c2 " + hl(c2)]
+    lines = ["names " + ",".join(samplers.SAMPLER_NAMES), "vec c " + hl(c), "vec c2 " + hl(c2)]
     scheds = [
         samplers.calculate_sigmas(ms, "karras", 8),
         samplers.calculate_sigmas(ms, "normal", 12)[-7:],
@@ -125,6 +128,8 @@ def main():
     for name in SAMPLERS:
         if name == "ddim":
             fn = ks.sample_euler
+        elif name in ("dpm_fast", "dpm_adaptive"):
+            fn = samplers.ksampler(name).sampler_function  # ComfyUI's wrapper picks sigma_min/max
         elif name == "uni_pc":
             fn = uni_pc.sample_unipc
         elif name == "uni_pc_bh2":
