@@ -147,12 +147,14 @@ int core_mask_grow(float *m, int64_t b, int64_t h, int64_t w, int64_t expand,
 /* ---------------------------------------------------------- image files */
 
 /* A decoded image: 8-bit interleaved, `channels` 1 (L), 2 (LA), 3 (RGB)
- * or 4 (RGBA); EXIF orientation already applied.  Free with
- * core_image_free(). */
+ * or 4 (RGBA); EXIF orientation already applied.  Animated WebP files
+ * give every frame (composited on the canvas, as PIL iterates them);
+ * other files one.  Free with core_image_free(). */
 typedef struct core_image {
     int64_t w, h;
     int channels;
-    uint8_t *pixels;       /* h × w × channels; owned */
+    int64_t frames;        /* >= 1 */
+    uint8_t *pixels;       /* frames × h × w × channels; owned */
     char format[8];        /* "PNG", "JPEG", "WEBP" */
 } core_image;
 

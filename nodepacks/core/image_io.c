@@ -23,6 +23,7 @@
 #include <jerror.h>
 #include <png.h>
 #include <webp/decode.h>
+#include <webp/demux.h>
 
 #include "core.h"
 
@@ -84,7 +85,8 @@ static int exif_orientation(const uint8_t *t, size_t n)
     return 1;
 }
 
-/* Applies PIL's exif_transpose for orientation o (2..8) to img. */
+/* Applies PIL's exif_transpose for orientation o (2..8) to every frame
+ * of img.  0 or COMFY_ENOMEM (img unchanged). */
 static int apply_orientation(core_image *img, int o)
 {
     if (o <= 1 || o > 8)
@@ -92,23 +94,27 @@ static int apply_orientation(core_image *img, int o)
     int64_t w = img->w, h = img->h, c = img->channels;
     int swap = o >= 5;
     int64_t ow = swap ? h : w, oh = swap ? w : h;
-    uint8_t *out = malloc((size_t)(w * h * c));
+    uint8_t *out = malloc((size_t)(w * h * c * img->frames));
     if (!out)
         return COMFY_ENOMEM;
-    for (int64_t y = 0; y < oh; y++) {
-        for (int64_t x = 0; x < ow; x++) {
-            int64_t sx, sy;
-            switch (o) {
-            case 2: sx = w - 1 - x; sy = y; break;
-            case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-            case 4: sx = x; sy = h - 1 - y; break;
-            case 5: sx = y; sy = x; break;
-            case 6: sx = y; sy = h - 1 - x; break;
-            case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-            default: sx = w - 1 - y; sy = x; break; /* 8 */
+    for (int64_t f = 0; f < img->frames; f++) {
+        const uint8_t *src = img->pixels + f * w * h * c;
+        uint8_t *dst = out + f * w * h * c;
+        for (int64_t y = 0; y < oh; y++) {
+            for (int64_t x = 0; x < ow; x++) {
+                int64_t sx, sy;
+                switch (o) {
+                case 2: sx = w - 1 - x; sy = y; break;
+                case 3: sx = w - 1 - x; sy = h - 1 - y; break;
+                case 4: sx = x; sy = h - 1 - y; break;
+                case 5: sx = y; sy = x; break;
+                case 6: sx = y; sy = h - 1 - x; break;
+                case 7: sx = w - 1 - y; sy = h - 1 - x; break;
+                default: sx = w - 1 - y; sy = x; break; /* 8 */
+                }
+                memcpy(dst + (y * ow + x) * c, src + (sy * w + sx) * c,
+                       (size_t)c);
             }
-            memcpy(out + (y * ow + x) * c, img->pixels + (sy * w + sx) * c,
-                   (size_t)c);
         }
     }
     free(img->pixels);
@@ -246,6 +252,7 @@ static int decode_png(const uint8_t *data, size_t len, core_image *img,
     img->w = w;
     img->h = h;
     img->channels = channels;
+    img->frames = 1;
     img->pixels = pix;
     pix = NULL;
     snprintf(img->format, sizeof(img->format), "PNG");
@@ -368,6 +375,7 @@ static int decode_jpeg(const uint8_t *data, size_t len, core_image *img,
     img->w = w;
     img->h = h;
     img->channels = outc;
+    img->frames = 1;
     img->pixels = pix;
     pix = NULL;
     snprintf(img->format, sizeof(img->format), "JPEG");
@@ -398,6 +406,73 @@ static int webp_orientation(const uint8_t *d, size_t n)
     return 1;
 }
 
+/* Every frame of an animated WebP, composited on the canvas (what
+ * PIL's ImageSequence yields); RGB when the file has no alpha. */
+static int decode_webp_anim(const uint8_t *data, size_t len, int has_alpha,
+                            core_image *img, char *err, size_t cap)
+{
+    WebPAnimDecoderOptions opts;
+    WebPAnimInfo info;
+    WebPData wd = { data, len };
+    uint8_t *pix = NULL;
+    int rc = COMFY_EINVAL;
+    if (!WebPAnimDecoderOptionsInit(&opts)) {
+        snprintf(err, cap, "libwebp version mismatch");
+        return COMFY_ERR;
+    }
+    opts.color_mode = MODE_RGBA;
+    opts.use_threads = 0;
+    WebPAnimDecoder *dec = WebPAnimDecoderNew(&wd, &opts);
+    if (!dec || !WebPAnimDecoderGetInfo(dec, &info)) {
+        snprintf(err, cap, "the animated WebP data is truncated or corrupt");
+        goto out;
+    }
+    int c = has_alpha ? 4 : 3;
+    int64_t w = info.canvas_width, h = info.canvas_height;
+    int64_t n = info.frame_count;
+    if (n < 1 || core_check_dims(n, h, w, c, err, cap) < 0) {
+        if (n < 1)
+            snprintf(err, cap, "the animated WebP has no frames");
+        goto out;
+    }
+    pix = malloc((size_t)(n * h * w * c));
+    if (!pix) {
+        rc = COMFY_ENOMEM;
+        snprintf(err, cap, "out of memory decoding an animated WebP");
+        goto out;
+    }
+    int64_t k = 0;
+    while (k < n && WebPAnimDecoderHasMoreFrames(dec)) {
+        uint8_t *buf;
+        int ts;
+        if (!WebPAnimDecoderGetNext(dec, &buf, &ts)) {
+            snprintf(err, cap, "the animated WebP data is truncated or "
+                     "corrupt");
+            goto out;
+        }
+        uint8_t *o = pix + k * h * w * c;
+        for (int64_t i = 0; i < h * w; i++)
+            memcpy(o + i * c, buf + i * 4, (size_t)c);
+        k++;
+    }
+    if (k != n) {
+        snprintf(err, cap, "the animated WebP data is truncated or corrupt");
+        goto out;
+    }
+    img->w = w;
+    img->h = h;
+    img->channels = c;
+    img->frames = n;
+    img->pixels = pix;
+    pix = NULL;
+    snprintf(img->format, sizeof(img->format), "WEBP");
+    rc = 0;
+out:
+    WebPAnimDecoderDelete(dec);
+    free(pix);
+    return rc;
+}
+
 static int decode_webp(const uint8_t *data, size_t len, core_image *img,
                        char *err, size_t cap)
 {
@@ -406,10 +481,8 @@ static int decode_webp(const uint8_t *data, size_t len, core_image *img,
         snprintf(err, cap, "the WebP data is truncated or corrupt");
         return COMFY_EINVAL;
     }
-    if (f.has_animation) {
-        snprintf(err, cap, "animated WebP files are not supported");
-        return COMFY_EINVAL;
-    }
+    if (f.has_animation)
+        return decode_webp_anim(data, len, f.has_alpha, img, err, cap);
     int c = f.has_alpha ? 4 : 3;
     if (core_check_dims(1, f.height, f.width, c, err, cap) < 0)
         return COMFY_EINVAL;
@@ -431,6 +504,7 @@ static int decode_webp(const uint8_t *data, size_t len, core_image *img,
     img->w = f.width;
     img->h = f.height;
     img->channels = c;
+    img->frames = 1;
     img->pixels = pix;
     snprintf(img->format, sizeof(img->format), "WEBP");
     if (apply_orientation(img, webp_orientation(data, len))) {

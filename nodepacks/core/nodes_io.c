@@ -165,20 +165,21 @@ static int load_image_execute(comfy_call *call)
     int rc = load_file(call, &img);
     if (rc)
         return rc;
-    int64_t w = img.w, h = img.h, c = img.channels;
+    int64_t w = img.w, h = img.h, c = img.channels, n = img.frames;
     int has_alpha = c == 2 || c == 4;
-    comfy_tensor *t = core_new_image(call, 1, h, w, 3);
+    /* frames concatenate; without alpha each frame's mask is 64x64 zeros */
+    comfy_tensor *t = core_new_image(call, n, h, w, 3);
     comfy_tensor *m = NULL;
     if (t)
-        m = has_alpha ? core_new_mask(call, 1, h, w)
-                      : core_new_mask(call, 1, 64, 64);
+        m = has_alpha ? core_new_mask(call, n, h, w)
+                      : core_new_mask(call, n, 64, 64);
     if (!m) {
         call->host->tensor_release(t);
         core_image_free(&img);
         return COMFY_ERR;
     }
     float *o = t->data, *mo = m->data;
-    for (int64_t i = 0; i < w * h; i++) {
+    for (int64_t i = 0; i < n * w * h; i++) {
         const uint8_t *p = img.pixels + i * c;
         for (int k = 0; k < 3; k++)
             o[i * 3 + k] = (float)p[c >= 3 ? k : 0] / 255.0f;
@@ -255,7 +256,8 @@ static int load_mask_execute(comfy_call *call)
         return COMFY_ERR;
     }
     float *mo = m->data;
-    /* PIL converts to RGBA first: gray fills R, G and B; no alpha = 255. */
+    /* Only the first frame counts.  PIL converts to RGBA first: gray
+     * fills R, G and B; no alpha reads as 255. */
     for (int64_t i = 0; i < w * h; i++) {
         const uint8_t *p = img.pixels + i * c;
         uint8_t v;

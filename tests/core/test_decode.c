@@ -28,6 +28,7 @@ static int try_decode(const uint8_t *d, size_t n, const char *what)
     if (rc == 0) {
         if (img.w < 1 || img.h < 1 || img.w > CORE_MAX_SIDE ||
             img.h > CORE_MAX_SIDE || img.channels < 1 || img.channels > 4 ||
+            img.frames < 1 ||
             !img.pixels) {
             fprintf(stderr, "%s: decoded to a bad image\n", what);
             failures++;

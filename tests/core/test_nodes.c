@@ -691,9 +691,9 @@ static void test_load_goldens(void)
     if (!mf)
         return;
     char file[128], base[128];
-    int h, w, mh, mw, cases = 0;
-    while (fscanf(mf, "%127s %127s %d %d %d %d", file, base, &h, &w, &mh,
-                  &mw) == 6) {
+    int nf, h, w, mh, mw, cases = 0;
+    while (fscanf(mf, "%127s %127s %d %d %d %d %d", file, base, &nf, &h, &w,
+                  &mh, &mw) == 7) {
         char src[1024], dst[1024];
         size_t n = 0;
         snprintf(src, sizeof(src), "%s/load/%s", CORE_TEST_DATA, file);
@@ -708,28 +708,29 @@ static void test_load_goldens(void)
         hn_set(c, "image", vstr(file));
         CHECK(hn_run(c) == COMFY_OK, "%s: %s", file, hn_error(c));
         comfy_tensor *t = hn_output_tensor(c, 0), *m = hn_output_tensor(c, 1);
-        CHECK(shape_is(t, 4, 1, h, w, 3), "%s image shape", file);
-        CHECK(shape_is(m, 3, 1, mh, mw, 0), "%s mask shape", file);
-        if (shape_is(t, 4, 1, h, w, 3)) {
+        CHECK(shape_is(t, 4, nf, h, w, 3), "%s image shape", file);
+        CHECK(shape_is(m, 3, nf, mh, mw, 0), "%s mask shape", file);
+        if (shape_is(t, 4, nf, h, w, 3)) {
             snprintf(src, sizeof(src), "%s/load/%s.image.f32", CORE_TEST_DATA,
                      base);
             float *want = (float *)slurp(src, &n);
-            CHECK(want && n == (size_t)(h * w * 3) * sizeof(float),
-                  "%s golden", file);
+            int total = nf * h * w * 3;
+            CHECK(want && n == (size_t)total * sizeof(float), "%s golden",
+                  file);
             int bad = 0;
-            for (int i = 0; want && i < h * w * 3; i++)
+            for (int i = 0; want && i < total; i++)
                 if (((float *)t->data)[i] != want[i])
                     bad++;
             CHECK(bad == 0, "%s: %d of %d values differ from PIL", file, bad,
-                  h * w * 3);
+                  total);
             free(want);
         }
-        if (shape_is(m, 3, 1, mh, mw, 0)) {
+        if (shape_is(m, 3, nf, mh, mw, 0)) {
             snprintf(src, sizeof(src), "%s/load/%s.mask.f32", CORE_TEST_DATA,
                      base);
             float *want = (float *)slurp(src, &n);
             int bad = 0;
-            for (int i = 0; i < mh * mw; i++)
+            for (int i = 0; i < nf * mh * mw; i++)
                 if (((float *)m->data)[i] != (want ? want[i] : 0.0f))
                     bad++;
             CHECK(bad == 0, "%s: %d mask values differ", file, bad);

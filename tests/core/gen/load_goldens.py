@@ -4,13 +4,13 @@ meets (PNG 8/16-bit, gray, gray+alpha, palette with and without
 transparency, 1-bit; JPEG RGB, gray, CMYK and every EXIF orientation;
 WebP lossless and lossy; PNG with an eXIf orientation) and, for each, the
 IMAGE and MASK that ComfyUI's LoadImage computes with PIL (restated
-below), as raw float32.  manifest.txt lists "file base h w mask_h mask_w"; a 64x64 mask without a
-.mask.f32 file is all zeros.
+below), as raw float32.  manifest.txt lists "file base frames h w mask_h mask_w"; 64x64 masks
+without a .mask.f32 file are all zeros.
 Run from a venv with numpy and Pillow (see make_goldens.py).
 """
 import os
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageSequence
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
                    "load")
@@ -23,20 +23,32 @@ def pattern(h, w, c, seed):
 
 
 def comfy_load(path):
-    """LoadImage's first frame: (image [h, w, 3], mask)."""
+    """LoadImage: (image [n, h, w, 3], mask [n, mh, mw]) over the frames."""
     img = Image.open(path)
-    i = ImageOps.exif_transpose(img)
-    if i.mode == "I":
-        i = i.point(lambda v: v * (1 / 255))
-    image = np.array(i.convert("RGB")).astype(np.float32) / 255.0
-    if "A" in i.getbands():
-        mask = 1.0 - np.array(i.getchannel("A")).astype(np.float32) / 255.0
-    elif i.mode == "P" and "transparency" in i.info:
-        a = np.array(i.convert("RGBA").getchannel("A")).astype(np.float32)
-        mask = 1.0 - a / 255.0
-    else:
-        mask = np.zeros((64, 64), dtype=np.float32)
-    return image.astype(np.float32), mask.astype(np.float32)
+    images, masks = [], []
+    w = h = None
+    for frame in ImageSequence.Iterator(img):
+        i = ImageOps.exif_transpose(frame)
+        if i.mode == "I":
+            i = i.point(lambda v: v * (1 / 255))
+        rgb = i.convert("RGB")
+        if not images:
+            w, h = rgb.size
+        if rgb.size != (w, h):
+            continue
+        images.append(np.array(rgb).astype(np.float32) / 255.0)
+        if "A" in i.getbands():
+            a = np.array(i.getchannel("A")).astype(np.float32) / 255.0
+            masks.append(1.0 - a)
+        elif i.mode == "P" and "transparency" in i.info:
+            a = np.array(i.convert("RGBA").getchannel("A")).astype(np.float32)
+            masks.append(1.0 - a / 255.0)
+        else:
+            masks.append(np.zeros((64, 64), dtype=np.float32))
+    if len(images) > 1 and img.format != "MPO":
+        return (np.stack(images).astype(np.float32),
+                np.stack(masks).astype(np.float32))
+    return images[0][None].astype(np.float32), masks[0][None].astype(np.float32)
 
 
 def exif_with_orientation(o):
@@ -78,18 +90,23 @@ def main():
     add("lossless.webp", Image.fromarray(pattern(5, 7, 4, 13), "RGBA"),
         lossless=True)
     add("lossy.webp", Image.fromarray(pattern(6, 8, 3, 14)), quality=80)
+    for c, mode in [(4, "RGBA"), (3, "RGB")]:
+        frames = [Image.fromarray(pattern(4, 5, c, 20 + k), mode)
+                  for k in range(3)]
+        add(f"anim{c}.webp", frames[0], save_all=True,
+            append_images=frames[1:], lossless=True, duration=100)
 
     with open(os.path.join(OUT, "manifest.txt"), "w") as m:
         for name in files:
             image, mask = comfy_load(os.path.join(OUT, name))
             base = os.path.splitext(name)[0] + "_" + name.split(".")[-1]
             image.astype("<f4").tofile(os.path.join(OUT, base + ".image.f32"))
-            # the 64x64 zero mask (no alpha) is not stored
-            if mask.shape != (64, 64) or mask.any():
+            # 64x64 zero masks (no alpha) are not stored
+            if mask.shape[1:] != (64, 64) or mask.any():
                 mask.astype("<f4").tofile(os.path.join(OUT,
                                                        base + ".mask.f32"))
             m.write(f"{name} {base} {image.shape[0]} {image.shape[1]} "
-                    f"{mask.shape[0]} {mask.shape[1]}\n")
+                    f"{image.shape[2]} {mask.shape[1]} {mask.shape[2]}\n")
 
 
 if __name__ == "__main__":
