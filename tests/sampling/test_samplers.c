@@ -91,7 +91,7 @@ int main(void)
   static float vnoise[MAXN], vlatent[MAXN], vmask[MAXN];
   cd_model_sampling ms;
   cd_model_sampling_sd(&ms, CD_PRED_EPS);
-  int nks = 0;
+  int nks = 0, nopt = 0;
   int nsig[4] = {0}, n = 0, nc2 = 0;
   FILE *f = check_open_data("sampler_cases.txt");
   if (!f)
@@ -136,6 +136,55 @@ int main(void)
         parse_hex_list(list, vlatent, MAXN);
       else if (!strcmp(name, "mask"))
         parse_hex_list(list, vmask, MAXN);
+      continue;
+    }
+    if (!strcmp(kind, "opt")) {
+      int k, calls;
+      char kv[256];
+      if (sscanf(line, "opt %63s %d %d %255s %15999s", name, &k, &calls, kv, list) != 5 || k < 0 || k > 3)
+        continue;
+      parse_hex_list(list, want, MAXN);
+      dmodel m = {c, c2, 0, 0};
+      cd_sampler_opts o;
+      cd_sampler_opts_init(&o);
+      o.has_seed = 1;
+      o.seed = 1234;
+      o.model_sampling = &ms;
+      cd_torch_gen global;
+      cd_torch_gen_seed(&global, 5);
+      o.global_gen = &global;
+      char *save = NULL;
+      for (char *tok = strtok_r(kv, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+          continue;
+        *eq = 0;
+        double v = strtod(eq + 1, NULL);
+        if (!strcmp(tok, "eta"))
+          o.eta = v;
+        else if (!strcmp(tok, "s_noise"))
+          o.s_noise = v;
+        else if (!strcmp(tok, "s_churn"))
+          o.s_churn = v;
+        else if (!strcmp(tok, "s_tmin"))
+          o.s_tmin = v;
+        else if (!strcmp(tok, "s_tmax"))
+          o.s_tmax = v;
+        else
+          CHECK(0, "unknown option %s", tok);
+      }
+      memcpy(x, x0[k], (size_t)n * sizeof(float));
+      int rc = cd_sample(name, denoise, &m, x, (size_t)n, sig[k], (size_t)nsig[k], &o);
+      double worst = 0;
+      for (int i = 0; i < n; i++) {
+        double scale = fabs(want[i]) > 1 ? fabs(want[i]) : 1;
+        double e = fabs((double)x[i] - want[i]) / scale;
+        if (!(e <= worst))
+          worst = e;
+      }
+      CHECK(rc == 0 && m.calls == calls && worst <= 1e-5, "opt %s/%d: rc %d calls %d/%d max rel err %.3g",
+            name, k, rc, m.calls, calls, worst);
+      nopt++;
       continue;
     }
     if (!strcmp(kind, "ksample")) {
@@ -214,6 +263,8 @@ int main(void)
   printf("%d cases; worst %.3g (%s)\n", ncases, worst_all, worst_name);
   CHECK(ncases >= 4 * cd_sampler_count(), "every listed sampler has goldens (%d cases)", ncases);
   CHECK(nks >= 32, "KSAMPLER.sample cases: %d", nks);
+  CHECK(nopt >= 34, "option cases: %d", nopt);
+  printf("%d option cases (s_churn with the global generator, eta, s_noise)\n", nopt);
   printf("%d KSAMPLER.sample cases (noise scaling, inpainting mask, ddim seed+1 noise)\n", nks);
 
   /* interrupt after the second step */

@@ -16,6 +16,9 @@ Line formats (f32 as hex bit patterns):
   names <ComfyUI's SAMPLER_NAMES, comma separated>
   vec <name> <hex,...>                         c, c2, and per schedule sig<k>, x<k>
   case <sampler> <schedule k> <model calls> <callback steps> <hex of the result>
+  opt <sampler> <schedule k> <model calls> <key=value;...> <hex of the result>
+      the same with sampler options (s_churn draws from torch's global generator
+      after torch.manual_seed(5))
   ksample <sampler> <schedule k> <masked 0|1> <hex of the result>
       comfy.samplers.KSAMPLER.sample with noise = vec noise, latent_image =
       vec latent, denoise_mask = vec mask (or none), extra_args seed 1234
@@ -143,6 +146,26 @@ def main():
             out = fn(model, xs[k].clone(), sig.clone(), extra_args={"seed": SEED, "model_options": {}},
                      callback=lambda d: steps.append(d["i"]), disable=True)
             lines.append("case %s %d %d %d %s" % (name, k, model.calls, len(steps), hl(out)))
+    # options: s_churn with torch's global generator (seeded 5 here), eta / s_noise
+    opt_cases = [
+        ("euler", {"s_churn": 1.0}), ("heun", {"s_churn": 0.5, "s_tmin": 0.5, "s_tmax": 8.0}),
+        ("dpm_2", {"s_churn": 2.0, "s_noise": 0.9}), ("heunpp2", {"s_churn": 1.5}),
+        ("euler_ancestral", {"eta": 0.5, "s_noise": 0.7}), ("dpm_2_ancestral", {"eta": 0.3}),
+        ("dpmpp_2s_ancestral", {"eta": 0.6, "s_noise": 1.1}), ("dpmpp_sde", {"eta": 0.5, "s_noise": 0.8}),
+        ("dpmpp_2m_sde", {"eta": 0.4}), ("dpmpp_2m_sde_heun", {"eta": 0.0}),
+        ("dpmpp_3m_sde", {"eta": 0.7, "s_noise": 0.9}), ("res_multistep_ancestral", {"eta": 0.5}),
+        ("euler_ancestral_cfg_pp", {"eta": 0.5, "s_noise": 0.5}), ("seeds_2", {"eta": 0.5}),
+        ("seeds_3", {"s_noise": 0.6}), ("er_sde", {"s_noise": 0.5}), ("sa_solver", {"s_noise": 0.5}),
+    ]
+    for name, opts in opt_cases:
+        fn = getattr(ks, "sample_" + name)
+        for k in (0, 1):
+            model = Model(ms, c, c2)
+            torch.manual_seed(5)
+            out = fn(model, xs[k].clone(), scheds[k].clone(), extra_args={"seed": SEED, "model_options": {}},
+                     disable=True, **opts)
+            lines.append("opt %s %d %d %s %s" % (name, k, model.calls,
+                                                 ";".join("%s=%r" % kv for kv in sorted(opts.items())), hl(out)))
     noise = torch.randn(shape, generator=torch.manual_seed(99))
     latent = torch.randn(shape, generator=torch.manual_seed(98)) * 0.5
     mask = (torch.arange(shape[2] * shape[3]).reshape(1, 1, shape[2], shape[3]) % 3 != 0).float()
