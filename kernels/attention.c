@@ -1,7 +1,8 @@
 /*
  * attention.c — scaled dot-product attention in flash form.
  *
- * First K is packed per (batch, head) as Kᵀ [D][Lk'] and V as [Lk'][D']
+ * First K is packed per (batch, head) as Kᵀ in key blocks [Lk'/BK][D][BK]
+ * and V as [Lk'][D']
  * (Lk' = Lk rounded up to the key block, D' = D rounded up to 16, padding
  * zero).  Then one pool task per (batch, head, block of BQ query rows)
  * walks the keys in blocks of BK: S = Q·Kᵀ for R rows at a time, an online
@@ -50,8 +51,11 @@ static void pack_task(void *arg, int64_t t, int thread)
         int real = l < d->lk;
         const float *kr = j->k + (b * d->lk + l) * d->k_ld + h * j->D;
         const float *vr = j->v + (b * d->lk + l) * d->v_ld + h * j->D;
+        /* key blocks contiguous: [block][D][BK], so a block's rows do not
+         * alias in L1 as a [D][Lk] layout with a large Lk stride would */
+        float *kb = kt + (l / BK) * j->D * BK + l % BK;
         for (int64_t e = 0; e < j->D; e++)
-            kt[e * j->lkp + l] = real ? kr[e] : 0.0f;
+            kb[e * BK] = real ? kr[e] : 0.0f;
         for (int64_t e = 0; e < j->Dp; e++)
             vp[l * j->Dp + e] = real && e < j->D ? vr[e] : 0.0f;
     }
@@ -65,13 +69,14 @@ static void block_generic(const float *qs, float *acc, float *m, float *l,
                           int64_t D, int64_t Dp, int64_t lkp, int64_t k0,
                           int64_t cnt, int64_t rows)
 {
+    (void)lkp;
     for (int64_t r = 0; r < rows; r++) {
         float *sr = s;
         for (int64_t c = 0; c < cnt; c++)
             sr[c] = 0.0f;
         for (int64_t e = 0; e < D; e++) {
             float qv = qs[r * Dp + e];
-            const float *kr = kt + e * lkp + k0;
+            const float *kr = kt + (k0 / BK) * D * BK + e * BK;
             for (int64_t c = 0; c < cnt; c++)
                 sr[c] += qv * kr[c];
         }
@@ -103,7 +108,7 @@ static void block_generic(const float *qs, float *acc, float *m, float *l,
 #if defined(CK_X86_INTRIN)
 #define AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
 
-/* 2^x for x <= 0 (x = -inf gives 0): rounding split, degree-6 polynomial
+/* 2^x for x <= 0 (x = -inf gives ~0): rounding split, degree-6 polynomial
  * on [-0.5, 0.5], scalef for the exponent. */
 AVX512 static inline __m512 exp2_512(__m512 x)
 {
@@ -120,19 +125,45 @@ AVX512 static inline __m512 exp2_512(__m512 x)
     return _mm512_scalef_ps(p, n);
 }
 
+/* o[R][nv*16] (row stride ld) += P[R][cnt] · V[cnt][nv*16] (row stride
+ * ld); nv is a constant at each call so the loops unroll. */
+AVX512 __attribute__((always_inline)) static inline void
+pv_chunk(const int nv, float *o, int64_t ld, const float *s, const float *v,
+         int64_t cnt)
+{
+    __m512 acc[R][4];
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < nv; u++)
+            acc[r][u] = _mm512_loadu_ps(o + r * ld + 16 * u);
+    for (int64_t cc = 0; cc < cnt; cc++) {
+        __m512 vv[4];
+        for (int u = 0; u < nv; u++)
+            vv[u] = _mm512_loadu_ps(v + cc * ld + 16 * u);
+        for (int r = 0; r < R; r++) {
+            __m512 pv = _mm512_set1_ps(s[r * BK + cc]);
+            for (int u = 0; u < nv; u++)
+                acc[r][u] = _mm512_fmadd_ps(pv, vv[u], acc[r][u]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < nv; u++)
+            _mm512_storeu_ps(o + r * ld + 16 * u, acc[r][u]);
+}
+
 /* One block of R rows × BK keys (cnt real keys at k0). */
 AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
                                 float *s, const float *kt, const float *vp,
                                 int64_t D, int64_t Dp, int64_t lkp, int64_t k0,
                                 int64_t cnt)
 {
+    (void)lkp;
     __m512 c[R][4];
     for (int r = 0; r < R; r++)
         for (int u = 0; u < 4; u++)
             c[r][u] = _mm512_setzero_ps();
-    const float *kb = kt + k0;
+    const float *kb = kt + (k0 / BK) * D * BK;
     for (int64_t e = 0; e < D; e++) {
-        const float *kr = kb + e * lkp;
+        const float *kr = kb + e * BK;
         __m512 k0v = _mm512_loadu_ps(kr), k1v = _mm512_loadu_ps(kr + 16);
         __m512 k2v = _mm512_loadu_ps(kr + 32), k3v = _mm512_loadu_ps(kr + 48);
         for (int r = 0; r < R; r++) {
@@ -168,57 +199,21 @@ AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
         float alpha = _mm512_cvtss_f32(al);
         l[r] = l[r] * alpha + _mm512_reduce_add_ps(sum);
         m[r] = mx;
-        float *ar = acc + r * Dp;
-        for (int64_t e = 0; e < Dp; e += 16)
-            _mm512_storeu_ps(ar + e, _mm512_mul_ps(al, _mm512_loadu_ps(ar + e)));
+        if (alpha != 1.0f) { /* the max moved: rescale what was summed */
+            float *ar = acc + r * Dp;
+            for (int64_t e = 0; e < Dp; e += 16)
+                _mm512_storeu_ps(ar + e, _mm512_mul_ps(al, _mm512_loadu_ps(ar + e)));
+        }
     }
     /* O[R][Dp] += P[R][cnt] · V[cnt][Dp], 64 columns of D at a time */
     const float *vb = vp + k0 * Dp;
     for (int64_t e0 = 0; e0 < Dp; e0 += 64) {
-        int nv = (int)CK_MIN(4, (Dp - e0) / 16);
-        __m512 o[R][4];
-        for (int r = 0; r < R; r++)
-            for (int u = 0; u < nv; u++)
-                o[r][u] = _mm512_loadu_ps(acc + r * Dp + e0 + 16 * u);
-        if (nv == 4) {
-            for (int64_t cc = 0; cc < cnt; cc++) {
-                const float *vr = vb + cc * Dp + e0;
-                __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16);
-                __m512 v2 = _mm512_loadu_ps(vr + 32), v3 = _mm512_loadu_ps(vr + 48);
-                for (int r = 0; r < R; r++) {
-                    __m512 pv = _mm512_set1_ps(s[r * BK + cc]);
-                    o[r][0] = _mm512_fmadd_ps(pv, v0, o[r][0]);
-                    o[r][1] = _mm512_fmadd_ps(pv, v1, o[r][1]);
-                    o[r][2] = _mm512_fmadd_ps(pv, v2, o[r][2]);
-                    o[r][3] = _mm512_fmadd_ps(pv, v3, o[r][3]);
-                }
-            }
-        } else if (nv == 3) {
-            for (int64_t cc = 0; cc < cnt; cc++) {
-                const float *vr = vb + cc * Dp + e0;
-                __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16);
-                __m512 v2 = _mm512_loadu_ps(vr + 32);
-                for (int r = 0; r < R; r++) {
-                    __m512 pv = _mm512_set1_ps(s[r * BK + cc]);
-                    o[r][0] = _mm512_fmadd_ps(pv, v0, o[r][0]);
-                    o[r][1] = _mm512_fmadd_ps(pv, v1, o[r][1]);
-                    o[r][2] = _mm512_fmadd_ps(pv, v2, o[r][2]);
-                }
-            }
-        } else {
-            for (int64_t cc = 0; cc < cnt; cc++) {
-                const float *vr = vb + cc * Dp + e0;
-                for (int u = 0; u < nv; u++) {
-                    __m512 vv = _mm512_loadu_ps(vr + 16 * u);
-                    for (int r = 0; r < R; r++)
-                        o[r][u] = _mm512_fmadd_ps(_mm512_set1_ps(s[r * BK + cc]),
-                                                  vv, o[r][u]);
-                }
-            }
+        switch ((int)CK_MIN(4, (Dp - e0) / 16)) {
+        case 4: pv_chunk(4, acc + e0, Dp, s, vb + e0, cnt); break;
+        case 3: pv_chunk(3, acc + e0, Dp, s, vb + e0, cnt); break;
+        case 2: pv_chunk(2, acc + e0, Dp, s, vb + e0, cnt); break;
+        default: pv_chunk(1, acc + e0, Dp, s, vb + e0, cnt); break;
         }
-        for (int r = 0; r < R; r++)
-            for (int u = 0; u < nv; u++)
-                _mm512_storeu_ps(acc + r * Dp + e0 + 16 * u, o[r][u]);
     }
 }
 #endif
