@@ -39,11 +39,20 @@ static int scale_to(comfy_call *call, const core_view *img, int64_t ow,
     comfy_tensor *t = core_new_image(call, img->b, oh, ow, img->c);
     if (!t)
         return COMFY_ERR;
-    int rc = core_upscale(img->data, img->b, img->h, img->w, img->c, t->data,
-                          oh, ow, method, crop);
-    if (rc) {
-        call->host->tensor_release(t);
-        return core_fail_status(call, rc, "the image cannot be resized");
+    /* one batch item at a time, checking for /interrupt in between */
+    for (int64_t b = 0; b < img->b; b++) {
+        int rc = call->host->interrupted(call);
+        if (!rc)
+            rc = core_upscale(img->data + b * img->h * img->w * img->c, 1,
+                              img->h, img->w, img->c,
+                              (float *)t->data + b * oh * ow * img->c, oh, ow,
+                              method, crop);
+        if (rc) {
+            call->host->tensor_release(t);
+            if (rc == COMFY_EINTERRUPTED)
+                return rc;
+            return core_fail_status(call, rc, "the image cannot be resized");
+        }
     }
     return core_set_tensor(call, 0, t);
 }
@@ -505,11 +514,19 @@ static int convolve(comfy_call *call, int64_t r, const float *kernel,
         core_view_free(&img);
         return COMFY_ERR;
     }
-    rc = core_conv_reflect(img.data, img.b, img.h, img.w, img.c, kernel,
-                           (int)r, t->data, clamp01);
+    int64_t per = img.h * img.w * img.c;
+    for (int64_t b = 0; b < img.b && rc == 0; b++) {
+        rc = call->host->interrupted(call);
+        if (!rc)
+            rc = core_conv_reflect(img.data + b * per, 1, img.h, img.w, img.c,
+                                   kernel, (int)r, (float *)t->data + b * per,
+                                   clamp01);
+    }
     core_view_free(&img);
     if (rc) {
         call->host->tensor_release(t);
+        if (rc == COMFY_EINTERRUPTED)
+            return rc;
         return core_fail_status(call, rc, "the image cannot be filtered");
     }
     return core_set_tensor(call, 0, t);

@@ -362,6 +362,8 @@ static int save_images(comfy_call *call, const char *which, const char *prefix,
     }
     int64_t counter = sp.counter;
     for (int64_t b = 0; b < img.b; b++) {
+        if ((rc = h->interrupted(call)) != COMFY_OK)
+            goto out;
         const float *src = img.data + b * img.h * img.w * img.c;
         for (int64_t i = 0; i < img.h * img.w * img.c; i++) {
             float v = 255.0f * src[i];
@@ -423,21 +425,49 @@ static int save_image_execute(comfy_call *call)
     return save_images(call, "output", prefix, 4);
 }
 
-static int preview_image_execute(comfy_call *call)
+/* ComfyUI draws PreviewImage's 5 letters once per node object, and keeps
+ * the object for a node id across prompts, so reruns of one node count
+ * up under one prefix.  This table keeps that: node id -> letters, the
+ * oldest entry replaced when full.  Executor thread only (execute runs
+ * one node at a time), so no lock. */
+#define PREVIEW_IDS 256
+static struct {
+    char node_id[64];
+    char letters[6];
+} preview_ids[PREVIEW_IDS];
+static size_t preview_next;
+
+static void preview_letters(const char *node_id, char out[6])
 {
     /* ComfyUI's alphabet: no 'w', 'p' twice. */
     static const char letters[] = "abcdefghijklmnopqrstupvxyz";
-    uint8_t rnd[5];
-    char prefix[32];
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        uint64_t t = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)call;
-        for (int i = 0; i < 5; i++)
-            rnd[i] = (uint8_t)(t >> (i * 8));
+    const char *id = node_id ? node_id : "";
+    for (size_t i = 0; i < PREVIEW_IDS; i++) {
+        if (preview_ids[i].letters[0] &&
+            strcmp(preview_ids[i].node_id, id) == 0) {
+            memcpy(out, preview_ids[i].letters, 6);
+            return;
+        }
     }
-    char s[6];
+    uint8_t rnd[5];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        uint64_t t = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull;
+        for (int i = 0; i < 5; i++)
+            rnd[i] = (uint8_t)(t >> (i * 8 + 16));
+    }
     for (int i = 0; i < 5; i++)
-        s[i] = letters[rnd[i] % 26];
-    s[5] = '\0';
+        out[i] = letters[rnd[i] % 26];
+    out[5] = '\0';
+    size_t slot = preview_next++ % PREVIEW_IDS;
+    snprintf(preview_ids[slot].node_id, sizeof(preview_ids[slot].node_id),
+             "%s", id);
+    memcpy(preview_ids[slot].letters, out, 6);
+}
+
+static int preview_image_execute(comfy_call *call)
+{
+    char s[6], prefix[32];
+    preview_letters(call->node_id, s);
     snprintf(prefix, sizeof(prefix), "ComfyUI_temp_%s", s);
     return save_images(call, "temp", prefix, 1);
 }

@@ -314,9 +314,16 @@ static int grow_mask_execute(comfy_call *call)
     comfy_tensor *out = mask_copy(call, &m);
     if (!out)
         return COMFY_ERR;
-    rc = core_mask_grow(out->data, m.b, m.h, m.w, expand, tapered);
+    for (int64_t b = 0; b < m.b && rc == 0; b++) {
+        rc = call->host->interrupted(call);
+        if (!rc)
+            rc = core_mask_grow((float *)out->data + b * m.h * m.w, 1, m.h,
+                                m.w, expand, tapered);
+    }
     if (rc) {
         call->host->tensor_release(out);
+        if (rc == COMFY_EINTERRUPTED)
+            return rc;
         return core_fail_status(call, rc, "the mask cannot be grown");
     }
     return core_set_tensor(call, 0, out);

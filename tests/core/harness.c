@@ -34,6 +34,7 @@ struct harness {
     const comfy_node_def *defs[MAX_CLASSES];
     size_t n_defs;
     char base[256], input[300], output[300], temp[300];
+    int interrupt;
 };
 
 struct hn_call {
@@ -113,8 +114,17 @@ static int h_fail(comfy_call *call, const char *type, const char *fmt, ...)
 
 static int h_interrupted(comfy_call *call)
 {
-    (void)call;
+    harness *h = ((hn_call *)call)->h;
+    if (h->interrupt) {
+        h->interrupt = 0;
+        return COMFY_EINTERRUPTED;
+    }
     return COMFY_OK;
+}
+
+void hn_interrupt(harness *h, int on)
+{
+    h->interrupt = on;
 }
 
 static int h_progress(comfy_call *call, double v, double max,

@@ -24,6 +24,9 @@ const comfy_host *hn_host(harness *h);
 /* "input", "output" or "temp": an absolute directory. */
 const char *hn_dir(harness *h, const char *which);
 
+/* Makes host->interrupted() report an interrupt (once) when on != 0. */
+void hn_interrupt(harness *h, int on);
+
 /* Registered classes in registration order. */
 size_t hn_count(harness *h);
 const comfy_node_def *hn_def_at(harness *h, size_t i);

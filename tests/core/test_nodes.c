@@ -252,6 +252,9 @@ static void test_blend_blur(void)
           "radius larger than the image: %s", hn_error(c));
     hn_set(c, "blur_radius", vint(1));
     CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    hn_interrupt(H, 1);
+    CHECK(hn_run(c) == COMFY_EINTERRUPTED && !hn_output(c, 0),
+          "interrupted blur");
     hn_end(c);
 
     c = hn_begin(H, "ImageSharpen");
@@ -552,6 +555,28 @@ static void test_save_and_load(void)
         struct stat st;
         CHECK(stat(path, &st) == 0, "preview file exists");
     }
+    /* the same node id keeps its letters and counts up, as ComfyUI's
+     * cached node object does */
+    char first[64];
+    snprintf(first, sizeof(first), "%s", name ? name : "");
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    imgs = hn_ui(c) ? X->map_get(hn_ui(c), "images") : NULL;
+    name = imgs ? X->value_get_string(X->map_get(X->list_get(imgs, 0),
+                                                 "filename")) : NULL;
+    CHECK(name && strlen(first) == 29 && strncmp(name, first, 19) == 0 &&
+              strcmp(name + 19, "00002_.png") == 0, "second preview %s",
+          name ? name : "(none)");
+    hn_end(c);
+
+    /* an interrupt stops a save */
+    c = hn_begin(H, "SaveImage");
+    hn_set(c, "images", vimage(1, 2, 2, 3));
+    hn_set(c, "filename_prefix", vstr("intr"));
+    hn_interrupt(H, 1);
+    CHECK(hn_run(c) == COMFY_EINTERRUPTED, "interrupted save");
+    path_in(path, sizeof(path), "output", "intr_00001_.png");
+    struct stat st2;
+    CHECK(stat(path, &st2) != 0, "nothing written after the interrupt");
     hn_end(c);
 }
 
