@@ -35,13 +35,13 @@ static int t_failures;
         }                                                                        \
     } while (0)
 
-static const char *test_dir(void)
+static inline const char *test_dir(void)
 {
     const char *d = getenv("MODELS_TEST_DIR");
     return d && *d ? d : "/tmp";
 }
 
-static int test_done(const char *name)
+static inline int test_done(const char *name)
 {
     if (t_failures) {
         fprintf(stderr, "%s: %d failure(s)\n", name, t_failures);
