@@ -170,7 +170,8 @@ static int crop_mask_execute(comfy_call *call)
     int64_t x, y, w, h;
     core_view m;
     int rc;
-    if ((rc = core_in_int(call, "x", &x)) || (rc = core_in_int(call, "y", &y)) ||
+    if ((rc = core_in_int(call, "x", &x)) ||
+        (rc = core_in_int(call, "y", &y)) ||
         (rc = core_in_int(call, "width", &w)) ||
         (rc = core_in_int(call, "height", &h)))
         return rc;
@@ -216,7 +217,8 @@ static int mask_composite_execute(comfy_call *call)
     int64_t x, y;
     int op, rc;
     core_view d, s;
-    if ((rc = core_in_int(call, "x", &x)) || (rc = core_in_int(call, "y", &y)) ||
+    if ((rc = core_in_int(call, "x", &x)) ||
+        (rc = core_in_int(call, "y", &y)) ||
         (rc = core_in_choice(call, "operation", core_mask_ops, &op)))
         return rc;
     if (x < 0 || y < 0)

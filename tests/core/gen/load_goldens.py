@@ -9,6 +9,9 @@ without a .mask.f32 file are all zeros.
 Run from a venv with numpy and Pillow (see make_goldens.py).
 """
 import os
+import struct
+import zlib
+
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence
 
@@ -51,6 +54,21 @@ def comfy_load(path):
     return images[0][None].astype(np.float32), masks[0][None].astype(np.float32)
 
 
+def write_png16(path, arr, color_type):
+    """A 16-bit PNG (which PIL cannot write) from a uint16 [h, w, c]."""
+    h, w = arr.shape[0], arr.shape[1]
+    raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
+                chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
 def exif_with_orientation(o):
     ex = Image.Exif()
     ex[0x0112] = o
@@ -76,6 +94,11 @@ def main():
     add("p_trns.png", pal_t, transparency=3)
     g16 = (pattern(5, 7, 1, 6)[..., 0].astype(np.uint16) * 257 + 37)
     add("l16.png", Image.fromarray(g16))
+    for name, c, ct in [("rgb16.png", 3, 2), ("rgba16.png", 4, 6),
+                        ("la16.png", 2, 4)]:
+        v = pattern(5, 7, c, 15).astype(np.uint16) * 251 + 3
+        write_png16(os.path.join(OUT, name), v, ct)
+        files.append(name)
     add("l1.png", Image.fromarray(pattern(5, 7, 1, 7)[..., 0] > 128))
     add("rgb.jpg", Image.fromarray(pattern(6, 10, 3, 8)), quality=90)
     add("gray.jpg", Image.fromarray(pattern(6, 10, 1, 9)[..., 0], "L"),
