@@ -297,8 +297,20 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         conn_reset(c);
         if (read_request(a, wsi, c) < 0) return -1;
         long long n = 0;
+        int chunked = 0;
         if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
             n = strtoll(cl, NULL, 10);
+        else if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+            chunked = strstr(cl, "chunked") != NULL;
+        if (chunked) {
+            /* lws 4.1 does not decode chunked request bodies: ask for a
+             * Content-Length instead of waiting forever. */
+            (void)cd_resp_text(&c->resp, 411, "411: Length Required");
+            c->resp.close_after = 1;
+            c->state = ST_HEADERS;
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
         if (n > 0 && c->req.method != CD_GET && c->req.method != CD_HEAD) {
             int multipart = 0;
             size_t ceiling = 0;
