@@ -401,11 +401,10 @@ static void lws_logger(int level, const char *line)
 static int make_vhosts(cd_api *a)
 {
     char list[512], *save = NULL;
-    int have_any4 = 0, have_any6 = 0, made = 0;
+    int have_any6 = 0, made = 0;
     snprintf(list, sizeof(list), "%s", a->cfg->listen && *a->cfg->listen
                                            ? a->cfg->listen : "127.0.0.1");
     for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (strcmp(t, "0.0.0.0") == 0) have_any4 = 1;
         if (strcmp(t, "::") == 0) have_any6 = 1;
     }
     snprintf(list, sizeof(list), "%s", a->cfg->listen && *a->cfg->listen
@@ -422,19 +421,19 @@ static int make_vhosts(cd_api *a)
         vi.port = a->cfg->port;
         vi.protocols = protocols;
         vi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+        /* lws shares one listen socket between vhosts on the same port and
+         * interface, so "0.0.0.0,::" is one dual-stack IPv6 socket. */
         if (strcmp(t, "0.0.0.0") == 0) {
+            if (have_any6) continue;
             vi.iface = NULL;
             vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
         } else if (strcmp(t, "::") == 0) {
             vi.iface = NULL;
-            if (have_any4)
-                vi.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY |
-                              LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE;
+            vi.options |= LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY;   /* v6only = 0 */
         } else {
             vi.iface = t;
             if (!strchr(t, ':')) vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
         }
-        (void)have_any6;
         if (!lws_create_vhost(a->ctx, &vi)) {
             cd_log(a->log, COMFY_LOG_ERROR, "cannot listen on %s port %d", t,
                    a->cfg->port);

@@ -75,3 +75,38 @@ def test_internal(server):                                             # 142-144
     r = requests.patch(server + "/internal/logs/subscribe", json={"clientId": "x", "enabled": True})
     assert r.status_code == 200
     assert requests.patch(server + "/internal/logs/subscribe", json={}).status_code == 500
+
+
+def test_model_preview(server):
+    from pngutil import solid_png
+    ck = server.base / "models" / "loras"
+    (ck / "sub").mkdir(parents=True, exist_ok=True)
+    (ck / "sub" / "m.safetensors").write_bytes(b"x")
+    (ck / "sub" / "m.preview.png").write_bytes(solid_png(3, 3))
+    r = requests.get(server + "/experiment/models/preview/loras/0/sub/m.safetensors")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "image/webp"
+    assert r.content[:4] == b"RIFF"
+    assert requests.get(server + "/experiment/models/preview/loras/0/none.safetensors").status_code == 404
+    assert requests.get(server + "/experiment/models/preview/nope/0/m.safetensors").status_code == 404
+    assert requests.get(server + "/experiment/models/preview/loras/9/m.safetensors").status_code == 500
+
+
+def test_listen_ipv4_and_ipv6(make_server):
+    import socket
+    s = make_server("--listen", "127.0.0.1,::1")
+    assert requests.get(s + "/prompt").status_code == 200
+    try:
+        socket.create_connection(("::1", s.port), timeout=2).close()
+    except OSError:
+        import pytest
+        pytest.skip("no IPv6 loopback here")
+    assert requests.get(f"http://[::1]:{s.port}/prompt").status_code == 200
+
+
+def test_chunked_body_asks_for_length(server):
+    def gen():
+        yield b'{"clear": '
+        yield b'true}'
+    r = requests.post(server + "/history", data=gen())
+    assert r.status_code == 411
+    assert requests.get(server + "/prompt").status_code == 200
