@@ -225,11 +225,69 @@ int cd_json_dump(cd_buf *b, const struct json_object *o)
     return -1;
 }
 
+/* Whether the digits d[0..n) (no sign, no leading zeros beyond one "0")
+ * are at most the decimal `limit`. */
+static int digits_le(const char *d, size_t n, const char *limit)
+{
+    size_t ln = strlen(limit);
+    if (n != ln)
+        return n < ln;
+    return memcmp(d, limit, n) <= 0;
+}
+
+/* json-c silently clamps integers outside int64/uint64 (a seed of 2^64
+ * would read as 2^64 - 1).  Python keeps them exactly; we cannot, so such
+ * a document is refused instead of changed.  Returns the offset of the
+ * first out-of-range integer literal, or (size_t)-1 when there is none. */
+static size_t find_wide_integer(const char *t, size_t len)
+{
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = t[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+            continue;
+        }
+        if (c != '-' && !(c >= '0' && c <= '9'))
+            continue;
+        size_t start = i;
+        int neg = c == '-';
+        if (neg)
+            i++;
+        size_t d0 = i;
+        while (i < len && t[i] >= '0' && t[i] <= '9')
+            i++;
+        size_t nd = i - d0;
+        int is_int = !(i < len && (t[i] == '.' || t[i] == 'e' || t[i] == 'E'));
+        /* skip the rest of a float literal */
+        while (i < len && ((t[i] >= '0' && t[i] <= '9') || t[i] == '.' || t[i] == 'e' ||
+                           t[i] == 'E' || t[i] == '+' || t[i] == '-'))
+            i++;
+        if (is_int && nd > 0 &&
+            !digits_le(t + d0, nd, neg ? "9223372036854775808" : "18446744073709551615"))
+            return start;
+        i--; /* the loop's i++ */
+    }
+    return (size_t)-1;
+}
+
 struct json_object *cd_json_parse(const char *text, size_t len, int max_depth,
                                   char *err, size_t cap)
 {
     if (len > (size_t)INT32_MAX) {
         snprintf(err, cap, "JSON document too large");
+        return NULL;
+    }
+    size_t wide = find_wide_integer(text, len);
+    if (wide != (size_t)-1) {
+        snprintf(err, cap, "integer out of the 64-bit range at char %zu", wide);
         return NULL;
     }
     struct json_tokener *tok = json_tokener_new_ex(max_depth);

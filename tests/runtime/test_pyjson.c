@@ -90,6 +90,16 @@ int main(void)
     CHECK(o && !cd_json_is_uint64(o, NULL));
     json_object_put(o);
 
+    /* Integers beyond 64 bits are refused rather than clamped. */
+    CHECK(cd_json_parse("[18446744073709551616]", 22, 8, err, sizeof err) == NULL);
+    CHECK(strstr(err, "64-bit") != NULL);
+    CHECK(cd_json_parse("-9223372036854775809", 20, 8, err, sizeof err) == NULL);
+    CHECK(cd_json_parse("123456789012345678901234567890", 30, 8, err, sizeof err) == NULL);
+    check_roundtrip("[\"18446744073709551616\", 1.8446744073709552e19, 1e400, -0]",
+                    "[\"18446744073709551616\", 1.8446744073709552e+19, Infinity, 0]");
+    check_roundtrip("{\"a\\\"1\": 99999999999999999999.5}",
+                    "{\"a\\\"1\": 1e+20}");
+
     /* Errors: bad text, trailing data, depth. */
     CHECK(cd_json_parse("{", 1, 8, err, sizeof err) == NULL);
     CHECK(cd_json_parse("[1] x", 5, 8, err, sizeof err) == NULL);
