@@ -168,6 +168,11 @@ static int decode_png(const uint8_t *data, size_t len, core_image *img,
     uint8_t *volatile pix = NULL;
     volatile int rc = COMFY_EINVAL;
     err[0] = '\0';
+    /* IHDR comes first: refuse over-large images before reading on */
+    if (len >= 24 && memcmp(data + 12, "IHDR", 4) == 0 &&
+        core_check_dims(1, rd32(data + 20, 0), rd32(data + 16, 0), 1, err,
+                        cap) < 0)
+        return COMFY_EINVAL;
     png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r, png_on_error,
                                  png_on_warning);
     if (!png || !(info = png_create_info_struct(png))) {
@@ -180,7 +185,6 @@ static int decode_png(const uint8_t *data, size_t len, core_image *img,
         goto out;
     }
     png_set_read_fn(png, &r, png_read_mem);
-    png_set_user_limits(png, CORE_MAX_SIDE, CORE_MAX_SIDE);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info);
     png_uint_32 h = png_get_image_height(png, info);

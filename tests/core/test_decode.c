@@ -88,6 +88,22 @@ int main(void)
         }
     }
     closedir(d);
+
+    /* a valid PNG header announcing 20000x10: refused before decoding */
+    static const uint8_t big_png[] = {
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+        0, 0, 0, 13, 'I', 'H', 'D', 'R',
+        0, 0, 0x4e, 0x20, 0, 0, 0, 10, 8, 2, 0, 0, 0,
+        0xde, 0x11, 0xf9, 0x1a
+    };
+    core_image img;
+    char err[256] = "";
+    int rc = core_image_decode(big_png, sizeof(big_png), &img, err,
+                               sizeof(err));
+    if (rc == 0 || !strstr(err, "16384")) {
+        fprintf(stderr, "20000-wide PNG: rc %d, message '%s'\n", rc, err);
+        failures++;
+    }
     if (files < 15) {
         fprintf(stderr, "only %d sample files\n", files);
         failures++;
