@@ -252,6 +252,25 @@ int main(void)
     CHECK(cd_path_normalize("", q, sizeof q) == 0);
     CHECK_STR(q, ".");
 
+    /* Malformed extra_model_paths files are logged and skipped. */
+    static const char *const bad_yaml[] = {
+        "- a\n- b\n", "x: [1, 2]\n", "s:\n  checkpoints: [a, b]\n  loras: {x: 1}\n",
+        "s:\n  base_path: [x]\n  vae: v\n", "key: \"unterminated\n", "\t:::\n", "",
+        "s:\n  base_path: $NO_SUCH_VAR_XYZ/~/x\n  newfolder: |\n    a\n    b\n"};
+    for (size_t i = 0; i < sizeof bad_yaml / sizeof bad_yaml[0]; i++) {
+        snprintf(p, sizeof p, "%s/bad%zu.yaml", base, i);
+        FILE *bf = fopen(p, "w");
+        fputs(bad_yaml[i], bf);
+        fclose(bf);
+        int rc = cd_paths_load_extra_yaml(ps, p);
+        CHECK(rc == 0 || rc == -1);
+    }
+    CHECK(cd_paths_load_extra_yaml(ps, "/nonexistent/x.yaml") == -1);
+    dirs = cd_paths_folder_dirs(ps, "newfolder", 0);
+    CHECK(dirs && dirs->n == 2);
+    snprintf(p, sizeof p, "%s/$NO_SUCH_VAR_XYZ/~/x/a", base);
+    CHECK(dirs && strcmp(dirs->v[0], p) == 0);
+
     cd_paths_free(ps);
     snprintf(p, sizeof p, "%s/temp", base);
     CHECK(!exists(p)); /* emptied again at shutdown */
