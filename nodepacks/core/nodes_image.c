@@ -202,7 +202,6 @@ static int image_batch_execute(comfy_call *call)
 {
     const comfy_host *h = call->host;
     core_view a, b;
-    float *rs = NULL;
     int rc = core_in_image(call, "image1", &a);
     if (rc)
         return rc;
@@ -210,39 +209,36 @@ static int image_batch_execute(comfy_call *call)
         core_view_free(&a);
         return rc;
     }
-    const float *bd = b.data;
-    if (a.h != b.h || a.w != b.w || a.c != b.c) {
-        if (a.c != b.c) {
-            rc = h->fail(call, "RuntimeError", "image1 has %lld channels and "
-                         "image2 %lld; they cannot be batched",
-                         (long long)a.c, (long long)b.c);
-            goto out;
-        }
-        rs = malloc(sizeof(float) * (size_t)(b.b * a.h * a.w * a.c));
-        if (!rs) {
-            rc = h->fail(call, "RuntimeError", "out of memory");
-            goto out;
-        }
-        rc = core_upscale(b.data, b.b, b.h, b.w, b.c, rs, a.h, a.w,
-                          CORE_BILINEAR, 1);
-        if (rc) {
-            rc = core_fail_status(call, rc, "image2 cannot be resized");
-            goto out;
-        }
-        bd = rs;
+    if (a.c != b.c) {
+        rc = h->fail(call, "RuntimeError", "image1 has %lld channels and "
+                     "image2 %lld; they cannot be batched", (long long)a.c,
+                     (long long)b.c);
+        goto out;
     }
+    /* The output first (its size is checked), then image2 goes straight
+     * into its tail, resized to image1's size (bilinear, center crop)
+     * when that differs. */
     comfy_tensor *t = core_new_image(call, a.b + b.b, a.h, a.w, a.c);
     if (!t) {
         rc = COMFY_ERR;
         goto out;
     }
     size_t na = (size_t)(a.b * a.h * a.w * a.c);
+    float *tail = (float *)t->data + na;
     memcpy(t->data, a.data, sizeof(float) * na);
-    memcpy((float *)t->data + na, bd,
-           sizeof(float) * (size_t)(b.b * a.h * a.w * a.c));
+    if (a.h != b.h || a.w != b.w) {
+        rc = core_upscale(b.data, b.b, b.h, b.w, b.c, tail, a.h, a.w,
+                          CORE_BILINEAR, 1);
+        if (rc) {
+            h->tensor_release(t);
+            rc = core_fail_status(call, rc, "image2 cannot be resized");
+            goto out;
+        }
+    } else {
+        memcpy(tail, b.data, sizeof(float) * (size_t)(b.b * b.h * b.w * b.c));
+    }
     rc = core_set_tensor(call, 0, t);
 out:
-    free(rs);
     core_view_free(&a);
     core_view_free(&b);
     return rc;
@@ -427,6 +423,11 @@ static int image_blend_execute(comfy_call *call)
         goto out;
     }
     if (vb.h != va.h || vb.w != va.w) {
+        char msg[256];
+        if (core_check_dims(vb.b, va.h, va.w, vb.c, msg, sizeof(msg)) < 0) {
+            rc = h->fail(call, "ValueError", "%s", msg);
+            goto out;
+        }
         rs = malloc(sizeof(float) * (size_t)(vb.b * va.h * va.w * vb.c));
         if (!rs) {
             rc = h->fail(call, "RuntimeError", "out of memory");
