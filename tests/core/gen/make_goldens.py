@@ -84,7 +84,7 @@ def main():
         save(f"upscale_center_{mode}_4x4.f32", torch_resize(crop, 4, 4, mode))
     big = test_image(1, 23, 19, 3)
     for mode in ["nearest-exact", "bilinear", "area", "bicubic"]:
-        for oh, ow in [(7, 40), (46, 38)]:
+        for oh, ow in [(7, 40), (29, 21)]:
             save(f"resize_big_{mode}_{oh}x{ow}.f32",
                  torch_resize(big, oh, ow, mode))
     for oh, ow in [(9, 11), (40, 31), (23, 7)]:
