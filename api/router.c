@@ -245,10 +245,12 @@ void cd_router_handle(cd_req *r, cd_resp *w)
                    "api: handler for %s failed", r->path);
             cd_resp_clear(w);
             if (r->accept && strstr(r->accept, "text/html")) {
-                (void)cd_resp_bytes(w, 500, "text/html; charset=utf-8",
-                    "<html><head><title>500 Internal Server Error</title></head>"
-                    "<body><h1>500 Internal Server Error</h1>"
-                    "Server got itself in trouble</body></html>", 129);
+                static const char page[] =
+                "<html><head><title>500 Internal Server Error</title></head>"
+                "<body><h1>500 Internal Server Error</h1>"
+                "Server got itself in trouble</body></html>";
+            (void)cd_resp_bytes(w, 500, "text/html; charset=utf-8", page,
+                                sizeof(page) - 1);
             } else {
                 (void)cd_resp_text(w, 500, "500 Internal Server Error\n\n"
                                            "Server got itself in trouble");

@@ -40,6 +40,10 @@ struct cd_api {
     ws_client *clients;               /* every open socket (list)          */
     char *run_client;                 /* owned: client of the running node */
     char *run_node;                   /* owned: its display node id        */
+
+    lws_sorted_usec_list_t logs_sul;  /* timer forwarding new log lines    */
+    int logs_timer_on;
+    char logs_last_t[64];             /* newest log entry already sent     */
 };
 
 /* ws.c */

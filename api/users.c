@@ -101,14 +101,15 @@ int cd_h_users_post(cd_req *r, cd_resp *w)
     }
     /* runs of characters outside [a-zA-Z0-9-_] become '-' */
     size_t j = 0;
+    int in_run = 0;
     for (size_t i = 0; i < n && j + 1 < sizeof(id) - 40; i++) {
         unsigned char c = (unsigned char)name[i];
         if (isalnum(c) || c == '-' || c == '_') {
             id[j++] = (char)c;
-        } else if (j == 0 || id[j - 1] != '-' ||
-                   (i > 0 && (isalnum((unsigned char)name[i - 1]) ||
-                              name[i - 1] == '-' || name[i - 1] == '_'))) {
+            in_run = 0;
+        } else if (!in_run) {
             id[j++] = '-';
+            in_run = 1;
         }
     }
     unsigned char u[16];

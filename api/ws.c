@@ -215,11 +215,90 @@ void cd_ws_free_all(cd_api *a)
     while (a->clients) cd_ws_closed(a, a->clients);
 }
 
+/* ---- `logs` messages ------------------------------------------------------ */
+
+#define LOGS_PERIOD_US (300 * LWS_US_PER_MS)
+
+/* The runtime's log ring as parsed JSON ({"entries": [...], "size": ...}). */
+static struct json_object *log_ring(cd_api *a)
+{
+    cd_buf b;
+    char err[64];
+    struct json_object *o = NULL;
+    cd_buf_init(&b, (size_t)16 << 20);
+    if (cd_runtime_logs(a->rt, 1, &b) == 200)
+        o = cd_json_parse(b.data, b.len, 16, err, sizeof(err));
+    cd_buf_free(&b);
+    return o;
+}
+
+/* Remembers the newest entry's time so only later entries are sent. */
+static void mark_newest(cd_api *a, struct json_object *ring)
+{
+    struct json_object *entries, *e, *t;
+    if (!ring || !json_object_object_get_ex(ring, "entries", &entries)) return;
+    size_t n = json_object_array_length(entries);
+    if (!n) return;
+    e = json_object_array_get_idx(entries, n - 1);
+    if (json_object_object_get_ex(e, "t", &t))
+        snprintf(a->logs_last_t, sizeof(a->logs_last_t), "%s", json_object_get_string(t));
+}
+
+/* Every LOGS_PERIOD_US while someone is subscribed: sends the log entries
+ * written since the last pass as one `logs` message (spec §2.4). */
+static void logs_tick(lws_sorted_usec_list_t *sul)
+{
+    cd_api *a = lws_container_of(sul, cd_api, logs_sul);
+    int any = 0;
+    for (ws_client *c = a->clients; c; c = c->next) any |= c->logs && c->registered;
+    if (!any) {
+        a->logs_timer_on = 0;
+        return;
+    }
+    struct json_object *ring = log_ring(a), *entries, *size = NULL, *fresh, *t;
+    if (ring && json_object_object_get_ex(ring, "entries", &entries) &&
+        (fresh = json_object_new_array())) {
+        json_object_object_get_ex(ring, "size", &size);
+        for (size_t i = 0; i < json_object_array_length(entries); i++) {
+            struct json_object *e = json_object_array_get_idx(entries, i);
+            if (json_object_object_get_ex(e, "t", &t) &&
+                strcmp(json_object_get_string(t), a->logs_last_t) > 0)
+                json_object_array_add(fresh, json_object_get(e));
+        }
+        if (json_object_array_length(fresh)) {
+            struct json_object *msg = json_object_new_object(), *data = json_object_new_object();
+            cd_buf b;
+            cd_buf_init(&b, (size_t)16 << 20);
+            json_object_object_add(data, "entries", json_object_get(fresh));
+            json_object_object_add(data, "size", size ? json_object_get(size) : NULL);
+            json_object_object_add(msg, "type", json_object_new_string("logs"));
+            json_object_object_add(msg, "data", data);
+            if (cd_json_dump(&b, msg) == 0)
+                for (ws_client *c = a->clients; c; c = c->next)
+                    if (c->logs && c->registered) enqueue(a, c, 0, b.data, b.len);
+            cd_buf_free(&b);
+            json_object_put(msg);
+            mark_newest(a, ring);
+        }
+        json_object_put(fresh);
+    }
+    json_object_put(ring);
+    lws_sul_schedule(a->ctx, 0, &a->logs_sul, logs_tick, LOGS_PERIOD_US);
+}
+
 int cd_ws_subscribe_logs(cd_api *a, const char *sid, int enabled)
 {
     ws_client *c = find_sid(a, sid);
     if (!c) return -1;
     c->logs = enabled;
+    if (enabled && !a->logs_timer_on) {
+        struct json_object *ring = log_ring(a);
+        a->logs_last_t[0] = '\0';
+        mark_newest(a, ring);
+        json_object_put(ring);
+        a->logs_timer_on = 1;
+        lws_sul_schedule(a->ctx, 0, &a->logs_sul, logs_tick, LOGS_PERIOD_US);
+    }
     return 0;
 }
 

@@ -138,3 +138,23 @@ def test_slow_client_is_dropped_server_survives(server, ws_client):
     assert requests.get(server + "/prompt").status_code == 200
     c2 = ws_client()
     assert c2.first["type"] == "status"
+
+
+def test_logs_subscription(server, ws_client):
+    c = ws_client()
+    r = requests.patch(server + "/internal/logs/subscribe",
+                       json={"clientId": c.sid, "enabled": True})
+    assert r.status_code == 200
+    # something that logs: a request whose handler fails is logged
+    requests.get(server + "/view", params={"filename": "nolog.png", "preview": "webp"})
+    (server.output / "bad_for_log.png").write_bytes(b"junk")
+    requests.get(server + "/view", params={"filename": "bad_for_log.png", "preview": "webp"})
+    deadline = time.time() + 5
+    got = None
+    while time.time() < deadline and not got:
+        for m in c.drain(0.5):
+            if isinstance(m, dict) and m["type"] == "logs":
+                got = m
+    assert got, "no logs message"
+    assert list(got["data"].keys()) == ["entries", "size"]
+    assert any("failed" in e["m"] for e in got["data"]["entries"])
