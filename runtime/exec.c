@@ -9,6 +9,7 @@
  * queue, "running" and history.  Events go to the sink under ex->emu so
  * that their order is the order in which they were produced.
  */
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -472,23 +473,17 @@ int cd_executor_post_queue(cd_executor *ex, const char *body, size_t len, cd_buf
 int cd_executor_get_history(cd_executor *ex, long max_items, long offset, cd_buf *out)
 {
     pthread_mutex_lock(&ex->mu);
-    struct json_object *r = cd_history_select(&ex->hist, max_items, offset);
-    int rc = r ? cd_json_dump(out, r) : -1;
+    int rc = cd_history_write(&ex->hist, max_items, offset, out);
     pthread_mutex_unlock(&ex->mu);
-    json_object_put(r);
     return rc == 0 ? 200 : err500(out);
 }
 
 int cd_executor_get_history_item(cd_executor *ex, const char *id, cd_buf *out)
 {
-    struct json_object *r = json_object_new_object();
     pthread_mutex_lock(&ex->mu);
     cd_hentry *e = id ? cd_history_get(&ex->hist, id) : NULL;
-    if (e)
-        json_object_object_add(r, e->prompt_id, json_object_get(e->entry));
-    int rc = cd_json_dump(out, r);
+    int rc = e ? cd_hentry_write(e, out) : cd_buf_puts(out, "{}");
     pthread_mutex_unlock(&ex->mu);
-    json_object_put(r);
     return rc == 0 ? 200 : err500(out);
 }
 
@@ -501,8 +496,11 @@ int cd_executor_post_history(cd_executor *ex, const char *body, size_t len, cd_b
         return err500(out);
     }
     pthread_mutex_lock(&ex->mu);
-    if (json_object_object_get_ex(req, "clear", &v) && py_truthy(v))
+    int cleared = 0;
+    if (json_object_object_get_ex(req, "clear", &v) && py_truthy(v)) {
         cd_history_clear(&ex->hist);
+        cleared = 1;
+    }
     if (json_object_object_get_ex(req, "delete", &v) && json_object_is_type(v, json_type_array)) {
         size_t n = json_object_array_length(v);
         for (size_t i = 0; i < n; i++) {
@@ -513,6 +511,8 @@ int cd_executor_post_history(cd_executor *ex, const char *body, size_t len, cd_b
     }
     pthread_mutex_unlock(&ex->mu);
     json_object_put(req);
+    if (cleared)
+        malloc_trim(0);   /* a cleared history gives its memory back */
     cd_buf_reset(out);
     return 200;
 }
@@ -584,24 +584,19 @@ static struct json_object *ms_or_null(long long ms)
     return ms > 0 ? json_object_new_int64(ms) : NULL;
 }
 
-/* One job object (shape of upstream ComfyUI's jobs API). */
-static struct json_object *job_json(const char *id, cd_job_state st, struct json_object *item,
-                                    long long created, long long started, long long finished,
-                                    struct json_object *entry, int full)
+/* The jobs summary of a prompt: {"priority", "outputs_count",
+ * "preview_output", "execution_error"}.  `entry` (a history entry) may be
+ * NULL for pending and running prompts.  New reference. */
+static struct json_object *job_summary(struct json_object *item, struct json_object *entry,
+                                       cd_job_state st)
 {
     struct json_object *j = json_object_new_object();
-    json_object_object_add(j, "id", json_object_new_string(id));
-    json_object_object_add(j, "status", json_object_new_string(state_name(st)));
     json_object_object_add(j, "priority", json_object_get(json_object_array_get_idx(item, 0)));
-    json_object_object_add(j, "create_time", ms_or_null(created));
-    json_object_object_add(j, "execution_start_time", ms_or_null(started));
-    json_object_object_add(j, "execution_end_time", ms_or_null(finished));
     struct json_object *outputs = entry ? json_object_object_get(entry, "outputs") : NULL;
     int count = 0;
     struct json_object *preview = NULL;
     if (outputs) {
         json_object_object_foreach(outputs, nid, ui) {
-            (void)nid;
             json_object_object_foreach(ui, k, lst) {
                 if (!json_object_is_type(lst, json_type_array))
                     continue;
@@ -629,12 +624,39 @@ static struct json_object *job_json(const char *id, cd_job_state st, struct json
         for (size_t i = 0; i < n; i++) {
             struct json_object *m = json_object_array_get_idx(msgs, i);
             const char *t = json_object_get_string(json_object_array_get_idx(m, 0));
-            if (t && (strcmp(t, "execution_error") == 0 || strcmp(t, "execution_interrupted") == 0))
+            if (t && (strcmp(t, "execution_error") == 0 || strcmp(t, "execution_interrupted") == 0)) {
+                json_object_put(err);
                 err = json_object_get(json_object_array_get_idx(m, 1));
+            }
         }
     }
     json_object_object_add(j, "execution_error", err);
+    return j;
+}
+
+/* One job object (the shape of upstream ComfyUI's jobs API): id, status,
+ * priority, times, outputs_count, preview_output, execution_error; with
+ * `full`, also the prompt, extra_data, outputs_to_execute, outputs and the
+ * status messages (from `item` and `entry`, either may be NULL).  Takes
+ * the summary reference.  New reference. */
+static struct json_object *job_json(const char *id, cd_job_state st, long long created,
+                                    long long started, long long finished,
+                                    struct json_object *summary, struct json_object *item,
+                                    struct json_object *entry, int full)
+{
+    struct json_object *j = json_object_new_object();
+    json_object_object_add(j, "id", json_object_new_string(id));
+    json_object_object_add(j, "status", json_object_new_string(state_name(st)));
+    json_object_object_add(j, "priority", json_object_get(json_object_object_get(summary, "priority")));
+    json_object_object_add(j, "create_time", ms_or_null(created));
+    json_object_object_add(j, "execution_start_time", ms_or_null(started));
+    json_object_object_add(j, "execution_end_time", ms_or_null(finished));
+    json_object_object_add(j, "outputs_count", json_object_get(json_object_object_get(summary, "outputs_count")));
+    json_object_object_add(j, "preview_output", json_object_get(json_object_object_get(summary, "preview_output")));
+    json_object_object_add(j, "execution_error", json_object_get(json_object_object_get(summary, "execution_error")));
+    json_object_put(summary);
     if (full) {
+        struct json_object *outputs = entry ? json_object_object_get(entry, "outputs") : NULL;
         json_object_object_add(j, "outputs", outputs ? json_object_get(outputs) : json_object_new_object());
         json_object_object_add(j, "prompt", json_object_get(json_object_array_get_idx(item, 2)));
         json_object_object_add(j, "extra_data", json_object_get(json_object_array_get_idx(item, 3)));
@@ -644,6 +666,12 @@ static struct json_object *job_json(const char *id, cd_job_state st, struct json
                   : json_object_new_array());
     }
     return j;
+}
+
+static struct json_object *parse_text(const char *t, size_t n)
+{
+    char err[64];
+    return t ? cd_json_parse(t, n, 512, err, sizeof(err)) : NULL;
 }
 
 static const char *query_get(const char *q, const char *key, char *buf, size_t cap)
@@ -704,17 +732,19 @@ int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out)
     }
     for (size_t i = 0; i < ex->hist.n; i++) {
         cd_hentry *e = ex->hist.v[i];
-        struct json_object *item = json_object_object_get(e->entry, "prompt");
-        rows[n++] = (jrow){job_json(e->prompt_id, e->state, item, e->created_ms, e->started_ms,
-                                    e->finished_ms, e->entry, 0), e->created_ms, e->seq};
+        struct json_object *sum = parse_text(e->summary, strlen(e->summary));
+        rows[n++] = (jrow){job_json(e->prompt_id, e->state, e->created_ms, e->started_ms,
+                                    e->finished_ms, sum, NULL, NULL, 0), e->created_ms, e->seq};
     }
     if (ex->running)
-        rows[n++] = (jrow){job_json(ex->running->prompt_id, CD_JOB_RUNNING, ex->running->item,
-                                    ex->running->created_ms, ex->running_started_ms, 0, NULL, 0),
+        rows[n++] = (jrow){job_json(ex->running->prompt_id, CD_JOB_RUNNING,
+                                    ex->running->created_ms, ex->running_started_ms, 0,
+                                    job_summary(ex->running->item, NULL, CD_JOB_RUNNING), NULL, NULL, 0),
                            ex->running->created_ms, ex->running->seq};
     for (size_t i = 0; i < ex->q.n; i++)
-        rows[n++] = (jrow){job_json(ex->q.v[i]->prompt_id, CD_JOB_PENDING, ex->q.v[i]->item,
-                                    ex->q.v[i]->created_ms, 0, 0, NULL, 0),
+        rows[n++] = (jrow){job_json(ex->q.v[i]->prompt_id, CD_JOB_PENDING, ex->q.v[i]->created_ms,
+                                    0, 0, job_summary(ex->q.v[i]->item, NULL, CD_JOB_PENDING),
+                                    NULL, NULL, 0),
                            ex->q.v[i]->created_ms, ex->q.v[i]->seq};
     pthread_mutex_unlock(&ex->mu);
     qsort(rows, n, sizeof(*rows), jrow_cmp_desc);
@@ -769,16 +799,21 @@ int cd_executor_get_job(cd_executor *ex, const char *id, cd_buf *out)
     pthread_mutex_lock(&ex->mu);
     if (id) {
         cd_hentry *e = cd_history_get(&ex->hist, id);
-        if (e)
-            j = job_json(e->prompt_id, e->state, json_object_object_get(e->entry, "prompt"),
-                         e->created_ms, e->started_ms, e->finished_ms, e->entry, 1);
-        else if (ex->running && strcmp(ex->running->prompt_id, id) == 0)
-            j = job_json(id, CD_JOB_RUNNING, ex->running->item, ex->running->created_ms,
-                         ex->running_started_ms, 0, NULL, 1);
-        else {
+        if (e) {
+            struct json_object *entry = parse_text(e->text, e->len);
+            struct json_object *item = json_object_object_get(entry, "prompt");
+            j = job_json(e->prompt_id, e->state, e->created_ms, e->started_ms, e->finished_ms,
+                         parse_text(e->summary, strlen(e->summary)), item, entry, 1);
+            json_object_put(entry);
+        } else if (ex->running && strcmp(ex->running->prompt_id, id) == 0) {
+            j = job_json(id, CD_JOB_RUNNING, ex->running->created_ms, ex->running_started_ms, 0,
+                         job_summary(ex->running->item, NULL, CD_JOB_RUNNING), ex->running->item,
+                         NULL, 1);
+        } else {
             long at = cd_queue_find(&ex->q, id);
             if (at >= 0)
-                j = job_json(id, CD_JOB_PENDING, ex->q.v[at]->item, ex->q.v[at]->created_ms, 0, 0,
+                j = job_json(id, CD_JOB_PENDING, ex->q.v[at]->created_ms, 0, 0,
+                             job_summary(ex->q.v[at]->item, NULL, CD_JOB_PENDING), ex->q.v[at]->item,
                              NULL, 1);
         }
     }
@@ -1931,19 +1966,30 @@ static void *worker_main(void *arg)
         struct json_object *cid = json_object_object_get(json_object_array_get_idx(it->item, 3), "client_id");
         char *client = json_object_is_type(cid, json_type_string) ? strdup(json_object_get_string(cid)) : NULL;
 
-        pthread_mutex_lock(&ex->mu);
         cd_hentry *h = calloc(1, sizeof(*h));
-        if (h && entry && (h->prompt_id = strdup(it->prompt_id))) {
-            h->entry = entry;
-            h->state = entry_state(entry);
+        cd_job_state st = entry ? entry_state(entry) : CD_JOB_ERROR;
+        struct json_object *sum = entry ? job_summary(json_object_object_get(entry, "prompt"), entry, st) : NULL;
+        char *text = entry ? cd_json_to_string(entry, (size_t)1 << 30) : NULL;
+        char *stext = sum ? cd_json_to_string(sum, (size_t)1 << 24) : NULL;
+        json_object_put(entry);
+        json_object_put(sum);
+        pthread_mutex_lock(&ex->mu);
+        if (h && text && stext && (h->prompt_id = strdup(it->prompt_id))) {
+            h->text = text;
+            h->len = strlen(text);
+            h->summary = stext;
+            h->state = st;
             h->created_ms = it->created_ms;
             h->started_ms = ex->running_started_ms;
             h->finished_ms = now_ms();
             h->seq = it->seq;
             cd_history_put(&ex->hist, h);
         } else {
+            cd_log(ex->log, COMFY_LOG_ERROR, "executor: out of memory storing history for %s",
+                   it->prompt_id);
             free(h);
-            json_object_put(entry);
+            free(text);
+            free(stext);
         }
         ex->running = NULL;
         emit_status_locked(ex);
@@ -1957,6 +2003,13 @@ static void *worker_main(void *arg)
         }
         cd_qitem_free(it);
         pthread_mutex_lock(&ex->mu);
+        if (ex->q.n == 0) {
+            /* Idle: hand the heap that the run freed back to the system,
+             * so a burst of prompts does not leave the RSS at its peak. */
+            pthread_mutex_unlock(&ex->mu);
+            malloc_trim(0);
+            pthread_mutex_lock(&ex->mu);
+        }
     }
     pthread_mutex_unlock(&ex->mu);
     return NULL;

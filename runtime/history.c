@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pyjson.h"
+
 void cd_history_init(cd_history *h, long max)
 {
     memset(h, 0, sizeof(*h));
@@ -17,7 +19,8 @@ void cd_hentry_free(cd_hentry *e)
     if (!e)
         return;
     free(e->prompt_id);
-    json_object_put(e->entry);
+    free(e->text);
+    free(e->summary);
     free(e);
 }
 
@@ -90,21 +93,32 @@ int cd_history_put(cd_history *h, cd_hentry *e)
     return 0;
 }
 
-struct json_object *cd_history_select(const cd_history *h, long max_items, long offset)
+int cd_hentry_write(const cd_hentry *e, cd_buf *out)
 {
-    struct json_object *out = json_object_new_object();
-    if (!out)
-        return NULL;
+    if (cd_buf_putc(out, '{') < 0 || cd_json_dump_string(out, e->prompt_id, strlen(e->prompt_id)) < 0 ||
+        cd_buf_puts(out, ": ") < 0 || cd_buf_append(out, e->text, e->len) < 0)
+        return -1;
+    return cd_buf_putc(out, '}');
+}
+
+int cd_history_write(const cd_history *h, long max_items, long offset, cd_buf *out)
+{
     if (offset < 0 && max_items >= 0)
         offset = (long)h->n - max_items;
+    if (cd_buf_putc(out, '{') < 0)
+        return -1;
     long count = 0;
     for (size_t i = 0; i < h->n; i++) {
         if ((long)i < offset)
             continue;
-        json_object_object_add(out, h->v[i]->prompt_id, json_object_get(h->v[i]->entry));
+        const cd_hentry *e = h->v[i];
+        if ((count && cd_buf_puts(out, ", ") < 0) ||
+            cd_json_dump_string(out, e->prompt_id, strlen(e->prompt_id)) < 0 ||
+            cd_buf_puts(out, ": ") < 0 || cd_buf_append(out, e->text, e->len) < 0)
+            return -1;
         count++;
         if (max_items >= 0 && count >= max_items)
             break;
     }
-    return out;
+    return cd_buf_putc(out, '}');
 }

@@ -12,6 +12,8 @@
 #include <json-c/json.h>
 #include <stddef.h>
 
+#include "buf.h"
+
 /* What the jobs API needs beyond the ComfyUI entry. */
 typedef enum cd_job_state {
     CD_JOB_PENDING = 0,
@@ -23,7 +25,13 @@ typedef enum cd_job_state {
 
 typedef struct cd_hentry {
     char *prompt_id;              /* owned */
-    struct json_object *entry;    /* {"prompt", "outputs", "status", "meta"}; owned */
+    /* The entry {"prompt", "outputs", "status", "meta"} as JSON text
+     * (kept as text: a fraction of the memory of a json-c tree). */
+    char *text;                   /* owned */
+    size_t len;
+    /* The jobs API summary {"priority", "outputs_count", "preview_output",
+     * "execution_error"} as JSON text; owned. */
+    char *summary;
     cd_job_state state;
     long long created_ms, started_ms, finished_ms;
     long long seq;                /* submission order */
@@ -49,8 +57,10 @@ int cd_history_delete(cd_history *h, const char *prompt_id);
 
 void cd_hentry_free(cd_hentry *e);
 
-/* GET /history selection (§1.15): appends {id: entry, ...} to a new JSON
- * object.  max_items < 0: not given; offset < 0: the default. */
-struct json_object *cd_history_select(const cd_history *h, long max_items, long offset);
+/* GET /history selection (§1.15): writes {id: entry, ...} to `out`.
+ * max_items < 0: not given; offset < 0: the default.  0 or -1. */
+int cd_history_write(const cd_history *h, long max_items, long offset, cd_buf *out);
+/* Writes {id: entry} for one entry.  0 or -1. */
+int cd_hentry_write(const cd_hentry *e, cd_buf *out);
 
 #endif
