@@ -58,7 +58,8 @@ def start_server(base, *extra):
     (base / "output").mkdir(exist_ok=True)
     port = free_port()
     args = [str(BINARY), "--base-directory", str(base), "--port", str(port)]
-    packs = [BUILD / "nodepacks", BUILD / "test-packs" / "testing"]
+    packs = [BUILD / "nodepacks", BUILD / "test-packs" / "testing",
+             BUILD / "test-packs" / "apitest"]
     for p in packs:
         if p.is_dir():
             args += ["--nodepack-dir", str(p)]

@@ -158,3 +158,42 @@ def test_logs_subscription(server, ws_client):
     assert got, "no logs message"
     assert list(got["data"].keys()) == ["entries", "size"]
     assert any("failed" in e["m"] for e in got["data"]["entries"])
+
+
+def preview_frames(msgs):
+    return [m for m in msgs if isinstance(m, bytes)]
+
+
+def test_binary_preview_frames(server, ws_client):               # 44, 45, 46
+    import struct
+    if not requests.get(server + "/object_info/ApiTestPreview").json():
+        import pytest
+        pytest.skip("apitest pack not built")
+    meta_client = ws_client()                     # supports_preview_metadata: true
+    plain = ws_client(feature_flags=False)
+    pid, msgs = run(server, meta_client, {"1": {"class_type": "ApiTestPreview",
+                                                 "inputs": {"seed": 1}}})
+    frames = preview_frames(msgs)
+    assert len(frames) == 2
+    for f in frames:
+        kind, mlen = struct.unpack(">II", f[:8])
+        assert kind == 4                           # never type 1 for this client
+        meta = json.loads(f[8:8 + mlen])
+        assert list(meta.keys()) == ["node_id", "prompt_id", "display_node_id",
+                                     "parent_node_id", "real_node_id", "image_type"]
+        assert meta["node_id"] == "1" and meta["prompt_id"] == pid
+        assert meta["image_type"] == "image/jpeg"
+        assert f[8 + mlen:8 + mlen + 2] == b"\xff\xd8"
+    assert preview_frames(plain.drain(0.3)) == []   # not the other client's
+
+    # a client without the flag gets type 1 (JPEG) for its own prompt
+    r = queue(server, {"1": {"class_type": "ApiTestPreview", "inputs": {"seed": 2}}}, plain.sid)
+    frames = preview_frames(plain.until_done(r.json()["prompt_id"]))
+    assert len(frames) == 2
+    assert all(struct.unpack(">II", f[:8]) == (1, 1) and f[8:10] == b"\xff\xd8" for f in frames)
+
+    # no client_id: type 1 to everyone
+    r = queue(server, {"1": {"class_type": "ApiTestPreview", "inputs": {"seed": 3}}})
+    time.sleep(1.0)
+    got = preview_frames(meta_client.drain(0.5))
+    assert got and all(struct.unpack(">I", f[:4])[0] == 1 for f in got)
