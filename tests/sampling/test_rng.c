@@ -63,6 +63,28 @@ static void published(void)
     free(big);
   }
 
+  /* variant B (no contraction) against the spec's values (torch-rng.md 12.2) */
+  {
+    static const struct {
+      uint64_t seed;
+      size_t n;
+      uint64_t fnv;
+    } bv[] = {{0, 16384, 0xee1064e0fa88470full},
+              {42, 16384, 0x1b438172ad3fc397ull},
+              {123456789, 262144, 0xbc4295f0c5fcad31ull},
+              {UINT64_MAX, 16900, 0xe3d73eba60d3e80cull}};
+    float *buf = malloc(262144 * sizeof(float));
+    CHECK(buf != NULL, "malloc");
+    for (size_t k = 0; buf && k < sizeof bv / sizeof bv[0]; k++) {
+      cd_torch_gen_seed(&g, bv[k].seed);
+      g.variant = CD_TORCH_RANDN_AVX2_NOFMA;
+      cd_torch_randn(&g, buf, bv[k].n);
+      CHECK(check_fnv_f32(buf, bv[k].n) == bv[k].fnv, "variant B seed %llu n %zu",
+            (unsigned long long)bv[k].seed, bv[k].n);
+    }
+    free(buf);
+  }
+
   /* numpy SeedSequence(0).generate_state(3) */
   uint32_t st[3];
   cd_seed_sequence_state(0, 0, 0, 0, st, 3);
