@@ -14,7 +14,7 @@
  * builds keep one version. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(CK_NO_CLONES)
-#define CK_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define CK_X86 1
 #else
 #define CK_CLONES

@@ -1,9 +1,10 @@
 /*
  * norm.c — group norm (optionally fused with SiLU), layer norm, softmax.
  *
- * Statistics are two-pass (mean, then the mean of squared deviations) as
- * PyTorch computes them, with 16 partial sums per loop so that the loops
- * vectorise without reassociation and partials folded in double.
+ * NCHW statistics are two-pass (mean, then the mean of squared deviations)
+ * with 16 partial sums per loop so that the loops vectorise without
+ * reassociation, partials folded in double.  NHWC statistics take one pass:
+ * per-channel moments about the sample's first pixel, pooled in double.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -82,23 +83,21 @@ static void scale_shift_rows(const float *x, float *y, int64_t pix, int64_t c,
     }
 }
 
-/* NHWC partial sums: part[c] += x[p, c] (mode 0) or (x - mean[c])^2. */
+/* NHWC moments of `pix` pixels about a per-channel shift (the sample's
+ * first pixel, so there is no cancellation): sum[c] = Σ d, sq[c] = Σ d²
+ * with d = x[p, c] - shift[c]. */
 CK_CLONES
-static void chan_sums(const float *x, int64_t pix, int64_t c, const float *mean,
-                      float *part)
+static void chan_moments(const float *x, int64_t pix, int64_t c, const float *shift,
+                         float *sum, float *sq)
 {
     for (int64_t i = 0; i < c; i++)
-        part[i] = 0.0f;
+        sum[i] = sq[i] = 0.0f;
     for (int64_t p = 0; p < pix; p++) {
         const float *xr = x + p * c;
-        if (!mean) {
-            for (int64_t i = 0; i < c; i++)
-                part[i] += xr[i];
-        } else {
-            for (int64_t i = 0; i < c; i++) {
-                float d = xr[i] - mean[i];
-                part[i] += d * d;
-            }
+        for (int64_t i = 0; i < c; i++) {
+            float d = xr[i] - shift[i];
+            sum[i] += d;
+            sq[i] += d * d;
         }
     }
 }
@@ -112,8 +111,7 @@ struct gn_job {
     const float *gamma, *beta;
     float eps;
     int silu;
-    float *part;   /* NHWC: [n][chunks][c] partial sums                    */
-    float *mean;   /* NHWC: [n][c] group mean spread per channel           */
+    float *part;   /* NHWC: [n][chunks][2][c] partial moments               */
     float *a, *b;  /* NHWC: [n][c] scale and shift                         */
 };
 
@@ -137,24 +135,15 @@ static void gn_nchw_task(void *arg, int64_t t, int thread)
     }
 }
 
-static void gn_nhwc_sum_task(void *arg, int64_t t, int thread)
+static void gn_nhwc_moments_task(void *arg, int64_t t, int thread)
 {
     (void)thread;
     struct gn_job *j = arg;
     int64_t s = t / j->chunks, ch = t % j->chunks;
     int64_t p0 = ch * GN_CHUNK, pix = CK_MIN(GN_CHUNK, j->hw - p0);
-    chan_sums(j->x + (s * j->hw + p0) * j->c, pix, j->c, NULL,
-              j->part + t * j->c);
-}
-
-static void gn_nhwc_var_task(void *arg, int64_t t, int thread)
-{
-    (void)thread;
-    struct gn_job *j = arg;
-    int64_t s = t / j->chunks, ch = t % j->chunks;
-    int64_t p0 = ch * GN_CHUNK, pix = CK_MIN(GN_CHUNK, j->hw - p0);
-    chan_sums(j->x + (s * j->hw + p0) * j->c, pix, j->c, j->mean + s * j->c,
-              j->part + t * j->c);
+    float *part = j->part + t * 2 * j->c;
+    chan_moments(j->x + (s * j->hw + p0) * j->c, pix, j->c, j->x + s * j->hw * j->c,
+                 part, part + j->c);
 }
 
 static void gn_nhwc_apply_task(void *arg, int64_t t, int thread)
@@ -168,20 +157,46 @@ static void gn_nhwc_apply_task(void *arg, int64_t t, int thread)
                      j->b + s * j->c, j->silu);
 }
 
-/* Folds the partials of sample s into per-group values spread per channel. */
-static void gn_fold(struct gn_job *j, int64_t s, float *dst, int is_var)
+/* Combines the partial moments of sample s into each group's mean and
+ * variance (exact pooled formulas, in double) and fills a, b. */
+static void gn_fold(struct gn_job *j, int64_t s)
 {
+    const float *shift = j->x + s * j->hw * j->c;
+    double n = (double)j->hw;
     for (int64_t g = 0; g < j->groups; g++) {
-        double acc = 0;
-        for (int64_t k = 0; k < j->chunks; k++) {
-            const float *pp = j->part + (s * j->chunks + k) * j->c + g * j->cpg;
-            for (int64_t ci = 0; ci < j->cpg; ci++)
-                acc += pp[ci];
+        double msum = 0, m2 = 0;
+        for (int64_t ci = 0; ci < j->cpg; ci++) {
+            int64_t c = g * j->cpg + ci;
+            double su = 0, sq = 0;
+            for (int64_t k = 0; k < j->chunks; k++) {
+                const float *pp = j->part + ((s * j->chunks + k) * 2) * j->c;
+                su += pp[c];
+                sq += pp[j->c + c];
+            }
+            msum += shift[c] + su / n;           /* channel mean       */
+            m2 += sq - su * su / n;              /* channel M2         */
         }
-        float v = (float)(acc / (double)(j->cpg * j->hw));
-        for (int64_t ci = 0; ci < j->cpg; ci++)
-            dst[s * j->c + g * j->cpg + ci] = v;
-        (void)is_var;
+        double mean = msum / (double)j->cpg;
+        for (int64_t ci = 0; ci < j->cpg; ci++) { /* between-channel part */
+            int64_t c = g * j->cpg + ci;
+            double su = 0;
+            for (int64_t k = 0; k < j->chunks; k++)
+                su += j->part[((s * j->chunks + k) * 2) * j->c + c];
+            double mc = shift[c] + su / n;
+            m2 += n * (mc - mean) * (mc - mean);
+        }
+        double var = m2 / (n * (double)j->cpg);
+        if (var < 0)
+            var = 0;
+        float rstd = (float)(1.0 / sqrt(var + j->eps));
+        for (int64_t ci = 0; ci < j->cpg; ci++) {
+            int64_t c = g * j->cpg + ci;
+            float ga = j->gamma ? j->gamma[c] : 1.0f;
+            float be = j->beta ? j->beta[c] : 0.0f;
+            float a = rstd * ga;
+            j->a[s * j->c + c] = a;
+            j->b[s * j->c + c] = be - (float)mean * a;
+        }
     }
 }
 
@@ -195,39 +210,27 @@ int ck_group_norm(ck_pool *p, const float *x, float *y, int64_t n, int64_t c,
     if (n == 0)
         return 0;
     struct gn_job j = { x, y, n, c, hw, groups, c / groups, 0, gamma, beta, eps,
-                        silu != 0, NULL, NULL, NULL, NULL };
+                        silu != 0, NULL, NULL, NULL };
     if (layout == CK_LAYOUT_NCHW) {
         ck_pool_run(p, n * groups, gn_nchw_task, &j);
         return 0;
     }
     j.chunks = (hw + GN_CHUNK - 1) / GN_CHUNK;
-    j.part = ck_alloc((size_t)(n * j.chunks * c) * sizeof(float));
-    j.mean = ck_alloc((size_t)(3 * n * c) * sizeof(float));
-    if (!j.part || !j.mean) {
+    j.part = ck_alloc((size_t)(n * j.chunks * 2 * c) * sizeof(float));
+    j.a = ck_alloc((size_t)(2 * n * c) * sizeof(float));
+    if (!j.part || !j.a) {
         ck_free(j.part);
-        ck_free(j.mean);
+        ck_free(j.a);
         return COMFY_ENOMEM;
     }
-    j.a = j.mean + n * c;
     j.b = j.a + n * c;
-    ck_pool_run(p, n * j.chunks, gn_nhwc_sum_task, &j);
+    ck_pool_run(p, n * j.chunks, gn_nhwc_moments_task, &j);
     for (int64_t s = 0; s < n; s++)
-        gn_fold(&j, s, j.mean, 0);
-    ck_pool_run(p, n * j.chunks, gn_nhwc_var_task, &j);
-    for (int64_t s = 0; s < n; s++) {
-        gn_fold(&j, s, j.a, 1); /* variance per channel into a */
-        for (int64_t ch = 0; ch < c; ch++) {
-            float rstd = 1.0f / sqrtf(j.a[s * c + ch] + eps);
-            float ga = gamma ? gamma[ch] : 1.0f;
-            float be = beta ? beta[ch] : 0.0f;
-            float a = rstd * ga;
-            j.a[s * c + ch] = a;
-            j.b[s * c + ch] = be - j.mean[s * c + ch] * a;
-        }
-    }
+        gn_fold(&j, s);
+    /* y may be x: the fold read the shifts from x before the apply pass */
     ck_pool_run(p, n * j.chunks, gn_nhwc_apply_task, &j);
     ck_free(j.part);
-    ck_free(j.mean);
+    ck_free(j.a);
     return 0;
 }
 

@@ -22,7 +22,8 @@
 #endif
 
 #define POOL_MAX_THREADS 256
-#define POOL_SPIN 20000
+#define POOL_SPIN 4000 /* pause loops (~50 us) before sleeping: oneDNN's OpenMP
+                         * threads need the cores right after our ops */
 
 struct ck_pool {
     int n;                      /* threads including the caller            */
