@@ -107,6 +107,19 @@ int core_conv_reflect(const float *in, int64_t b, int64_t h, int64_t w,
                       int64_t c, const float *kernel, int r, float *out,
                       int clamp01);
 
+/* ImageBlur, computed separably (the kernel is the outer product of two
+ * 1-D Gaussians): the same result as core_conv_reflect with
+ * core_gaussian_kernel up to float rounding, in O(r) per value instead of
+ * O(r²).  Needs 0 <= r <= 31, r < h, r < w (else COMFY_EINVAL); may
+ * return COMFY_ENOMEM. */
+int core_gaussian_blur(const float *in, int64_t b, int64_t h, int64_t w,
+                       int64_t c, int r, float sigma, float *out);
+
+/* ImageSharpen: (1 + 10a)·in − 10a·blur(in), clamped to 0..1, which is
+ * the convolution with core_sharpen_kernel.  Same errors as above. */
+int core_sharpen(const float *in, int64_t b, int64_t h, int64_t w, int64_t c,
+                 int r, float sigma, float alpha, float *out);
+
 /* ImagePadForOutpaint.  `out` is [b, h+top+bottom, w+left+right, c] and
  * `mask` is [1, same h', same w']. */
 void core_pad_outpaint(const float *in, int64_t b, int64_t h, int64_t w,

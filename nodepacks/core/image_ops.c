@@ -141,6 +141,94 @@ int core_conv_reflect(const float *in, int64_t b, int64_t h, int64_t w,
     return 0;
 }
 
+/* The 1-D factor of the Gaussian kernel: the 2-D kernel of
+ * core_gaussian_kernel is the outer product of this with itself. */
+static void gaussian_1d(int r, float sigma, float *g)
+{
+    int k = 2 * r + 1;
+    float step = k > 1 ? 2.0f / (float)(k - 1) : 0.0f;
+    float den = (float)(2.0 * (double)sigma * (double)sigma);
+    double sum = 0.0;
+    for (int i = 0; i < k; i++) {
+        float u = k == 1 ? -1.0f
+                         : i < k / 2 ? -1.0f + step * (float)i
+                                     : 1.0f - step * (float)(k - 1 - i);
+        g[i] = expf(-(u * u) / den);
+        sum += g[i];
+    }
+    for (int i = 0; i < k; i++)
+        g[i] = (float)(g[i] / sum);
+}
+
+int core_gaussian_blur(const float *in, int64_t b, int64_t h, int64_t w,
+                       int64_t c, int r, float sigma, float *out)
+{
+    if (r < 0 || r > 31 || r >= h || r >= w)
+        return COMFY_EINVAL;
+    float g[63];
+    gaussian_1d(r, sigma, g);
+    int64_t k = 2 * (int64_t)r + 1;
+    float *tmp = malloc(sizeof(float) * (size_t)(h * w * c));
+    int64_t *xi = malloc(sizeof(int64_t) * (size_t)(w + 2 * r));
+    int64_t *yi = malloc(sizeof(int64_t) * (size_t)(h + 2 * r));
+    if (!tmp || !xi || !yi) {
+        free(tmp);
+        free(xi);
+        free(yi);
+        return COMFY_ENOMEM;
+    }
+    for (int64_t i = 0; i < w + 2 * r; i++)
+        xi[i] = reflect(i - r, w);
+    for (int64_t i = 0; i < h + 2 * r; i++)
+        yi[i] = reflect(i - r, h);
+    for (int64_t bi = 0; bi < b; bi++) {
+        const float *src = in + bi * h * w * c;
+        float *dst = out + bi * h * w * c;
+        /* along x into tmp */
+        for (int64_t y = 0; y < h; y++) {
+            const float *row = src + y * w * c;
+            float *trow = tmp + y * w * c;
+            for (int64_t x = 0; x < w; x++)
+                for (int64_t ch = 0; ch < c; ch++) {
+                    float acc = 0.0f;
+                    for (int64_t v = 0; v < k; v++)
+                        acc += g[v] * row[xi[x + v] * c + ch];
+                    trow[x * c + ch] = acc;
+                }
+        }
+        /* along y into dst */
+        for (int64_t y = 0; y < h; y++) {
+            float *orow = dst + y * w * c;
+            for (int64_t i = 0; i < w * c; i++)
+                orow[i] = 0.0f;
+            for (int64_t u = 0; u < k; u++) {
+                const float *trow = tmp + yi[y + u] * w * c;
+                for (int64_t i = 0; i < w * c; i++)
+                    orow[i] += g[u] * trow[i];
+            }
+        }
+    }
+    free(tmp);
+    free(xi);
+    free(yi);
+    return 0;
+}
+
+int core_sharpen(const float *in, int64_t b, int64_t h, int64_t w, int64_t c,
+                 int r, float sigma, float alpha, float *out)
+{
+    int rc = core_gaussian_blur(in, b, h, w, c, r, sigma, out);
+    if (rc)
+        return rc;
+    /* K = -10a*G + (1 + 10a)*delta, since G sums to 1 */
+    float f = (float)((double)alpha * 10.0);
+    for (int64_t i = 0; i < b * h * w * c; i++) {
+        float v = (1.0f + f) * in[i] - f * out[i];
+        out[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+    }
+    return 0;
+}
+
 static int64_t min64(int64_t a, int64_t b)
 {
     return a < b ? a : b;

@@ -496,8 +496,9 @@ static const comfy_input_def image_blend_inputs[] = {
 
 /* ---------------------------------------------- ImageBlur, ImageSharpen */
 
-static int convolve(comfy_call *call, int64_t r, const float *kernel,
-                    int clamp01)
+/* Blurs (alpha < 0) or sharpens input "image" with radius r, one batch
+ * item at a time, checking for /interrupt in between. */
+static int filter(comfy_call *call, int64_t r, float sigma, float alpha)
 {
     core_view img;
     int rc = core_in_image(call, "image", &img);
@@ -518,10 +519,14 @@ static int convolve(comfy_call *call, int64_t r, const float *kernel,
     int64_t per = img.h * img.w * img.c;
     for (int64_t b = 0; b < img.b && rc == 0; b++) {
         rc = call->host->interrupted(call);
-        if (!rc)
-            rc = core_conv_reflect(img.data + b * per, 1, img.h, img.w, img.c,
-                                   kernel, (int)r, (float *)t->data + b * per,
-                                   clamp01);
+        if (rc)
+            break;
+        float *o = (float *)t->data + b * per;
+        rc = alpha < 0.0f
+            ? core_gaussian_blur(img.data + b * per, 1, img.h, img.w, img.c,
+                                 (int)r, sigma, o)
+            : core_sharpen(img.data + b * per, 1, img.h, img.w, img.c,
+                           (int)r, sigma, alpha, o);
     }
     core_view_free(&img);
     if (rc) {
@@ -537,7 +542,6 @@ static int image_blur_execute(comfy_call *call)
 {
     int64_t r;
     double sigma;
-    float kernel[63 * 63];
     int rc;
     if ((rc = core_in_int(call, "blur_radius", &r)) ||
         (rc = core_in_float(call, "sigma", &sigma)))
@@ -547,8 +551,7 @@ static int image_blur_execute(comfy_call *call)
     if (r < 0 || r > 31)
         return call->host->fail(call, "ValueError", "blur_radius must be "
                                 "between 1 and 31");
-    core_gaussian_kernel((int)r, (float)sigma, kernel);
-    return convolve(call, r, kernel, 0);
+    return filter(call, r, (float)sigma, -1.0f);
 }
 
 static const comfy_input_def image_blur_inputs[] = {
@@ -563,7 +566,6 @@ static int image_sharpen_execute(comfy_call *call)
 {
     int64_t r;
     double sigma, alpha;
-    float kernel[63 * 63];
     int rc;
     if ((rc = core_in_int(call, "sharpen_radius", &r)) ||
         (rc = core_in_float(call, "sigma", &sigma)) ||
@@ -574,8 +576,10 @@ static int image_sharpen_execute(comfy_call *call)
     if (r < 0 || r > 31)
         return call->host->fail(call, "ValueError", "sharpen_radius must be "
                                 "between 1 and 31");
-    core_sharpen_kernel((int)r, (float)sigma, (float)alpha, kernel);
-    return convolve(call, r, kernel, 1);
+    if (!(alpha >= 0.0))
+        return call->host->fail(call, "ValueError", "alpha must not be "
+                                "negative");
+    return filter(call, r, (float)sigma, (float)alpha);
 }
 
 static const comfy_input_def image_sharpen_inputs[] = {

@@ -202,6 +202,36 @@ static void test_filters(void)
         CHECK(max_diff(got, want, n) <= 1e-5, "sharpen differs by %g",
               max_diff(got, want, n));
     free(want);
+    /* the separable versions the nodes use */
+    want = read_golden("blur_r2_s1.5.f32", n * sizeof(float));
+    CHECK(core_gaussian_blur(img, 1, 6, 7, 3, 2, 1.5f, got) == 0, "blur");
+    if (want)
+        CHECK(max_diff(got, want, n) <= 2e-6, "separable blur differs by %g",
+              max_diff(got, want, n));
+    free(want);
+    want = read_golden("sharpen_r1_s1_a0.7.f32", n * sizeof(float));
+    CHECK(core_sharpen(img, 1, 6, 7, 3, 1, 1.0f, 0.7f, got) == 0, "sharpen");
+    if (want)
+        CHECK(max_diff(got, want, n) <= 1e-5, "sharpen differs by %g",
+              max_diff(got, want, n));
+    free(want);
+    CHECK(core_gaussian_blur(img, 1, 6, 7, 3, 6, 1.0f, got) == COMFY_EINVAL,
+          "radius 6 on height 6");
+    float *big = test_image(1, 23, 19, 3), bo[23 * 19 * 3];
+    size_t nb = 23 * 19 * 3;
+    want = read_golden("blur_big_r9_s2.5.f32", nb * sizeof(float));
+    CHECK(core_gaussian_blur(big, 1, 23, 19, 3, 9, 2.5f, bo) == 0, "blur r9");
+    if (want)
+        CHECK(max_diff(bo, want, nb) <= 2e-6, "blur r9 differs by %g",
+              max_diff(bo, want, nb));
+    free(want);
+    want = read_golden("sharpen_big_r5_s0.8_a2.f32", nb * sizeof(float));
+    CHECK(core_sharpen(big, 1, 23, 19, 3, 5, 0.8f, 2.0f, bo) == 0, "sharp r5");
+    if (want)
+        CHECK(max_diff(bo, want, nb) <= 1e-5, "sharpen r5 differs by %g",
+              max_diff(bo, want, nb));
+    free(want);
+    free(big);
     /* torch's reflect padding needs the radius below the image size */
     CHECK(core_conv_reflect(img, 1, 6, 7, 3, kernel, 6, got, 0) ==
           COMFY_EINVAL, "radius 6 on height 6");

@@ -99,6 +99,12 @@ def main():
     sharp = np.clip(conv_reflect(test_image(1, 6, 7, 3), k, 1), 0, 1)
     save("sharpen_r1_s1_a0.7.f32", sharp)
 
+    big = test_image(1, 23, 19, 3)
+    save("blur_big_r9_s2.5.f32", conv_reflect(big, gaussian(19, 2.5), 9))
+    k = gaussian(11, 0.8) * -(2.0 * 10)
+    k[5, 5] = k[5, 5] - k.sum() + 1.0
+    save("sharpen_big_r5_s0.8_a2.f32", np.clip(conv_reflect(big, k, 5), 0, 1))
+
     m = test_image(1, 6, 7, 1)[0, :, :, 0]
     plus = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
     full = np.ones((3, 3), dtype=int)
