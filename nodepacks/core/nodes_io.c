@@ -307,6 +307,20 @@ static int replace_batch_num(const char *s, int64_t num, char *out,
     return 0;
 }
 
+/* True when the server runs with --disable-metadata (hosts from SDK ABI
+ * 1.1 on say so through host->setting; older ones never do). */
+static int metadata_disabled(const comfy_host *h)
+{
+#if COMFY_ABI_MINOR >= 1
+    if (COMFY_HAS_FIELD(h, comfy_host, setting) && h->setting) {
+        const char *v = h->setting(h->ctx, "disable-metadata");
+        return v && strcmp(v, "1") == 0;
+    }
+#endif
+    (void)h;
+    return 0;
+}
+
 /* Saves input "images" as PNGs under `which` ("output"/"temp") with
  * `prefix`, zlib `level`, and the prompt/extra_pnginfo metadata; sets
  * the UI {"images": [{"filename", "subfolder", "type"}]}. */
@@ -339,12 +353,13 @@ static int save_images(comfy_call *call, const char *which, const char *prefix,
         goto out;
     }
     /* metadata: prompt, then each extra_pnginfo key in order */
-    const comfy_value *pv = h->input(call, "prompt");
+    int meta = !metadata_disabled(h);
+    const comfy_value *pv = meta ? h->input(call, "prompt") : NULL;
     if (pv && h->value_get_string(pv)) {
         keys[n_texts] = "prompt";
         texts[n_texts++] = h->value_get_string(pv);
     }
-    const comfy_value *ev = h->input(call, "extra_pnginfo");
+    const comfy_value *ev = meta ? h->input(call, "extra_pnginfo") : NULL;
     if (ev && h->value_kind(ev) == COMFY_KIND_MAP) {
         for (size_t i = 0; i < h->map_len(ev) && n_texts < 66; i++) {
             const char *t = h->value_get_string(h->map_value(ev, i));

@@ -35,6 +35,7 @@ struct harness {
     size_t n_defs;
     char base[256], input[300], output[300], temp[300];
     int interrupt;
+    int disable_metadata;
 };
 
 struct hn_call {
@@ -125,6 +126,25 @@ static int h_interrupted(comfy_call *call)
 void hn_interrupt(harness *h, int on)
 {
     h->interrupt = on;
+}
+
+#if COMFY_ABI_MINOR >= 1
+static const char *h_setting(comfy_host_ctx *ctx, const char *name)
+{
+    if (strcmp(name, "disable-metadata") == 0)
+        return ctx->h->disable_metadata ? "1" : "0";
+    return NULL;
+}
+#endif
+
+int hn_disable_metadata(harness *h, int on)
+{
+    h->disable_metadata = on;
+#if COMFY_ABI_MINOR >= 1
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 static int h_progress(comfy_call *call, double v, double max,
@@ -269,6 +289,9 @@ harness *hn_new(const char *so_path)
     t->directory = h_directory;
     t->annotated_path = h_annotated;
     t->save_path = h_save_path;
+#if COMFY_ABI_MINOR >= 1
+    t->setting = h_setting;
+#endif
 
     h->so = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
     if (!h->so) {

@@ -27,6 +27,10 @@ const char *hn_dir(harness *h, const char *which);
 /* Makes host->interrupted() report an interrupt (once) when on != 0. */
 void hn_interrupt(harness *h, int on);
 
+/* Makes host->setting("disable-metadata") say "1" when on != 0.  Returns
+ * 0 when the SDK has no setting() yet (ABI 1.0). */
+int hn_disable_metadata(harness *h, int on);
+
 /* Registered classes in registration order. */
 size_t hn_count(harness *h);
 const comfy_node_def *hn_def_at(harness *h, size_t i);

@@ -526,6 +526,19 @@ static void test_save_and_load(void)
     CHECK(bad == 0, "%d pixels differ after save and load", bad);
     hn_end(c);
 
+    /* --disable-metadata: no text chunks */
+    if (hn_disable_metadata(H, 1)) {
+        c = hn_begin(H, "SaveImage");
+        hn_set(c, "images", vimage(1, 2, 2, 3));
+        hn_set(c, "filename_prefix", vstr("nometa"));
+        hn_set(c, "prompt", vstr("{\"1\": {}}"));
+        CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+        path_in(path, sizeof(path), "output", "nometa_00001_.png");
+        CHECK(png_texts(path, 0, k, v, sizeof(k)) == 0, "no metadata");
+        hn_end(c);
+        hn_disable_metadata(H, 0);
+    }
+
     /* the counter continues */
     c = hn_begin(H, "SaveImage");
     hn_set(c, "images", vimage(1, 2, 2, 3));
