@@ -4,6 +4,7 @@ import re
 import time
 
 import requests
+import websocket
 
 from conftest import minimal_prompt, queue, run, new_id
 
@@ -130,14 +131,26 @@ def test_reconnect_while_running(server, ws_client):              # 43
 
 
 def test_slow_client_is_dropped_server_survives(server, ws_client):
-    # A client that never reads: flood it with broadcasts (status messages
-    # from queue changes); the server must stay responsive.
-    c = ws_client()
-    for i in range(30):
-        queue(server, minimal_prompt("flood", color=i))
+    # A socket that never reads, with a tiny receive window: broadcasts pile
+    # up in its bounded send queue until the server drops it (and logs so);
+    # other clients and the HTTP API carry on.
+    import socket as so
+    slow = websocket.create_connection(
+        server.replace("http://", "ws://") + "/ws", timeout=10,
+        sockopt=[(so.SOL_SOCKET, so.SO_RCVBUF, 2048)])
+    body = {"prompt": minimal_prompt("flood")}
+    dropped = False
+    with requests.Session() as sess:
+        for i in range(20000):
+            assert sess.post(server + "/prompt", json=body).status_code == 200
+            if i % 500 == 499 and "too slow" in server.log.read_text():
+                dropped = True
+                break
+    assert dropped, "slow client was not dropped"
     assert requests.get(server + "/prompt").status_code == 200
-    c2 = ws_client()
+    c2 = ws_client(feature_flags=False)
     assert c2.first["type"] == "status"
+    slow.close()
 
 
 def test_logs_subscription(server, ws_client):
