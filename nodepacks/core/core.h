@@ -224,7 +224,8 @@ int core_in_choice(comfy_call *call, const char *name,
                    const char *const *choices, int *index);
 /* IMAGE: a 4-D tensor [B, H, W, C]. */
 int core_in_image(comfy_call *call, const char *name, core_view *v);
-/* MASK: [H, W], [B, H, W] or [B, 1, H, W], viewed as [B', H, W]. */
+/* MASK: any tensor of 2 or more dimensions, viewed as [-1, H, W] (so
+ * [H, W], [B, H, W] and [B, 1, H, W] all work). */
 int core_in_mask(comfy_call *call, const char *name, core_view *v);
 
 /* A new zero-filled float32 tensor (one reference) after checking the

@@ -203,12 +203,15 @@ int core_in_mask(comfy_call *call, const char *name, core_view *v)
     comfy_tensor *t = in_tensor(call, name);
     if (!t)
         return COMFY_ERR;
-    if (t->ndim < 2 || t->ndim > 4 || (t->ndim == 4 && t->shape[1] != 1))
+    if (t->ndim < 2)
         return call->host->fail(call, "ValueError", "input '%s' is not a "
                                 "MASK [B, H, W] tensor", name);
+    /* mask.reshape((-1, H, W)), as ComfyUI's mask nodes do */
     v->h = t->shape[t->ndim - 2];
     v->w = t->shape[t->ndim - 1];
-    v->b = t->ndim >= 3 ? t->shape[0] : 1;
+    v->b = 1;
+    for (uint32_t d = 0; d + 2 < t->ndim; d++)
+        v->b *= t->shape[d];
     v->c = 1;
     if (v->b < 1 || v->h < 1 || v->w < 1)
         return call->host->fail(call, "ValueError", "input '%s' is an empty "
