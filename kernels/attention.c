@@ -150,6 +150,31 @@ pv_chunk(const int nv, float *o, int64_t ld, const float *s, const float *v,
             _mm512_storeu_ps(o + r * ld + 16 * u, acc[r][u]);
 }
 
+/* c[r][u] = Σ_e qs[r][e] · kb[e][16u..16u+15] for R rows and nk vectors
+ * of keys; nk is a constant at each call so the loops unroll. */
+AVX512 __attribute__((always_inline)) static inline void
+scores(const int nk, const float *qs, int64_t Dp, const float *kb, int64_t D,
+       __m512 c[R][4])
+{
+    __m512 acc[R][4];
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < nk; u++)
+            acc[r][u] = _mm512_setzero_ps();
+    for (int64_t e = 0; e < D; e++) {
+        __m512 kv[4];
+        for (int u = 0; u < nk; u++)
+            kv[u] = _mm512_loadu_ps(kb + e * BK + 16 * u);
+        for (int r = 0; r < R; r++) {
+            __m512 qv = _mm512_set1_ps(qs[r * Dp + e]);
+            for (int u = 0; u < nk; u++)
+                acc[r][u] = _mm512_fmadd_ps(qv, kv[u], acc[r][u]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < nk; u++)
+            c[r][u] = acc[r][u];
+}
+
 /* One block of R rows × BK keys (cnt real keys at k0). */
 AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
                                 float *s, const float *kt, const float *vp,
@@ -158,26 +183,21 @@ AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
 {
     (void)lkp;
     __m512 c[R][4];
-    for (int r = 0; r < R; r++)
-        for (int u = 0; u < 4; u++)
-            c[r][u] = _mm512_setzero_ps();
+    /* only the 16-key vectors that hold real keys (cross-attention has 77) */
+    int nk = (int)((cnt + 15) / 16);
     const float *kb = kt + (k0 / BK) * D * BK;
-    for (int64_t e = 0; e < D; e++) {
-        const float *kr = kb + e * BK;
-        __m512 k0v = _mm512_loadu_ps(kr), k1v = _mm512_loadu_ps(kr + 16);
-        __m512 k2v = _mm512_loadu_ps(kr + 32), k3v = _mm512_loadu_ps(kr + 48);
-        for (int r = 0; r < R; r++) {
-            __m512 qv = _mm512_set1_ps(qs[r * Dp + e]);
-            c[r][0] = _mm512_fmadd_ps(qv, k0v, c[r][0]);
-            c[r][1] = _mm512_fmadd_ps(qv, k1v, c[r][1]);
-            c[r][2] = _mm512_fmadd_ps(qv, k2v, c[r][2]);
-            c[r][3] = _mm512_fmadd_ps(qv, k3v, c[r][3]);
-        }
+    switch (nk) {
+    case 4: scores(4, qs, Dp, kb, D, c); break;
+    case 3: scores(3, qs, Dp, kb, D, c); break;
+    case 2: scores(2, qs, Dp, kb, D, c); break;
+    default: scores(1, qs, Dp, kb, D, c); break;
     }
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
     for (int r = 0; r < R; r++) {
+        for (int u = nk; u < 4; u++)
+            c[r][u] = ninf;
         if (cnt < BK) {
-            for (int u = 0; u < 4; u++) {
+            for (int u = 0; u < nk; u++) {
                 int64_t left = cnt - 16 * u;
                 __mmask16 keep = left >= 16 ? 0xffff
                                : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
@@ -190,7 +210,7 @@ AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
         mx = mx > m[r] ? mx : m[r];
         __m512 mv = _mm512_set1_ps(mx);
         __m512 sum = _mm512_setzero_ps();
-        for (int u = 0; u < 4; u++) {
+        for (int u = 0; u < nk; u++) {
             __m512 pv = exp2_512(_mm512_sub_ps(c[r][u], mv));
             sum = _mm512_add_ps(sum, pv);
             _mm512_storeu_ps(s + r * BK + 16 * u, pv);
