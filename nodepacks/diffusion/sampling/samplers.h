@@ -78,11 +78,11 @@ typedef struct cd_sampler_opts {
 /* Fills the defaults listed above (no seed, no callbacks). */
 void cd_sampler_opts_init(cd_sampler_opts *o);
 
-/* The implemented samplers, in ComfyUI's KSampler list order (a subset of
- * its 42 names), for the KSampler / KSamplerSelect COMBO. */
+/* The samplers, in ComfyUI's KSampler list order (all 42 of its names; see
+ * samplers.c about the _gpu ones), for the KSampler / KSamplerSelect COMBO. */
 int cd_sampler_count(void);
 const char *cd_sampler_name(int i);  /* NULL when out of range */
-int cd_sampler_find(const char *name); /* index, or -1 if not implemented */
+int cd_sampler_find(const char *name); /* index, or -1 for an unknown name */
 
 /* Whether KSampler computes this sampler's schedule with one extra step and
  * drops the penultimate sigma (dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2). */

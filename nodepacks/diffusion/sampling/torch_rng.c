@@ -93,17 +93,20 @@ static inline __attribute__((always_inline)) float log_avx2(int fused, float xin
   uint32_t b = bitsf(xin);
   float e = (float)((int)(b >> 23) - 127) + 1.0f;
   float m = fbits((b & 0x007fffffu) | 0x3f000000u);
-  float x;
-  if (m < fbits(0x3f3504f3)) {
-    e = e - 1.0f;
-    x = (m - 1.0f) + m;
-  } else {
-    x = m - 1.0f;
-  }
+  /* branch-free (both forms are exact) so the 8 lanes can vectorise */
+  int lo = m < fbits(0x3f3504f3);
+  e = lo ? e - 1.0f : e;
+  float x = lo ? (m - 1.0f) + m : m - 1.0f;
   float z = x * x;
   float y = fbits(pb[0]);
-  for (int i = 1; i < 9; i++)
-    y = mad(fused, y, x, fbits(pb[i]));
+  y = mad(fused, y, x, fbits(pb[1]));
+  y = mad(fused, y, x, fbits(pb[2]));
+  y = mad(fused, y, x, fbits(pb[3]));
+  y = mad(fused, y, x, fbits(pb[4]));
+  y = mad(fused, y, x, fbits(pb[5]));
+  y = mad(fused, y, x, fbits(pb[6]));
+  y = mad(fused, y, x, fbits(pb[7]));
+  y = mad(fused, y, x, fbits(pb[8]));
   y = y * x;
   float eq1 = e * fbits(0xb95e8083);
   y = mad(fused, y, z, eq1);
@@ -131,14 +134,9 @@ static inline __attribute__((always_inline)) void sincos_avx2(int fused, float t
   ps = mad(fused, ps, z, fbits(0xbe2aaaa3));
   ps = ps * z;
   ps = mad(fused, ps, x, x);
-  float sm, cm;
-  if ((k & 2) == 0) {
-    sm = ps;
-    cm = pc;
-  } else {
-    sm = pc;
-    cm = ps;
-  }
+  int swap = (k & 2) != 0;
+  float sm = swap ? pc : ps;
+  float cm = swap ? ps : pc;
   *s_out = (k & 4) ? -sm : sm;
   *c_out = ((k - 2) & 4) ? cm : -cm;
 }
@@ -165,11 +163,74 @@ static void bm16_fused_generic(float *d)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-/* The same maths compiled for FMA hardware: fmaf() becomes one instruction
- * instead of a libm call (identical results: fmaf is exact either way). */
-__attribute__((target("avx2,fma"))) static void bm16_fused_fma(float *d)
+#include <immintrin.h>
+
+/* The same 16-block with AVX2/FMA intrinsics, 8 lanes at once: each
+ * intrinsic is the rounded (or, for fmadd/fmsub/fnmadd, singly rounded)
+ * operation of the portable code above, so the bits are identical. */
+__attribute__((target("avx2,fma"))) static void bm16_fused_avx2(float *d)
 {
-  bm16_avx2_math(1, d);
+#define F(b) _mm256_castsi256_ps(_mm256_set1_epi32((int)(b)))
+  const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+  __m256 u1 = _mm256_sub_ps(one, _mm256_loadu_ps(d));
+  __m256 u2 = _mm256_loadu_ps(d + 8);
+  /* log */
+  __m256i bi = _mm256_castps_si256(u1);
+  __m256 e = _mm256_add_ps(
+      _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bi, 23), _mm256_set1_epi32(127))), one);
+  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(
+      _mm256_and_si256(bi, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f000000)));
+  __m256 lo = _mm256_cmp_ps(m, F(0x3f3504f3), _CMP_LT_OQ);
+  e = _mm256_blendv_ps(e, _mm256_sub_ps(e, one), lo);
+  __m256 xm1 = _mm256_sub_ps(m, one);
+  __m256 x = _mm256_blendv_ps(xm1, _mm256_add_ps(xm1, m), lo);
+  __m256 z = _mm256_mul_ps(x, x);
+  __m256 y = F(0x3d9021bb);
+  y = _mm256_fmadd_ps(y, x, F(0xbdebd1b8));
+  y = _mm256_fmadd_ps(y, x, F(0x3def251a));
+  y = _mm256_fmadd_ps(y, x, F(0xbdfe5d4f));
+  y = _mm256_fmadd_ps(y, x, F(0x3e11e9bf));
+  y = _mm256_fmadd_ps(y, x, F(0xbe2aae50));
+  y = _mm256_fmadd_ps(y, x, F(0x3e4cceac));
+  y = _mm256_fmadd_ps(y, x, F(0xbe7ffffc));
+  y = _mm256_fmadd_ps(y, x, F(0x3eaaaaaa));
+  y = _mm256_mul_ps(y, x);
+  y = _mm256_fmadd_ps(y, z, _mm256_mul_ps(e, F(0xb95e8083)));
+  y = _mm256_fnmadd_ps(z, half, y);
+  x = _mm256_add_ps(x, y);
+  __m256 l = _mm256_fmadd_ps(e, F(0x3f318000), x);
+  __m256 r = _mm256_sqrt_ps(_mm256_mul_ps(_mm256_set1_ps(-2.0f), l));
+  /* sincos */
+  __m256 th = _mm256_mul_ps(F(0x40c90fdb), u2);
+  __m256i k = _mm256_cvttps_epi32(_mm256_mul_ps(th, F(0x3fa2f983)));
+  k = _mm256_and_si256(_mm256_add_epi32(k, _mm256_set1_epi32(1)), _mm256_set1_epi32(~1));
+  __m256 yk = _mm256_cvtepi32_ps(k);
+  x = _mm256_fmadd_ps(yk, F(0xbf490000), th);
+  x = _mm256_fmadd_ps(yk, F(0xb97da000), x);
+  x = _mm256_fmadd_ps(yk, F(0xb3222169), x);
+  z = _mm256_mul_ps(x, x);
+  __m256 pc = _mm256_fmadd_ps(F(0x37ccf5ce), z, F(0xbab6061a));
+  pc = _mm256_fmadd_ps(pc, z, F(0x3d2aaaa5));
+  pc = _mm256_mul_ps(pc, z);
+  pc = _mm256_fmsub_ps(pc, z, _mm256_mul_ps(z, half));
+  pc = _mm256_add_ps(pc, one);
+  __m256 ps = _mm256_fmadd_ps(F(0xb94ca1f9), z, F(0x3c08839e));
+  ps = _mm256_fmadd_ps(ps, z, F(0xbe2aaaa3));
+  ps = _mm256_mul_ps(ps, z);
+  ps = _mm256_fmadd_ps(ps, x, x);
+  __m256 swap = _mm256_castsi256_ps(
+      _mm256_cmpeq_epi32(_mm256_and_si256(k, _mm256_set1_epi32(2)), _mm256_set1_epi32(2)));
+  __m256 sm = _mm256_blendv_ps(ps, pc, swap);
+  __m256 cm = _mm256_blendv_ps(pc, ps, swap);
+  __m256 ssign = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_and_si256(k, _mm256_set1_epi32(4)), 29));
+  __m256 csign = _mm256_castsi256_ps(_mm256_andnot_si256(
+      _mm256_slli_epi32(_mm256_and_si256(_mm256_sub_epi32(k, _mm256_set1_epi32(2)), _mm256_set1_epi32(4)), 29),
+      _mm256_set1_epi32((int)0x80000000u)));
+  __m256 sn = _mm256_xor_ps(sm, ssign);
+  __m256 cs = _mm256_xor_ps(cm, csign);
+  _mm256_storeu_ps(d, _mm256_mul_ps(r, cs));
+  _mm256_storeu_ps(d + 8, _mm256_mul_ps(r, sn));
+#undef F
 }
 
 static int have_fma(void)
@@ -183,10 +244,14 @@ static void box_muller_16(cd_torch_randn_variant v, float *d)
   if (v == CD_TORCH_RANDN_AVX2_FMA) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (have_fma()) {
-      bm16_fused_fma(d);
+      bm16_fused_avx2(d);
       return;
     }
 #endif
+    bm16_fused_generic(d);
+    return;
+  }
+  if (v == CD_TORCH_RANDN_AVX2_FMA_PORTABLE) {
     bm16_fused_generic(d);
     return;
   }

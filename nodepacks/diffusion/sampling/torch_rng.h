@@ -26,7 +26,8 @@
 typedef enum cd_torch_randn_variant {
   CD_TORCH_RANDN_AVX2_FMA = 0, /* torch on Linux x86-64 (GCC): the default */
   CD_TORCH_RANDN_AVX2_NOFMA,   /* same kernel without contraction (unverified builds) */
-  CD_TORCH_RANDN_GENERIC       /* torch's scalar kernel with libm logf/sinf/cosf (ARM64) */
+  CD_TORCH_RANDN_GENERIC,      /* torch's scalar kernel with libm logf/sinf/cosf (ARM64) */
+  CD_TORCH_RANDN_AVX2_FMA_PORTABLE /* AVX2_FMA's bits without vector code (tests) */
 } cd_torch_randn_variant;
 
 typedef struct cd_torch_gen {
