@@ -25,8 +25,8 @@
 
 #define OUT(t) { sizeof(comfy_output_def), t, NULL, NULL, 0 }
 
-/* Extensions Python's mimetypes maps to an image type (its built-in table plus
- * the common additions of Debian's /etc/mime.types), compared without
+/* Extensions that Python's mimetypes maps to an image type (its built-in
+ * table plus common additions from /etc/mime.types), compared without
  * case, as mimetypes.guess_type does. */
 static const char *const image_exts[] = {
     "apng", "avif", "bmp", "gif", "heic", "heif", "ico", "ief", "jfif",
@@ -58,7 +58,7 @@ static int cmp_names(const void *a, const void *b)
  * (only image files when images_only) to `out` as STRINGs. */
 static int list_input(const comfy_host *h, comfy_value *out, int images_only)
 {
-    const char *dir = h->directory(h->ctx, "input");
+    const char *dir = h ? h->directory(h->ctx, "input") : NULL;
     if (!dir)
         return COMFY_ENOENT;
     DIR *d = opendir(dir);
