@@ -102,6 +102,13 @@ def main():
                 continue  # divides by zero in ComfyUI (NaN schedule)
             s = samplers.calculate_sigmas(m, name, steps)
             lines.append("sched %s %d %s" % (name, steps, hl(s)))
+            if steps in (20, 50, 150):
+                # the timestep the UNet receives for each sigma (and a log-midpoint
+                # between consecutive sigmas, as dpm_2's second evaluation uses)
+                for k in range(len(s) - 1):
+                    for sg in (s[k], s[k].log().lerp(s[k + 1].log(), 0.5).exp() if s[k + 1] > 0 else None):
+                        if sg is not None and sg > 0:
+                            lines.append("ts %s %d" % (h(sg), int(m.timestep(sg))))
 
     captured = {}
 
