@@ -145,6 +145,51 @@ static void test_empty_and_invert(void)
     hn_end(c);
 }
 
+/* Inputs that are not contiguous float32: half floats and a strided
+ * view are converted before the maths. */
+static void test_input_layouts(void)
+{
+    int64_t shape[4] = { 1, 2, 3, 3 };
+    comfy_tensor *t16 = X->tensor_new(X->ctx, COMFY_F16, 4, shape);
+    uint16_t *hp = t16->data;
+    for (int i = 0; i < 18; i++)
+        hp[i] = (uint16_t)(i % 2 ? 0x3800 : 0x3400); /* 0.5, 0.25 */
+    hn_call *c = hn_begin(H, "ImageInvert");
+    hn_set(c, "image", X->value_tensor(X->ctx, t16));
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    comfy_tensor *o = hn_output_tensor(c, 0);
+    CHECK(o && o->dtype == COMFY_F32 && ((float *)o->data)[0] == 0.75f &&
+              ((float *)o->data)[1] == 0.5f, "f16 input");
+    hn_end(c);
+
+    /* a [1, 2, 3, 3] view whose storage is [1, 3, 2, 3] (H and W
+     * swapped): element (y, x, ch) lives at x*6 + y*3 + ch */
+    static float store[18];
+    for (int i = 0; i < 18; i++)
+        store[i] = (float)i / 32.0f;
+    int64_t strides[4] = { 18, 3, 6, 1 };
+    comfy_tensor *tw = X->tensor_wrap(X->ctx, COMFY_F32, 4, shape, strides,
+                                      store, NULL, NULL);
+    c = hn_begin(H, "ImageInvert");
+    hn_set(c, "image", X->value_tensor(X->ctx, tw));
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    o = hn_output_tensor(c, 0);
+    /* output (y=0, x=1, ch=2) = 1 - store[1*6 + 0*3 + 2] */
+    CHECK(o && ((float *)o->data)[(0 * 3 + 1) * 3 + 2] == 1.0f - 8.0f / 32.0f,
+          "strided input");
+    hn_end(c);
+
+    c = hn_begin(H, "ImageInvert");
+    hn_set(c, "image", vstr("not an image"));
+    CHECK(hn_run(c) == COMFY_ERR && strstr(hn_error(c), "tensor"),
+          "string input: %s", hn_error(c));
+    int64_t s3[3] = { 2, 2, 3 };
+    hn_set(c, "image", vtensor(3, s3));
+    CHECK(hn_run(c) == COMFY_ERR && strstr(hn_error(c), "IMAGE"),
+          "3-D image: %s", hn_error(c));
+    hn_end(c);
+}
+
 static void test_scale_nodes(void)
 {
     hn_call *c = hn_begin(H, "ImageScale");
@@ -867,6 +912,7 @@ int main(void)
     X = hn_host(H);
     test_catalogue();
     test_empty_and_invert();
+    test_input_layouts();
     test_scale_nodes();
     test_batch_crop_pad();
     test_blend_blur();
