@@ -18,7 +18,9 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "buf.h"
 #include "comfy/comfy.h"
+#include "pyjson.h"
 
 typedef enum opt_kind {
     K_STR,      /* --flag VALUE                                   */
@@ -645,4 +647,78 @@ int cd_config_parse(cd_config *c, int argc, char **argv)
 bad:
     cd_config_free(c);
     return 2;
+}
+
+/* ---- reading settings back (host->setting) --------------------------------- */
+
+size_t cd_config_option_count(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (opts[i].kind != K_CONFIG && opts[i].kind != K_HELP &&
+            opts[i].kind != K_VERSION)
+            n++;
+    return n;
+}
+
+/* The i-th settable option (skipping --config, --help, --version). */
+static const opt *settable(size_t i)
+{
+    for (size_t k = 0; k < N_OPTS; k++) {
+        if (opts[k].kind == K_CONFIG || opts[k].kind == K_HELP ||
+            opts[k].kind == K_VERSION)
+            continue;
+        if (i-- == 0)
+            return &opts[k];
+    }
+    return NULL;
+}
+
+const char *cd_config_option_name(size_t i)
+{
+    const opt *o = settable(i);
+    return o ? o->name : NULL;
+}
+
+int cd_config_option_text(const cd_config *c, size_t i, cd_buf *out)
+{
+    const opt *o = settable(i);
+    if (!o)
+        return -1;
+    const void *field = (const char *)c + o->off;
+    switch (o->kind) {
+    case K_STR: case K_OPTSTR: case K_CHOICE: {
+        const char *v = *(char *const *)field;
+        if (!v)
+            return 1;
+        return cd_buf_puts(out, v) < 0 ? -1 : 0;
+    }
+    case K_INT:
+        return cd_buf_printf(out, "%d", *(const int *)field) < 0 ? -1 : 0;
+    case K_LONG:
+        return cd_buf_printf(out, "%ld", *(const long *)field) < 0 ? -1 : 0;
+    case K_FLOAT:
+        /* Python's repr, as ComfyUI would print the float: "100.0". */
+        return cd_json_dump_double(out, *(const double *)field) < 0 ? -1 : 0;
+    case K_BOOL:
+        return cd_buf_puts(out, *(const int *)field ? "1" : "0") < 0 ? -1 : 0;
+    case K_VERBOSE: {
+        int lvl = c->log_level;
+        if (lvl < 0 || lvl > COMFY_LOG_ERROR)
+            lvl = COMFY_LOG_INFO;
+        return cd_buf_puts(out, verbose_choices[lvl]) < 0 ? -1 : 0;
+    }
+    case K_LIST: case K_LISTPLUS: {
+        size_t n = *(const size_t *)((const char *)c + o->count_off);
+        char *const *list = field;
+        if (n == 0)
+            return 1;
+        for (size_t j = 0; j < n; j++)
+            if ((j && cd_buf_putc(out, '\n') < 0) || cd_buf_puts(out, list[j]) < 0)
+                return -1;
+        return 0;
+    }
+    default:
+        return 1;
+    }
 }

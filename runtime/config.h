@@ -61,4 +61,17 @@ int cd_config_parse(cd_config *cfg, int argc, char **argv);
 /* Frees every string the config owns. */
 void cd_config_free(cd_config *cfg);
 
+/* Reading the settings back by flag name, for host->setting: the options
+ * a config holds (every flag but --config, --help and --version), by index,
+ * with their long names ("preview-method") and their values as text:
+ * switches "1"/"0", integers in decimal, floats in Python repr ("100.0"),
+ * choices as given, --verbose as the
+ * level name, repeatable flags joined by "\n".  cd_config_option_text
+ * appends to `out` and returns 0, 1 when the option is unset (no text),
+ * or -1 (bad index, buffer full). */
+#include "buf.h"
+size_t cd_config_option_count(void);
+const char *cd_config_option_name(size_t i);
+int cd_config_option_text(const cd_config *cfg, size_t i, cd_buf *out);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "executor.h"
 #include "registry.h"
 #include "value.h"
@@ -17,6 +18,11 @@
 struct comfy_host_ctx {
     cd_logger *log;          /* borrowed */
     const cd_paths *paths;   /* borrowed, may be NULL */
+    /* host->setting: flag names and their values as text (owned; a NULL
+     * value is an unset flag).  Built by cd_host_set_config before the
+     * table is shared, read-only afterwards. */
+    char **set_names, **set_values;
+    size_t n_settings;
 };
 
 struct cd_host {
@@ -107,6 +113,65 @@ static int h_save_path(comfy_host_ctx *ctx, const char *which, const char *prefi
     return cd_paths_save_path(ctx->paths, which, prefix, width, height, out);
 }
 
+static const char *h_setting(comfy_host_ctx *ctx, const char *name)
+{
+    if (!ctx || !name)
+        return NULL;
+    char key[64];
+    size_t k = 0;
+    for (; name[k] && k < sizeof key - 1; k++)
+        key[k] = name[k] == '_' ? '-' : name[k];
+    key[k] = '\0';
+    for (size_t i = 0; i < ctx->n_settings; i++)
+        if (strcmp(ctx->set_names[i], key) == 0)
+            return ctx->set_values[i];
+    return NULL;
+}
+
+static void free_settings(struct comfy_host_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_settings; i++)
+        free(ctx->set_values[i]);
+    free(ctx->set_names);
+    free(ctx->set_values);
+    ctx->set_names = ctx->set_values = NULL;
+    ctx->n_settings = 0;
+}
+
+int cd_host_set_config(cd_host *h, const cd_config *cfg)
+{
+    struct comfy_host_ctx *ctx = &h->ctx;
+    free_settings(ctx);
+    size_t n = cd_config_option_count();
+    ctx->set_names = calloc(n ? n : 1, sizeof *ctx->set_names);
+    ctx->set_values = calloc(n ? n : 1, sizeof *ctx->set_values);
+    if (!ctx->set_names || !ctx->set_values)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        cd_buf b;
+        cd_buf_init(&b, 1 << 16);
+        /* names are static strings of config.c */
+        ctx->set_names[i] = (char *)cd_config_option_name(i);
+        int rc = cd_config_option_text(cfg, i, &b);
+        if (rc < 0) {
+            cd_buf_free(&b);
+            ctx->n_settings = i;
+            goto fail;
+        }
+        ctx->set_values[i] = rc == 0 ? cd_buf_steal(&b, NULL) : NULL;
+        cd_buf_free(&b);
+        if (rc == 0 && !ctx->set_values[i]) {
+            ctx->n_settings = i;
+            goto fail;
+        }
+    }
+    ctx->n_settings = n;
+    return 0;
+fail:
+    free_settings(ctx);
+    return -1;
+}
+
 cd_host *cd_host_new(cd_logger *log, const cd_paths *paths)
 {
     cd_host *h = calloc(1, sizeof *h);
@@ -129,11 +194,15 @@ cd_host *cd_host_new(cd_logger *log, const cd_paths *paths)
     t->folder_resolve = h_folder_resolve;
     t->annotated_path = h_annotated;
     t->save_path = h_save_path;
+    t->setting = h_setting;
     return h;
 }
 
 void cd_host_free(cd_host *h)
 {
+    if (!h)
+        return;
+    free_settings(&h->ctx);
     free(h);
 }
 

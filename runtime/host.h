@@ -10,6 +10,7 @@
 #define CD_HOST_H
 
 #include "comfy/comfy.h"
+#include "config.h"
 #include "log.h"
 #include "paths.h"
 
@@ -22,6 +23,12 @@ typedef struct cd_host cd_host;
  * runs out.  Caller frees with cd_host_free. */
 cd_host *cd_host_new(cd_logger *log, const cd_paths *paths);
 void cd_host_free(cd_host *h);
+
+/* Makes host->setting answer from `cfg` (copied; the config need not
+ * outlive the call).  Until then, or for a host without a config, every
+ * setting reads as NULL.  Call before the table is shared.  0, or -1 when
+ * memory runs out (the settings then read as NULL). */
+int cd_host_set_config(cd_host *h, const cd_config *cfg);
 
 /* The table (borrowed, valid for the host's lifetime). */
 const comfy_host *cd_host_table(const cd_host *h);

@@ -278,6 +278,85 @@ static size_t find_wide_integer(const char *t, size_t len)
     return (size_t)-1;
 }
 
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* json-c 0.16 decodes some escaped surrogate pairs to U+FFFD (those whose
+ * high surrogate ends in 0x36/0x37 modulo 0x40, e.g. "\ud837\ude00"),
+ * while Python's ensure_ascii output is full of them.  So pairs inside
+ * strings are decoded here, to raw UTF-8, before json-c sees the text.
+ * Returns a new buffer (caller frees) with its length in *out_len, or NULL
+ * when there is nothing to rewrite or memory runs out. */
+static char *decode_surrogate_pairs(const char *t, size_t len, size_t *out_len)
+{
+    int any = 0;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (t[i] == '\\' && (t[i + 1] == 'u' || t[i + 1] == 'U')) {
+            any = 1;
+            break;
+        }
+    if (!any)
+        return NULL;
+    char *o = malloc(len + 1);
+    if (!o)
+        return NULL;
+    size_t n = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = t[i];
+        if (!in_str) {
+            if (c == '"')
+                in_str = 1;
+            o[n++] = c;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 0;
+            o[n++] = c;
+            continue;
+        }
+        if (c != '\\') {
+            o[n++] = c;
+            continue;
+        }
+        unsigned hi, lo;
+        if (i + 11 < len && t[i + 1] == 'u' && hex4(t + i + 2, &hi) == 0 &&
+            hi >= 0xD800 && hi <= 0xDBFF && t[i + 6] == '\\' && t[i + 7] == 'u' &&
+            hex4(t + i + 8, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+            unsigned cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+            o[n++] = (char)(0xF0 | (cp >> 18));
+            o[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            o[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            o[n++] = (char)(0x80 | (cp & 0x3F));
+            i += 11;
+            continue;
+        }
+        /* any other escape: copy it and the escaped character as they are */
+        o[n++] = c;
+        if (i + 1 < len)
+            o[n++] = t[++i];
+    }
+    o[n] = '\0';
+    *out_len = n;
+    return o;
+}
+
 struct json_object *cd_json_parse(const char *text, size_t len, int max_depth,
                                   char *err, size_t cap)
 {
@@ -290,9 +369,16 @@ struct json_object *cd_json_parse(const char *text, size_t len, int max_depth,
         snprintf(err, cap, "integer out of the 64-bit range at char %zu", wide);
         return NULL;
     }
+    size_t dlen = 0;
+    char *decoded = decode_surrogate_pairs(text, len, &dlen);
+    if (decoded) {
+        text = decoded;
+        len = dlen;
+    }
     struct json_tokener *tok = json_tokener_new_ex(max_depth);
     if (!tok) {
         snprintf(err, cap, "out of memory");
+        free(decoded);
         return NULL;
     }
     struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
@@ -326,6 +412,7 @@ struct json_object *cd_json_parse(const char *text, size_t len, int max_depth,
         }
     }
     json_tokener_free(tok);
+    free(decoded);
     return o;
 }
 

@@ -93,7 +93,7 @@ cd_runtime *cd_runtime_new_log(const cd_config *cfg, cd_logger *log)
     if (!rt->paths)
         goto fail;
     rt->host = cd_host_new(rt->log, rt->paths);
-    if (!rt->host)
+    if (!rt->host || cd_host_set_config(rt->host, cfg) < 0)
         goto fail;
     rt->reg = cd_registry_new(cd_host_table(rt->host));
     if (!rt->reg)

@@ -24,9 +24,11 @@ int main(void)
                           "%s/input/x.png",
              base, base, base, base, base);
     CHECK(system(p) == 0);
-    char *argv[] = {"comfyd", "--base-directory", base, NULL};
+    char *argv[] = {"comfyd", "--base-directory", base, "--preview-method", "auto",
+                    "--disable-metadata", "--nodepack-dir", "a", "--nodepack-dir", "b",
+                    "--max-upload-size", "50", NULL};
     cd_config cfg;
-    CHECK_INT(cd_config_parse(&cfg, 3, argv), 0);
+    CHECK_INT(cd_config_parse(&cfg, 12, argv), 0);
     cd_logger *log = cd_logger_new(50, 0);
     cd_paths *paths = cd_paths_new(&cfg, log);
     cd_host *host = cd_host_new(log, paths);
@@ -49,6 +51,27 @@ int main(void)
         }
     }
     CHECK_INT(missing, 0);
+
+    /* host->setting (ABI 1.1). */
+    CHECK(COMFY_HAS_FIELD(h, comfy_host, setting));
+    CHECK(h->setting(h->ctx, "preview-method") == NULL); /* not set up yet */
+    CHECK_INT(cd_host_set_config(host, &cfg), 0);
+    CHECK_STR(h->setting(h->ctx, "preview-method"), "auto");
+    CHECK_STR(h->setting(h->ctx, "preview_method"), "auto");
+    CHECK_STR(h->setting(h->ctx, "disable-metadata"), "1");
+    CHECK_STR(h->setting(h->ctx, "cpu"), "0");
+    CHECK_STR(h->setting(h->ctx, "preview-size"), "512");
+    CHECK_STR(h->setting(h->ctx, "threads"), "0");
+    CHECK_STR(h->setting(h->ctx, "verbose"), "INFO");
+    CHECK_STR(h->setting(h->ctx, "max-upload-size"), "50.0");
+    CHECK_STR(h->setting(h->ctx, "nodepack-dir"), "a\nb");
+    CHECK_STR(h->setting(h->ctx, "listen"), "127.0.0.1");
+    CHECK_STR(h->setting(h->ctx, "base-directory"), base);
+    CHECK(h->setting(h->ctx, "front-end-root") == NULL);
+    CHECK(h->setting(h->ctx, "extra-model-paths-config") == NULL);
+    CHECK(h->setting(h->ctx, "config") == NULL);
+    CHECK(h->setting(h->ctx, "no-such-flag") == NULL);
+    CHECK(h->setting(h->ctx, NULL) == NULL);
 
     snprintf(p, sizeof p, "%s/input", base);
     CHECK_STR(h->directory(h->ctx, "input"), p);

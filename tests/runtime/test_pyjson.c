@@ -81,6 +81,30 @@ int main(void)
     check_roundtrip("[NaN, Infinity, -Infinity]", "[NaN, Infinity, -Infinity]");
     check_roundtrip("\"\\u00e9\\ud83d\\ude00\"", "\"\\u00e9\\ud83d\\ude00\"");
 
+    /* Escaped surrogate pairs, including those json-c 0.16 alone decodes
+     * to U+FFFD (high surrogate ending in 0x36/0x37 modulo 0x40). */
+    check_roundtrip("\"\\ud837\\ude00 \\uD876\\uDC00 \\ud835\\udc00\"",
+                    "\"\\ud837\\ude00 \\ud876\\udc00 \\ud835\\udc00\"");
+    /* An escaped backslash does not start a pair; the lone low surrogate
+     * left over reads as U+FFFD (Python would keep it: a known gap). */
+    check_roundtrip("{\"\\ud8f7\\udfff\": \"\\\\ud837\\ude00\"}",
+                    "{\"\\ud8f7\\udfff\": \"\\\\ud837\\ufffd\"}");
+    for (unsigned hi = 0xD800; hi <= 0xDBFF; hi++) {
+        char in[32], want[32];
+        snprintf(in, sizeof in, "\"\\u%04x\\u%04x\"", hi, 0xDC00 + (hi & 0x3FF));
+        snprintf(want, sizeof want, "\"\\u%04x\\u%04x\"", hi, 0xDC00 + (hi & 0x3FF));
+        struct json_object *so = cd_json_parse(in, strlen(in), 4, (char[64]){0}, 64);
+        char *got = cd_json_to_string(so, 64);
+        if (!got || strcmp(got, want) != 0) {
+            CHECK_STR(got, want);
+            free(got);
+            json_object_put(so);
+            break;
+        }
+        free(got);
+        json_object_put(so);
+    }
+
     uint64_t u = 0;
     char err[128];
     struct json_object *o = cd_json_parse("18446744073709551615", 20, 4, err, sizeof err);

@@ -93,7 +93,7 @@ extern "C" {
 #endif
 
 #define COMFY_ABI_MAJOR 1
-#define COMFY_ABI_MINOR 0
+#define COMFY_ABI_MINOR 1
 
 /* The one symbol a pack exports.  Build packs with -fvisibility=hidden. */
 #if defined(__GNUC__)
@@ -520,6 +520,20 @@ struct comfy_host {
     int (*save_path)(comfy_host_ctx *ctx, const char *which,
                      const char *prefix, int64_t width, int64_t height,
                      comfy_save_path *out);
+
+    /* --- server settings (ABI 1.1; check COMFY_HAS_FIELD(host, comfy_host,
+     *     setting) before calling) ---------------------------------------- */
+
+    /* The server flag `name` (its long name without the dashes, as in
+     * `comfyd --help`: "preview-method", "preview-size",
+     * "disable-metadata", "cpu", "threads", "verbose", ...) as text, as
+     * ComfyUI's nodes read comfy.cli_args: switches give "1" or "0",
+     * numbers their decimal form ("512"; "0" threads means every online
+     * core), choices the chosen word ("latent2rgb"; "verbose" gives the
+     * level, "INFO"), repeatable flags their values joined by "\n".  NULL
+     * when the flag is unknown or was not given and has no default.
+     * Borrowed; valid for the host's lifetime.  Thread-safe.              */
+    const char *(*setting)(comfy_host_ctx *ctx, const char *name);
 };
 
 #ifdef __cplusplus
