@@ -115,6 +115,42 @@ int cd_h_history_get(cd_req *r, cd_resp *w)
     RT_CALL(cd_runtime_get_history(RT(r), m ? max_items : -1, o ? offset : -1, &out));
 }
 
+int cd_h_job(cd_req *r, cd_resp *w) { RT_CALL(cd_runtime_get_job(RT(r), r->params[0], &out)); }
+
+/* Appends s percent-encoded (everything but unreserved characters). */
+static int put_encoded(cd_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        int plain = isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+        if (plain ? cd_buf_putc(b, (char)c) < 0
+                  : (cd_buf_putc(b, '%') < 0 || cd_buf_putc(b, hex[c >> 4]) < 0 ||
+                     cd_buf_putc(b, hex[c & 15]) < 0))
+            return -1;
+    }
+    return 0;
+}
+
+int cd_h_jobs(cd_req *r, cd_resp *w)
+{
+    cd_buf q;
+    int bad = 0;
+    cd_buf_init(&q, 64 * 1024);
+    for (size_t i = 0; i < r->n_query && !bad; i++)
+        bad = (i && cd_buf_putc(&q, '&') < 0) || put_encoded(&q, r->query[i].key) < 0 ||
+              cd_buf_putc(&q, '=') < 0 || put_encoded(&q, r->query[i].val) < 0;
+    if (bad || cd_buf_puts(&q, "") < 0) {
+        cd_buf_free(&q);
+        return -1;
+    }
+    cd_buf out;
+    cd_buf_init(&out, RT_OUT_MAX);
+    int st = cd_runtime_get_jobs(RT(r), q.data, &out);
+    cd_buf_free(&q);
+    return rt_reply(w, st, &out);
+}
+
 int cd_h_features(cd_req *r, cd_resp *w)
 {
     struct json_object *f = cd_api_features(r->api);

@@ -70,6 +70,9 @@ static const route routes[] = {
      cd_h_exp_models_preview, 0},
     {CD_GET, "/workflow_templates", cd_h_workflow_templates, 0},
     {CD_GET, "/i18n", cd_h_i18n, 0},
+    /* Newer ComfyUI's job listing (runtime.h); not in 0.3.64's table. */
+    {CD_GET, "/jobs", cd_h_jobs, 0},
+    {CD_GET, "/jobs/{id}", cd_h_job, 0},
     {CD_GET, "/internal/logs", cd_h_logs, R_BARE_ONLY},
     {CD_GET, "/internal/logs/raw", cd_h_logs_raw, R_BARE_ONLY},
     {CD_PATCH, "/internal/logs/subscribe", cd_h_logs_subscribe,

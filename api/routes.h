@@ -63,6 +63,8 @@ int cd_h_folder_paths(cd_req *r, cd_resp *w);
 int cd_h_internal_files(cd_req *r, cd_resp *w);
 int cd_h_workflow_templates(cd_req *r, cd_resp *w);
 int cd_h_i18n(cd_req *r, cd_resp *w);
+int cd_h_jobs(cd_req *r, cd_resp *w);
+int cd_h_job(cd_req *r, cd_resp *w);
 
 /* models.c: experimental model routes and /view_metadata */
 int cd_h_exp_models(cd_req *r, cd_resp *w);
