@@ -11,6 +11,8 @@
  * rounded ones (measured: about 5% of those values differ by 1 ulp, none by
  * more).  The generator replaces torch 1.13's vectorised linspace with the
  * scalar rule current torch uses.  beta.ppf: within 1e-12 absolute of scipy.
+ * The custom-sampling schedules (polyexponential, vp, laplace, sdturbo,
+ * beta with other alpha/beta): within 1 ulp.
  */
 #include "model_sampling.h"
 #include "schedulers.h"
@@ -155,6 +157,35 @@ int main(void)
                 got[i], want[i]);
       }
       counts[4]++;
+    } else if (!strcmp(kind, "xsched")) {
+      char which[64], par[64];
+      int nn;
+      static char list[60000];
+      if (sscanf(line, "xsched %63s %d %63s %59999s", which, &nn, par, list) != 4)
+        continue;
+      int nw = parse_hex_list(list, want, 12000);
+      int ng = -1;
+      double pv = strtod(par, NULL);
+      if (!strcmp(which, "poly")) {
+        cd_sigmas_polyexponential(nn, 0.0291675, 14.614642, pv, got);
+        ng = nn + 1;
+      } else if (!strcmp(which, "vp")) {
+        cd_sigmas_vp(nn, 19.9, 0.1, 1e-3, got);
+        ng = nn + 1;
+      } else if (!strcmp(which, "laplace")) {
+        cd_sigmas_laplace(nn, 0.0291675, 14.614642, 0.0, 0.5, got);
+        ng = nn;
+      } else if (!strcmp(which, "sdturbo")) {
+        ng = cd_sigmas_sdturbo(&ms, nn, pv, got);
+      } else if (!strncmp(which, "beta", 4)) {
+        double al = strtod(which + 4, NULL), be = strtod(strchr(which, ',') + 1, NULL);
+        ng = cd_sigmas_beta(&ms, nn, al, be, got);
+      }
+      CHECK(ng == nw, "xsched %s %d %s: %d values want %d", which, nn, par, ng, nw);
+      for (int i = 0; i < nw && i < ng; i++)
+        CHECK(ulps(got[i], want[i]) <= 1, "xsched %s %d %s [%d]: %.9g want %.9g", which, nn, par, i,
+              got[i], want[i]);
+      counts[6]++;
     } else if (!strcmp(kind, "den")) {
       static char lo[4096], lx[4096], ld[4096];
       if (sscanf(line, "den %63s %63s %4095s %4095s %4095s", a, c, lo, lx, ld) != 5)
@@ -173,7 +204,7 @@ int main(void)
   }
   fclose(f);
   CHECK(counts[0] == 2 && counts[1] > 20 && counts[2] > 5 && counts[3] > 100 && counts[4] > 10 &&
-            counts[5] == 6,
+            counts[5] == 6 && counts[6] >= 40,
         "case counts");
   printf("schedules: %d values, %d not bit-exact, max %ld ulp\n", total_values, inexact_values,
          max_ulp_sched);

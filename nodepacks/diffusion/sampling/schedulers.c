@@ -199,13 +199,13 @@ double cd_beta_ppf(double p, double a, double b)
   return 0.5 * (lo + hi);
 }
 
-static size_t beta_sched(const cd_model_sampling *ms, int steps, float *out)
+static size_t beta_sched(const cd_model_sampling *ms, int steps, double alpha, double beta, float *out)
 {
   double total = (double)(ms->n - 1), step = 1.0 / (double)steps, last = -1.0;
   size_t k = 0;
   for (int i = 0; i < steps; i++) {
     double u = 1.0 - ((double)i * step);
-    double t = nearbyint(cd_beta_ppf(u, 0.6, 0.6) * total);
+    double t = nearbyint(cd_beta_ppf(u, alpha, beta) * total);
     if (t != last) {
       int ti = (int)t;
       if (ti < 0)
@@ -216,6 +216,72 @@ static size_t beta_sched(const cd_model_sampling *ms, int steps, float *out)
     }
     last = t;
   }
+  out[k++] = 0.0f;
+  return k;
+}
+
+int cd_sigmas_beta(const cd_model_sampling *ms, int steps, double alpha, double beta, float *out)
+{
+  if (steps < 1 || steps > CD_SCHED_MAX_STEPS || !(alpha > 0) || !(beta > 0))
+    return -EINVAL;
+  return (int)beta_sched(ms, steps, alpha, beta, out);
+}
+
+/* torch.pow(x, p) for a float tensor: torch special-cases some exponents */
+static float tpow(float x, float p)
+{
+  if (p == 1.0f)
+    return x;
+  if (p == 2.0f)
+    return x * x;
+  if (p == 0.5f)
+    return sqrtf(x);
+  return powf(x, p);
+}
+
+void cd_sigmas_polyexponential(int n, double sigma_min, double sigma_max, double rho, float *out)
+{
+  float span = (float)(log(sigma_max) - log(sigma_min)), lmin = (float)log(sigma_min);
+  for (int k = 0; k < n; k++) {
+    float ramp = tpow(linspace32(1.0f, 0.0f, n, k), (float)rho);
+    out[k] = expf(ramp * span + lmin);
+  }
+  out[n] = 0.0f;
+}
+
+void cd_sigmas_vp(int n, double beta_d, double beta_min, double eps_s, float *out)
+{
+  float bd = (float)beta_d, bm = (float)beta_min;
+  for (int k = 0; k < n; k++) {
+    float t = linspace32(1.0f, (float)eps_s, n, k);
+    out[k] = sqrtf(expm1f((bd * (t * t)) / 2.0f + bm * t));
+  }
+  out[n] = 0.0f;
+}
+
+void cd_sigmas_laplace(int n, double sigma_min, double sigma_max, double mu, double beta, float *out)
+{
+  float lo = (float)sigma_min, hi = (float)sigma_max;
+  for (int k = 0; k < n; k++) {
+    float x = linspace32(0.0f, 1.0f, n, k);
+    float d = 0.5f - x;
+    float sg = d > 0 ? 1.0f : (d < 0 ? -1.0f : 0.0f);
+    float l = logf((1.0f - 2.0f * fabsf(d)) + 1e-5f);
+    float lmb = (float)mu - ((float)beta * sg) * l;
+    float v = expf(lmb);
+    out[k] = v < lo ? lo : (v > hi ? hi : v);
+  }
+}
+
+int cd_sigmas_sdturbo(const cd_model_sampling *ms, int steps, double denoise, float *out)
+{
+  if (steps < 1 || steps > 10 || denoise != denoise)
+    return -EINVAL;
+  int start = 10 - (int)(10.0 * denoise);
+  int k = 0;
+  for (int i = start; i < start + steps && i < 10; i++)
+    if (i >= 0)
+      out[k++] = cd_ms_sigma(ms, (float)(999 - 100 * i));
   out[k++] = 0.0f;
   return k;
 }
@@ -271,7 +337,7 @@ int cd_scheduler_sigmas(const cd_model_sampling *ms, cd_scheduler sched, int ste
     n = ddim_uniform(ms, steps, out);
     break;
   case CD_SCHED_BETA:
-    n = beta_sched(ms, steps, out);
+    n = beta_sched(ms, steps, 0.6, 0.6, out);
     break;
   case CD_SCHED_NORMAL:
     n = normal(ms, steps, 0, out);

@@ -48,6 +48,19 @@ int cd_scheduler_sigmas(const cd_model_sampling *ms, cd_scheduler sched, int ste
 void cd_sigmas_karras(int n, double sigma_min, double sigma_max, double rho, float *out);
 void cd_sigmas_exponential(int n, double sigma_min, double sigma_max, float *out);
 
+/* The custom-sampling schedules (PolyexponentialScheduler, VPScheduler,
+ * LaplaceScheduler, SDTurboScheduler, BetaSamplingScheduler nodes).
+ * polyexponential and vp write n+1 values (ending in 0), laplace n values
+ * (no final 0).  sdturbo writes steps+1 values and returns that count
+ * (fewer when denoise leaves fewer than `steps` timesteps), or -EINVAL for
+ * steps outside 1..10.  beta writes at most steps+1 values and returns the
+ * count, or -EINVAL for steps outside 1..CD_SCHED_MAX_STEPS or alpha/beta <= 0. */
+void cd_sigmas_polyexponential(int n, double sigma_min, double sigma_max, double rho, float *out);
+void cd_sigmas_vp(int n, double beta_d, double beta_min, double eps_s, float *out);
+void cd_sigmas_laplace(int n, double sigma_min, double sigma_max, double mu, double beta, float *out);
+int cd_sigmas_sdturbo(const cd_model_sampling *ms, int steps, double denoise, float *out);
+int cd_sigmas_beta(const cd_model_sampling *ms, int steps, double alpha, double beta, float *out);
+
 /* scipy.stats.beta.ppf(p, a, b): inverse of the regularised incomplete beta
  * function, to about 1e-14 absolute (NaN outside 0 <= p <= 1, a, b > 0). */
 double cd_beta_ppf(double p, double a, double b);

@@ -14,6 +14,7 @@ Line formats (f32 values as hex bit patterns, f64 as %a):
   pts <percent %a> <sigma %a>
   ppf <p %a> <ppf %a>
   sched <name> <steps> <hex,hex,...>
+  xsched <poly|vp|laplace|sdturbo|beta<a>,<b>> <n> <param> <hex,...>
   ks <sampler> <scheduler> <steps> <denoise %a> <start|-1> <last|-1> <force 0|1> <hex,...|-|unchanged>
   den <pred eps|v> <sigma hex> <model_out hex> <x hex> <denoised hex>
 """
@@ -109,6 +110,24 @@ def main():
                     for sg in (s[k], s[k].log().lerp(s[k + 1].log(), 0.5).exp() if s[k + 1] > 0 else None):
                         if sg is not None and sg > 0:
                             lines.append("ts %s %d" % (h(sg), int(m.timestep(sg))))
+
+    # custom-sampling schedules (comfy_extras/nodes_custom_sampler.py uses these)
+    for n in (1, 4, 10, 25):
+        for rho in (1.0, 2.0, 0.5, 3.3):
+            lines.append("xsched poly %d %r %s" % (n, rho, hl(ks.get_sigmas_polyexponential(n, 0.0291675, 14.614642, rho))))
+        lines.append("xsched vp %d 0 %s" % (n, hl(ks.get_sigmas_vp(n, 19.9, 0.1, 1e-3))))
+        lines.append("xsched laplace %d 0 %s" % (n, hl(ks.get_sigmas_laplace(n, 0.0291675, 14.614642, 0.0, 0.5))))
+    for steps in (1, 2, 4, 10):
+        for den in (1.0, 0.5, 0.25):
+            start = 10 - int(10 * den)
+            ts = torch.flip(torch.arange(1, 11) * 100 - 1, (0,))[start:start + steps]
+            sg = m.sigma(ts)
+            sg = torch.cat([sg, sg.new_zeros([1])])
+            lines.append("xsched sdturbo %d %r %s" % (steps, den, hl(sg)))
+    for steps in (5, 20):
+        for ab in ((0.6, 0.6), (0.5, 0.7), (2.0, 1.0)):
+            lines.append("xsched beta%r,%r %d 0 %s" % (ab[0], ab[1], steps,
+                                                       hl(samplers.beta_scheduler(m, steps, ab[0], ab[1]))))
 
     captured = {}
 
