@@ -14,7 +14,8 @@ repeats exactly, so no weights are stored.
 
 (/tmp/ComfyUI holding comfy/clip_model.py, comfy/sd1_clip.py and
 comfy/sd1_tokenizer from that commit.)  Writes tests/text/data/encoder.json
-(the cases) and encoder.bin (their f32 outputs, little-endian).
+(the cases) and encoder.bin (their f32 outputs, little-endian).  With
+--full after the path: the full-width cases (FULL) into encoder_full.json.
 """
 import importlib.util
 import json
@@ -60,7 +61,7 @@ def weight_values(tid, n, kind, fan_in=1):
     return v.float()
 
 
-def make_state_dict(act):
+def make_state_dict(act, W=W, LAYERS=LAYERS, MLP=MLP):
     sd = {}
     sd["text_model.embeddings.token_embedding.weight"] = weight_values(1, VOCAB * W, "emb").reshape(VOCAB, W)
     sd["text_model.embeddings.position_embedding.weight"] = weight_values(2, POS * W, "pos").reshape(POS, W)
@@ -154,9 +155,54 @@ PRESETS = [
 ]
 
 
+FULL = [  # (name, width, heads, layers, mlp, act, pad, layer, layer_idx, norm_hidden, proj, prompt)
+    ("clip_l_full", 768, 12, 12, 3072, "quick_gelu", 49407, "last", None, True, False,
+     "(masterpiece:1.2), a photo of a (cat:0.8) on a sofa"),
+    ("bigg_w4", 1280, 20, 4, 5120, "gelu", 0, "hidden", -2, False, True,
+     "(masterpiece:1.2), a photo of a (cat:0.8) on a sofa"),
+]
+
+
+def full_width(sd1, tok_path):
+    """Full-width encoders (CLIP-L with its 12 layers; bigG's width, heads
+    and MLP with 4 layers to keep memory down).  Stored compactly: pooled,
+    the first 4 rows of cond, and per-row sum and sum of squares (float64)
+    of every row."""
+    out = []
+    for name, w, heads, layers, mlp, act, pad, layer, layer_idx, norm_hidden, proj, prompt in FULL:
+        config = {"hidden_size": w, "num_attention_heads": heads, "num_hidden_layers": layers,
+                  "intermediate_size": mlp, "hidden_act": act, "max_position_embeddings": POS,
+                  "eos_token_id": 49407, "vocab_size": VOCAB}
+        model = sd1.SDClipModel(layer=layer, layer_idx=layer_idx, textmodel_json_config=config,
+                                special_tokens={"start": 49406, "end": 49407, "pad": pad},
+                                layer_norm_hidden_state=norm_hidden, return_projected_pooled=proj,
+                                model_options={"custom_operations": sd1.comfy.ops.manual_cast})
+        model.load_sd(make_state_dict(act, w, layers, mlp))
+        tok = sd1.SDTokenizer(tokenizer_path=tok_path, pad_with_end=pad == 49407)
+        cond, pooled = model.encode_token_weights(tok.tokenize_with_weights(prompt))
+        cond = cond[0].double()
+        out.append({"name": name, "width": w, "heads": heads, "layers": layers, "mlp": mlp,
+                    "act": act, "pad": pad, "last": layer == "last", "layer_idx": layer_idx or 0,
+                    "norm_hidden": norm_hidden, "projected_pooled": proj, "prompt": prompt,
+                    "rows": int(cond.shape[0]),
+                    "pooled": [repr(float(x)) for x in pooled.reshape(-1)],
+                    "head_rows": [[repr(float(x)) for x in r] for r in cond[:4]],
+                    "row_sum": [repr(float(x)) for x in cond.sum(dim=1)],
+                    "row_sumsq": [repr(float(x)) for x in (cond * cond).sum(dim=1)]})
+        del model
+    with open(os.path.join(DATA, "encoder_full.json"), "w", encoding="utf-8") as f:
+        json.dump({"meta": {"torch": torch.__version__, "comfyui": "a125cd84"}, "cases": out}, f)
+        f.write("\n")
+    print(len(out), "full-width cases")
+
+
 def main():
     root = sys.argv[1]
     sd1 = load_comfy(root)
+    if len(sys.argv) > 2 and sys.argv[2] == "--full":
+        with torch.no_grad():
+            full_width(sd1, os.path.join(root, "comfy", "sd1_tokenizer"))
+        return
     tok_path = os.path.join(root, "comfy", "sd1_tokenizer")
     cases = []
     blob = bytearray()
