@@ -120,6 +120,8 @@ def main():
         samplers.calculate_sigmas(ms, "normal", 12)[-7:],
         samplers.calculate_sigmas(ms, "simple", 3),
         samplers.calculate_sigmas(ms, "exponential", 2),
+        samplers.calculate_sigmas(ms, "karras", 1),          # one step
+        samplers.calculate_sigmas(ms, "normal", 9)[:6],      # ends above 0 (leftover noise)
     ]
     xs = []
     for k, sig in enumerate(scheds):
