@@ -616,6 +616,46 @@ static void test_resize(void)
             }
 }
 
+/* ---- arena --------------------------------------------------------------- */
+
+static void test_arena(void)
+{
+    ck_arena *a = ck_arena_new(64 << 20);
+    if (!a) {
+        failures++;
+        return;
+    }
+    for (int round = 0; round < 3; round++) {
+        char *prev = NULL;
+        for (int i = 0; i < 100; i++) {
+            size_t sz = (size_t)(i * 1237 % 100000) + 1;
+            char *p = ck_arena_alloc(a, sz);
+            if (!p || ((uintptr_t)p & 63) || p == prev) {
+                printf("FAIL arena alloc %zu\n", sz);
+                failures++;
+                break;
+            }
+            memset(p, i, sz); /* ASan checks the bounds */
+            prev = p;
+        }
+        if (ck_arena_used(a) == 0 || ck_arena_peak(a) < ck_arena_used(a))
+            failures++;
+        /* a large allocation gets a block of its own */
+        if (!ck_arena_alloc(a, (size_t)20 << 20))
+            failures++;
+        ck_arena_reset(a);
+        if (ck_arena_used(a) != 0)
+            failures++;
+    }
+    /* the ceiling is a clear NULL, and the arena stays usable */
+    if (ck_arena_alloc(a, (size_t)65 << 20) != NULL || !ck_arena_alloc(a, 100)) {
+        printf("FAIL arena ceiling\n");
+        failures++;
+    }
+    ck_arena_free(a);
+    ck_arena_free(NULL);
+}
+
 /* ---- backends ------------------------------------------------------------- */
 
 static void test_backend(void)
@@ -657,6 +697,7 @@ int main(int argc, char **argv)
     else if (!strcmp(g, "eltwise")) test_eltwise();
     else if (!strcmp(g, "resize")) test_resize();
     else if (!strcmp(g, "backend")) test_backend();
+    else if (!strcmp(g, "arena")) test_arena();
     else {
         fprintf(stderr, "unknown group %s\n", g);
         return 2;

@@ -88,6 +88,33 @@ void ck_pool_use_dnnl(ck_pool *p, int on);
 void ck_pool_run(ck_pool *p, int64_t n_tasks, ck_task_fn fn, void *arg);
 
 /* ------------------------------------------------------------------------ */
+/* Arena: per-graph scratch.
+ *
+ * A bump allocator for the temporaries of one graph run (one prompt):
+ * allocations are 64-byte aligned, never freed one by one, and all go at
+ * once with ck_arena_reset (keeps the memory for the next run) or
+ * ck_arena_free.  The ceiling set at creation is never exceeded: an
+ * allocation past it returns NULL (a clear error for the caller, not an
+ * OOM).  Memory comes in blocks of at least 16 MiB as needed.  Not
+ * thread-safe: one owner (the executor thread) at a time.
+ */
+typedef struct ck_arena ck_arena;
+
+/* A new empty arena of at most cap_bytes (0: no ceiling); NULL on OOM.
+ * Free with ck_arena_free. */
+ck_arena *ck_arena_new(size_t cap_bytes);
+/* Frees the arena and everything allocated from it.  NULL is fine. */
+void ck_arena_free(ck_arena *a);
+/* bytes of scratch owned by the arena (valid until the next reset/free),
+ * or NULL when the ceiling or memory runs out. */
+void *ck_arena_alloc(ck_arena *a, size_t bytes);
+/* Forgets every allocation; keeps the largest block for reuse. */
+void ck_arena_reset(ck_arena *a);
+/* Bytes handed out since the last reset, and the most ever at once. */
+size_t ck_arena_used(const ck_arena *a);
+size_t ck_arena_peak(const ck_arena *a);
+
+/* ------------------------------------------------------------------------ */
 /* Conversion.  Round-to-nearest-even, NaN stays NaN, overflow gives inf.  */
 
 float ck_f16_to_f32_1(uint16_t h);
