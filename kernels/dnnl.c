@@ -15,6 +15,14 @@
 #ifdef CK_HAVE_DNNL
 #include <dnnl.h>
 
+/* OpenMP's thread count is per calling thread: set it to the pool's on the
+ * thread that runs the op (the executor), not only where the pool was made. */
+static void omp_threads(ck_pool *p)
+{
+    extern void omp_set_num_threads(int);
+    omp_set_num_threads(ck_pool_threads(p));
+}
+
 #define CHECK(call)                     \
     do {                                \
         if ((call) != dnnl_success) {   \
@@ -28,11 +36,11 @@ int ck_dnnl_gemm_f32(ck_pool *p, int ta, int tb, int64_t M, int64_t N,
                      const float *B, int64_t ldb, float beta, float *C,
                      int64_t ldc)
 {
-    (void)p;
     if (M == 0 || N == 0)
         return 0;
     if (K == 0)
         return 1; /* our code handles the pure beta scaling */
+    omp_threads(p);
     return dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda,
                       B, ldb, beta, C, ldc) == dnnl_success ? 0 : 1;
 }
@@ -107,6 +115,7 @@ int ck_dnnl_linear(ck_pool *p, const float *x, int64_t M, int64_t K,
     if (prec == CK_PREC_BF16 && !(ck_cpu_features() & CK_CPU_AVX512BF16))
         return 1; /* oneDNN's bf16 emulation is slow; our path is better */
     dnnl_data_type_t cdt = prec == CK_PREC_BF16 ? dnnl_bf16 : dnnl_f32;
+    omp_threads(p);
     void *xo = NULL, *wo = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t prim = NULL;
@@ -166,6 +175,7 @@ int ck_dnnl_conv2d(ck_pool *p, const ck_conv2d_desc *d, const float *x,
     if (prec == CK_PREC_BF16 && !(ck_cpu_features() & CK_CPU_AVX512BF16))
         return 1;
     dnnl_data_type_t cdt = prec == CK_PREC_BF16 ? dnnl_bf16 : dnnl_f32;
+    omp_threads(p);
     int64_t oh = ck_conv2d_out_h(d), ow = ck_conv2d_out_w(d);
     void *xo = NULL, *wo = NULL, *wr = NULL;
     dnnl_primitive_desc_t pd = NULL;
