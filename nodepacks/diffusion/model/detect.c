@@ -418,7 +418,10 @@ static int tensor_std(const cd_tensor *t, double *out)
     float *v = malloc((size_t)n * sizeof *v);
     if (!v)
         return -1;
-    cd_tensor_to_f32(t, v, (size_t)n);
+    if (cd_tensor_to_f32(t, v, (size_t)n) < 0) {
+        free(v);
+        return -1;
+    }
     double m = 0, s = 0;
     for (int64_t i = 0; i < n; i++)
         m += v[i];

@@ -142,7 +142,8 @@ int cd_tensor_to_f32(const cd_tensor *t, float *dst, size_t n)
 {
     int64_t numel = cd_tensor_numel(t);
     const unsigned char *p = t->data;
-    if (numel < 0 || (uint64_t)numel != n)
+    if (numel < 0 || (uint64_t)numel != n || (n && (!t->data ||
+        t->nbytes < (uint64_t)n * cd_dtype_size(t->dtype))))
         return CD_MODEL_EINVAL;
     for (size_t i = 0; i < n; i++) {
         switch (t->dtype) {

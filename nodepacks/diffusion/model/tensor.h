@@ -75,7 +75,8 @@ int64_t cd_tensor_numel(const cd_tensor *t);
 
 /* Converts every element of t to float32 into dst, which holds n floats.
  * Floats (fp8 included) are upcast exactly; integers and bool are converted
- * as C does.  Returns 0, or CD_MODEL_EINVAL when n != numel. */
+ * as C does.  Returns 0, or CD_MODEL_EINVAL when n != numel or the view has
+ * no data for them. */
 int cd_tensor_to_f32(const cd_tensor *t, float *dst, size_t n);
 
 /* Scalar conversions (bit patterns in, value out and back).  The f32 ->
