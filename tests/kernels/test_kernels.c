@@ -103,8 +103,36 @@ static void count_task(void *arg, int64_t t, int thread)
         atomic_store(&j->bad_thread, 1);
 }
 
+struct nest_job {
+    ck_pool *p;
+    atomic_int inner;
+};
+
+static void nest_inner(void *arg, int64_t t, int thread)
+{
+    (void)t; (void)thread;
+    atomic_fetch_add(&((struct nest_job *)arg)->inner, 1);
+}
+
+static void nest_outer(void *arg, int64_t t, int thread)
+{
+    (void)t; (void)thread;
+    struct nest_job *j = arg;
+    ck_pool_run(j->p, 10, nest_inner, j); /* runs serially, must not hang */
+}
+
 static void test_pool(void)
 {
+    {
+        ck_pool *p = ck_pool_new(2);
+        struct nest_job j = { p, 0 };
+        ck_pool_run(p, 7, nest_outer, &j);
+        if (atomic_load(&j.inner) != 70) {
+            printf("FAIL nested pool run: %d inner tasks\n", atomic_load(&j.inner));
+            failures++;
+        }
+        ck_pool_free(p);
+    }
     for (int nt = 1; nt <= 5; nt++) {
         ck_pool *p = ck_pool_new(nt);
         if (!p || ck_pool_threads(p) != nt) {
