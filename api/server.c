@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -320,6 +321,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
             cd_buf_init(&c->body, ceiling);
             if ((unsigned long long)n > ceiling) c->req.body_too_large = 1;
             c->state = ST_BODY;
+            /* "Expect: 100-continue" (curl, for bodies over 1 MB): say go. */
+            if (!c->req.body_too_large &&
+                lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_EXPECT) > 0 &&
+                strcasecmp(cl, "100-continue") == 0) {
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                unsigned char buf[LWS_PRE + sizeof(cont)];
+                memcpy(buf + LWS_PRE, cont, sizeof(cont) - 1);
+                if (lws_write(wsi, buf + LWS_PRE, sizeof(cont) - 1,
+                              LWS_WRITE_HTTP_HEADERS) < 0)
+                    return -1;
+            }
             return 0;
         }
         dispatch(wsi, c);

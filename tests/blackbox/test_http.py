@@ -174,3 +174,18 @@ def test_features(server):                                  # 30
 def test_ws_plain_get_400(server):
     r = requests.get(server + "/ws")
     assert r.status_code == 400 and "WebSocket" in r.text
+
+
+def test_expect_100_continue(server):
+    import socket
+    body = b'{"clear": true}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall(b"POST /history HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                  b"Expect: 100-continue\r\n\r\n" % len(body))
+        first = s.recv(4096)
+        assert first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.sendall(body)
+        rest = first[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+        while b"\r\n\r\n" not in rest:
+            rest += s.recv(4096)
+        assert rest.startswith(b"HTTP/1.1 200")
