@@ -85,6 +85,32 @@ static void published(void)
     free(buf);
   }
 
+  /* BrownianTree vectors of torch-rng.md 12.2: t0 = 0.0292f, t1 = 14.6146f,
+   * shape (1,4,8,8); an ascending query returns W / sqrt(b - a) */
+  {
+    static const struct {
+      uint64_t entropy;
+      float a, b;
+      uint32_t first[4];
+    } bt[] = {
+        {0, 1.0f, 2.0f, {0x3fc1e809, 0x3f4b5dfd, 0xbfbabe86, 0x3f4ef721}},
+        {0, 0.0292f, 14.6146f, {0x3e89c0a0, 0xbfc22f37, 0xbdc11780, 0x3d8fb068}},
+        {0, 5.5f, 7.25f, {0xbf113388, 0xbff5adf7, 0x3e71b122, 0x3fbf7cc8}},
+        {12345, 1.0f, 2.0f, {0xbe844792, 0xbfc4e808, 0xbf577d88, 0x3eb57616}},
+        {12345, 0.0292f, 14.6146f, {0x3ef61f36, 0xbf09d696, 0xbeea1e2c, 0x3ee9b17f}},
+        {12345, 5.5f, 7.25f, {0x401a842a, 0x3e71d32d, 0xbfa57732, 0x3f584286}},
+    };
+    float w[256];
+    for (size_t k = 0; k < sizeof bt / sizeof bt[0]; k++) {
+      cd_brownian *t = cd_brownian_new(256, 0.0292f, 14.6146f, bt[k].entropy);
+      CHECK(t && cd_brownian_noise(t, bt[k].a, bt[k].b, w) == 0, "spec tree %zu", k);
+      for (int i = 0; t && i < 4; i++)
+        CHECK(check_bits(w[i]) == bt[k].first[i], "spec tree %zu [%d]: %08x want %08x", k, i,
+              check_bits(w[i]), bt[k].first[i]);
+      cd_brownian_free(t);
+    }
+  }
+
   /* numpy SeedSequence(0).generate_state(3) */
   uint32_t st[3];
   cd_seed_sequence_state(0, 0, 0, 0, st, 3);

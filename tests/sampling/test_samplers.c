@@ -306,6 +306,33 @@ int main(void)
     CHECK(cd_sample("euler", denoise, &m, x, (size_t)n, sig[0], 1, &o) == 0 && x[0] == x0[0][0],
           "one sigma: unchanged");
   }
+  /* odd schedules: every sampler must return (any result, NaN allowed, as
+   * ComfyUI would give) without crashing or touching memory it does not own */
+  {
+    static const float odd[][6] = {{5.0f, 5.0f, 0.5f, 0.5f, 0.0f, 0.0f},
+                                   {1e-8f, 0.0f, 0, 0, 0, 0},
+                                   {14.6f, 0.0f, 0.0f, 0, 0, 0},
+                                   {0.5f, 2.0f, 8.0f, 0, 0, 0},
+                                   {3.0f, -1.0f, 0.0f, 0, 0, 0},
+                                   {0.0f, 0.0f, 0, 0, 0, 0}};
+    static const size_t oddn[] = {5, 2, 3, 3, 3, 2};
+    int ran = 0;
+    for (int i = 0; i < cd_sampler_count(); i++) {
+      for (size_t k = 0; k < sizeof oddn / sizeof oddn[0]; k++) {
+        dmodel m = {c, c2, 0, 0};
+        cd_sampler_opts o;
+        cd_sampler_opts_init(&o);
+        o.has_seed = 1;
+        o.seed = 3;
+        o.model_sampling = &ms;
+        memcpy(x, x0[0], (size_t)n * sizeof(float));
+        int rc = cd_sample(cd_sampler_name(i), denoise, &m, x, (size_t)n, odd[k], oddn[k], &o);
+        CHECK(rc <= 0 && rc != CD_SAMPLE_INTERRUPTED, "%s on odd schedule %zu: rc %d", cd_sampler_name(i), k, rc);
+        ran++;
+      }
+    }
+    printf("%d runs on odd schedules\n", ran);
+  }
   CHECK(cd_sampler_find("euler") == 0 && !strcmp(cd_sampler_name(cd_sampler_count() - 1), "uni_pc_bh2"),
         "list order");
   CHECK(cd_sampler_discards_penultimate("uni_pc") && !cd_sampler_discards_penultimate("euler"), "discard");

@@ -448,6 +448,8 @@ void cd_brownian_free(cd_brownian *t)
 int cd_brownian_noise(cd_brownian *t, float sigma, float sigma_next, float *out)
 {
   size_t n = t->numel;
+  if (sigma != sigma || sigma_next != sigma_next)
+    return -EINVAL;
   float lo = sigma < sigma_next ? sigma : sigma_next;
   float hi = sigma < sigma_next ? sigma_next : sigma;
   float sign = sigma < sigma_next ? 1.0f : -1.0f;

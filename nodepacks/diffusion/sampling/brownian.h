@@ -43,7 +43,8 @@ void cd_brownian_free(cd_brownian *t);
 /* The noise for one step, ComfyUI's noise_sampler(sigma, sigma_next):
  * W(lo, hi) * sign / sqrt(|sigma_next - sigma|) with sign +1 when
  * sigma < sigma_next, in float32 as torch computes it (equal sigmas give
- * 0/0 = NaN, as in torch).  Writes numel floats to out.  Returns 0, or -ENOMEM / -ERANGE (tree deeper than
+ * 0/0 = NaN, as in torch).  Writes numel floats to out.  Returns 0, -EINVAL
+ * for a NaN sigma, or -ENOMEM / -ERANGE (tree deeper than
  * 60 levels or more than CD_BROWNIAN_MAX_NODES nodes). */
 int cd_brownian_noise(cd_brownian *t, float sigma, float sigma_next, float *out);
 
