@@ -280,26 +280,64 @@ void cd_clip_encode_opts_set_layer(cd_clip_encode_opts *o, int64_t layers, int k
 
 /* ---- forward ------------------------------------------------------------ */
 
-static int causal_attention(ck_pool *p, int64_t B, int64_t T, int64_t W, int64_t H,
-                            const float *q, const float *k, const float *v, float *o, float *S)
+/* Causal self-attention of B windows of T positions, H heads of D = W/H:
+ * o = softmax(q·kᵀ/√D + mask)·v per window and head, where the mask
+ * (ComfyUI adds -FLT_MAX above the diagonal, which softmax turns into
+ * exact zeros) is applied by leaving those keys out.  One pool task per
+ * (window, head); each row's scores live in per-task stack scratch. */
+typedef struct attn_job {
+    int64_t T, W, H, D;
+    float scale;
+    const float *q, *k, *v;
+    float *o;
+} attn_job;
+
+static void attn_task(void *arg, int64_t task, int thread)
 {
-    const int64_t D = W / H;
-    const float scale = 1.0f / sqrtf((float)D);
-    int rc = 0;
-    for (int64_t b = 0; b < B && rc == 0; b++)
-        for (int64_t h = 0; h < H && rc == 0; h++) {
-            const size_t off = (size_t)(b * T * W + h * D);
-            rc = ck_gemm_f32(p, 0, 1, T, T, D, scale, q + off, W, k + off, W, 0.0f, S, T);
-            if (rc < 0)
-                break;
-            for (int64_t i = 0; i < T; i++)
-                for (int64_t j = i + 1; j < T; j++)
-                    S[i * T + j] += -FLT_MAX;
-            if ((rc = ck_softmax(p, S, S, T, T)) < 0)
-                break;
-            rc = ck_gemm_f32(p, 0, 0, T, D, T, 1.0f, S, T, v + off, W, 0.0f, o + off, W);
+    (void)thread;
+    const attn_job *a = arg;
+    const int64_t T = a->T, W = a->W, D = a->D;
+    const int64_t b = task / a->H, h = task % a->H;
+    const size_t base = (size_t)(b * T * W + h * D);
+    float s[CD_CLIP_WINDOW];
+    for (int64_t i = 0; i < T; i++) {
+        const float *qi = a->q + base + (size_t)(i * W);
+        float mx = -FLT_MAX;
+        for (int64_t j = 0; j <= i; j++) {
+            const float *kj = a->k + base + (size_t)(j * W);
+            float dot = 0;
+            for (int64_t d = 0; d < D; d++)
+                dot += qi[d] * kj[d];
+            s[j] = dot * a->scale;
+            if (s[j] > mx)
+                mx = s[j];
         }
-    return rc;
+        float sum = 0;
+        for (int64_t j = 0; j <= i; j++) {
+            s[j] = expf(s[j] - mx);
+            sum += s[j];
+        }
+        float inv = 1.0f / sum;
+        float *oi = a->o + base + (size_t)(i * W);
+        for (int64_t d = 0; d < D; d++)
+            oi[d] = 0;
+        for (int64_t j = 0; j <= i; j++) {
+            const float *vj = a->v + base + (size_t)(j * W);
+            const float pj = s[j] * inv;
+            for (int64_t d = 0; d < D; d++)
+                oi[d] += pj * vj[d];
+        }
+    }
+}
+
+static int causal_attention(ck_pool *p, int64_t B, int64_t T, int64_t W, int64_t H,
+                            const float *q, const float *k, const float *v, float *o)
+{
+    if (T > CD_CLIP_WINDOW || W % H)
+        return COMFY_EINVAL;
+    attn_job a = {T, W, H, W / H, 1.0f / sqrtf((float)(W / H)), q, k, v, o};
+    ck_pool_run(p, B * H, attn_task, &a);
+    return 0;
 }
 
 int cd_clip_text_forward(ck_pool *p, const cd_clip_text_model *m, const cd_clip_encode_opts *o,
@@ -309,7 +347,7 @@ int cd_clip_text_forward(ck_pool *p, const cd_clip_text_model *m, const cd_clip_
     const int64_t T = CD_CLIP_WINDOW, W = c->width, F = c->mlp, B = (int64_t)n;
     const int64_t BT = B * T;
     int rc = COMFY_ENOMEM;
-    float *x = NULL, *h = NULL, *q = NULL, *k = NULL, *v = NULL, *a = NULL, *mlp = NULL, *S = NULL;
+    float *x = NULL, *h = NULL, *q = NULL, *k = NULL, *v = NULL, *a = NULL, *mlp = NULL;
     float *inter = NULL;
     int64_t *pool_at = NULL;
     if (n == 0 || n > CD_PROMPT_MAX_CHUNKS + 1)
@@ -328,11 +366,10 @@ int cd_clip_text_forward(ck_pool *p, const cd_clip_text_model *m, const cd_clip_
     v = malloc(bw * sizeof *v);
     a = malloc(bw * sizeof *a);
     mlp = malloc((size_t)BT * (size_t)F * sizeof *mlp);
-    S = malloc((size_t)(T * T) * sizeof *S);
     pool_at = malloc((size_t)B * sizeof *pool_at);
     if (want >= 0)
         inter = malloc(bw * sizeof *inter);
-    if (!x || !h || !q || !k || !v || !a || !mlp || !S || !pool_at || (want >= 0 && !inter))
+    if (!x || !h || !q || !k || !v || !a || !mlp || !pool_at || (want >= 0 && !inter))
         goto out;
 
     /* Embeddings, as process_tokens: token rows, embedding rows of the
@@ -379,7 +416,7 @@ int cd_clip_text_forward(ck_pool *p, const cd_clip_text_model *m, const cd_clip_
             (rc = ck_linear(p, h, BT, W, L->q_w, COMFY_F32, W, L->q_b, q, CK_PREC_F32)) < 0 ||
             (rc = ck_linear(p, h, BT, W, L->k_w, COMFY_F32, W, L->k_b, k, CK_PREC_F32)) < 0 ||
             (rc = ck_linear(p, h, BT, W, L->v_w, COMFY_F32, W, L->v_b, v, CK_PREC_F32)) < 0 ||
-            (rc = causal_attention(p, B, T, W, c->heads, q, k, v, a, S)) < 0 ||
+            (rc = causal_attention(p, B, T, W, c->heads, q, k, v, a)) < 0 ||
             (rc = ck_linear(p, a, BT, W, L->o_w, COMFY_F32, W, L->o_b, h, CK_PREC_F32)) < 0)
             goto out;
         for (size_t i = 0; i < bw; i++)
@@ -425,7 +462,6 @@ out:
     free(v);
     free(a);
     free(mlp);
-    free(S);
     free(inter);
     free(pool_at);
     return rc;
