@@ -26,19 +26,9 @@ struct gemm_job {
     const float *A, *B;
     int64_t lda, ldb, ldc;
     float *C;
-    int64_t tiles_n;
+    int64_t tiles_n, mrows; /* column tiles; rows per task (MC multiple)  */
     float *scratch;       /* per thread: MC*KC + KC*NC floats             */
 };
-
-static inline float a_at(const struct gemm_job *j, int64_t i, int64_t k)
-{
-    return j->ta ? j->A[k * j->lda + i] : j->A[i * j->lda + k];
-}
-
-static inline float b_at(const struct gemm_job *j, int64_t k, int64_t n)
-{
-    return j->tb ? j->B[n * j->ldb + k] : j->B[k * j->ldb + n];
-}
 
 /* Packs rows [i0, i0+mc) x [k0, k0+kc) of op(A) as strips [kc][MR]. */
 static void pack_a(const struct gemm_job *j, int64_t i0, int64_t mc, int64_t k0,
@@ -46,11 +36,17 @@ static void pack_a(const struct gemm_job *j, int64_t i0, int64_t mc, int64_t k0,
 {
     for (int64_t s = 0; s < mc; s += MR) {
         int64_t rows = CK_MIN(MR, mc - s);
-        for (int64_t k = 0; k < kc; k++) {
-            for (int64_t r = 0; r < rows; r++)
-                dst[k * MR + r] = a_at(j, i0 + s + r, k0 + k);
-            for (int64_t r = rows; r < MR; r++)
-                dst[k * MR + r] = 0.0f;
+        if (rows < MR)
+            memset(dst, 0, (size_t)(kc * MR) * sizeof(float));
+        for (int64_t r = 0; r < rows; r++) {
+            if (!j->ta) { /* row r of A is contiguous along k */
+                const float *src = j->A + (i0 + s + r) * j->lda + k0;
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * MR + r] = src[k];
+            } else {
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * MR + r] = j->A[(k0 + k) * j->lda + i0 + s + r];
+            }
         }
         dst += kc * MR;
     }
@@ -62,16 +58,18 @@ static void pack_b(const struct gemm_job *j, int64_t n0, int64_t nc, int64_t k0,
 {
     for (int64_t s = 0; s < nc; s += NR) {
         int64_t cols = CK_MIN(NR, nc - s);
-        for (int64_t k = 0; k < kc; k++) {
-            float *d = dst + k * NR;
-            if (!j->tb && cols == NR) {
-                memcpy(d, j->B + (k0 + k) * j->ldb + n0 + s, NR * sizeof(float));
-                continue;
+        if (cols < NR)
+            memset(dst, 0, (size_t)(kc * NR) * sizeof(float));
+        if (!j->tb) { /* rows of B are contiguous along n */
+            for (int64_t k = 0; k < kc; k++)
+                memcpy(dst + k * NR, j->B + (k0 + k) * j->ldb + n0 + s,
+                       (size_t)cols * sizeof(float));
+        } else {      /* B is [N, K] (a linear layer's weight): column c is a row */
+            for (int64_t c = 0; c < cols; c++) {
+                const float *src = j->B + (n0 + s + c) * j->ldb + k0;
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * NR + c] = src[k];
             }
-            for (int64_t c = 0; c < cols; c++)
-                d[c] = b_at(j, k0 + k, n0 + s + c);
-            for (int64_t c = cols; c < NR; c++)
-                d[c] = 0.0f;
         }
         dst += kc * NR;
     }
@@ -114,14 +112,16 @@ static void micro(int64_t kc, const float *ap, const float *bp, float *c,
             c[r * ldc + q] += alpha * tmp[r][q];
 }
 
+/* One task: rows [i0, i0 + mrows) x columns [n0, n0 + NC); B's panel for a
+ * K block is packed once and reused by every MC-row strip of A. */
 static void gemm_task(void *arg, int64_t t, int thread)
 {
     struct gemm_job *j = arg;
-    int64_t i0 = (t / j->tiles_n) * MC, n0 = (t % j->tiles_n) * NC;
-    int64_t mc = CK_MIN(MC, j->M - i0), nc = CK_MIN(NC, j->N - n0);
+    int64_t i0 = (t / j->tiles_n) * j->mrows, n0 = (t % j->tiles_n) * NC;
+    int64_t mrows = CK_MIN(j->mrows, j->M - i0), nc = CK_MIN(NC, j->N - n0);
     float *ap = j->scratch + (size_t)thread * (MC * KC + KC * NC);
     float *bp = ap + MC * KC;
-    for (int64_t i = 0; i < mc; i++) {
+    for (int64_t i = 0; i < mrows; i++) {
         float *c = j->C + (i0 + i) * j->ldc + n0;
         if (j->beta == 0.0f)
             memset(c, 0, (size_t)nc * sizeof(float));
@@ -131,13 +131,16 @@ static void gemm_task(void *arg, int64_t t, int thread)
     }
     for (int64_t k0 = 0; k0 < j->K; k0 += KC) {
         int64_t kc = CK_MIN(KC, j->K - k0);
-        pack_a(j, i0, mc, k0, kc, ap);
         pack_b(j, n0, nc, k0, kc, bp);
-        for (int64_t s = 0; s < nc; s += NR)
-            for (int64_t r = 0; r < mc; r += MR)
-                micro(kc, ap + (r / MR) * kc * MR, bp + (s / NR) * kc * NR,
-                      j->C + (i0 + r) * j->ldc + n0 + s, j->ldc,
-                      CK_MIN(MR, mc - r), CK_MIN(NR, nc - s), j->alpha);
+        for (int64_t m0 = 0; m0 < mrows; m0 += MC) {
+            int64_t mc = CK_MIN(MC, mrows - m0);
+            pack_a(j, i0 + m0, mc, k0, kc, ap);
+            for (int64_t s = 0; s < nc; s += NR)
+                for (int64_t r = 0; r < mc; r += MR)
+                    micro(kc, ap + (r / MR) * kc * MR, bp + (s / NR) * kc * NR,
+                          j->C + (i0 + m0 + r) * j->ldc + n0 + s, j->ldc,
+                          CK_MIN(MR, mc - r), CK_MIN(NR, nc - s), j->alpha);
+        }
     }
 }
 
@@ -147,13 +150,17 @@ int ck_gemm_own(ck_pool *p, int ta, int tb, int64_t M, int64_t N, int64_t K,
 {
     if (M == 0 || N == 0)
         return 0;
-    struct gemm_job j = { ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc,
-                          C, (N + NC - 1) / NC, NULL };
     int nt = ck_pool_threads(p);
+    struct gemm_job j = { ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc,
+                          C, (N + NC - 1) / NC, MC, NULL };
+    /* as many rows per task as still leaves ~3 tasks per thread */
+    int64_t strips = (M + MC - 1) / MC;
+    int64_t per = strips * j.tiles_n / (3 * nt);
+    j.mrows = MC * CK_MAX(1, CK_MIN(8, per / CK_MAX(j.tiles_n, 1)));
     j.scratch = ck_alloc((size_t)nt * (MC * KC + KC * NC) * sizeof(float));
     if (!j.scratch)
         return COMFY_ENOMEM;
-    ck_pool_run(p, ((M + MC - 1) / MC) * j.tiles_n, gemm_task, &j);
+    ck_pool_run(p, ((M + j.mrows - 1) / j.mrows) * j.tiles_n, gemm_task, &j);
     ck_free(j.scratch);
     return 0;
 }

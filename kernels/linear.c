@@ -100,6 +100,7 @@ struct im2col_job {
     const float *x;        /* one image                                    */
     float *col;            /* [rows][kh*kw*c_in]                           */
     int64_t p0, rows, ow;
+    int hwc;               /* column order (i, j, c) instead of (c, i, j)  */
 };
 
 static void im2col_task(void *arg, int64_t t, int thread)
@@ -110,17 +111,45 @@ static void im2col_task(void *arg, int64_t t, int thread)
     int64_t pix = j->p0 + t, oy = pix / j->ow, ox = pix % j->ow;
     int64_t kk = d->kh * d->kw * d->c_in;
     float *dst = j->col + t * kk;
-    /* column order (c, i, j) to match OIHW weights */
     for (int64_t i = 0; i < d->kh; i++) {
         int64_t iy = oy * d->stride_h + i - d->pad_h;
         for (int64_t q = 0; q < d->kw; q++) {
             int64_t ix = ox * d->stride_w + q - d->pad_w;
             int inside = iy >= 0 && iy < d->h && ix >= 0 && ix < d->w;
-            const float *src = j->x + (iy * d->w + ix) * d->c_in;
+            if (j->hwc) { /* one contiguous copy per tap */
+                float *dd = dst + (i * d->kw + q) * d->c_in;
+                if (inside)
+                    memcpy(dd, j->x + (iy * d->w + ix) * d->c_in,
+                           (size_t)d->c_in * sizeof(float));
+                else
+                    memset(dd, 0, (size_t)d->c_in * sizeof(float));
+                continue;
+            }
+            /* order (c, i, j) matches OIHW weights as they are */
+            const float *src = inside ? j->x + (iy * d->w + ix) * d->c_in : NULL;
             for (int64_t c = 0; c < d->c_in; c++)
-                dst[(c * d->kh + i) * d->kw + q] = inside ? src[c] : 0.0f;
+                dst[(c * d->kh + i) * d->kw + q] = src ? src[c] : 0.0f;
         }
     }
+}
+
+/* OIHW weights of any supported dtype as f32 OHWI (the (i, j, c) column
+ * order), rounded through bf16 when asked.  New scratch or NULL. */
+static float *weights_ohwi_f32(ck_pool *p, const void *w, int dt,
+                               const ck_conv2d_desc *d, int bf16)
+{
+    int64_t hw = d->kh * d->kw, n = d->c_out * d->c_in * hw;
+    float *oihw = weights_f32(p, w, dt, n, bf16);
+    if (!oihw || hw == 1)
+        return oihw;
+    float *ohwi = ck_alloc((size_t)n * sizeof(float));
+    if (ohwi)
+        for (int64_t o = 0; o < d->c_out; o++)
+            for (int64_t c = 0; c < d->c_in; c++)
+                for (int64_t k = 0; k < hw; k++)
+                    ohwi[(o * hw + k) * d->c_in + c] = oihw[(o * d->c_in + c) * hw + k];
+    ck_free(oihw);
+    return ohwi;
 }
 
 int ck_conv2d_nhwc(ck_pool *p, const ck_conv2d_desc *d, const float *x,
@@ -158,7 +187,7 @@ int ck_conv2d_nhwc(ck_pool *p, const ck_conv2d_desc *d, const float *x,
         if (direct)
             return ck_linear(p, x, d->n * npix, kk, w, wdt, d->c_out, bias, y, prec);
     } else {
-        wf = weights_f32(p, w, wdt, d->c_out * kk, bf);
+        wf = weights_ohwi_f32(p, w, wdt, d, bf);
         if (!wf)
             return COMFY_ENOMEM;
         if (bf) {
@@ -189,7 +218,7 @@ int ck_conv2d_nhwc(ck_pool *p, const ck_conv2d_desc *d, const float *x,
         }
         for (int64_t p0 = 0; p0 < npix; p0 += IM2COL_ROWS) {
             int64_t rows = CK_MIN(IM2COL_ROWS, npix - p0);
-            struct im2col_job j = { d, xb, col, p0, rows, ow };
+            struct im2col_job j = { d, xb, col, p0, rows, ow, !via_linear };
             ck_pool_run(p, rows, im2col_task, &j);
             if (via_linear)
                 rc = ck_linear(p, col, rows, kk, w, wdt, d->c_out, bias,
