@@ -14,6 +14,7 @@
  * done in double here).  Measured worst: 2.4e-6 (dpmpp_3m_sde); most
  * samplers stay below 1e-6.  The worst error per sampler is printed.
  *
+ * Mask preparation (comfy.utils.reshape_mask): within 1e-6 absolute.
  * Also: interrupt through the progress callback, errors from the denoiser,
  * and bad input.
  */
@@ -92,7 +93,7 @@ int main(void)
   static float vnoise[MAXN], vlatent[MAXN], vmask[MAXN];
   cd_model_sampling ms;
   cd_model_sampling_sd(&ms, CD_PRED_EPS);
-  int nks = 0, nopt = 0;
+  int nks = 0, nopt = 0, nmask = 0;
   int nsig[6] = {0}, n = 0, nc2 = 0;
   FILE *f = check_open_data("sampler_cases.txt");
   if (!f)
@@ -137,6 +138,38 @@ int main(void)
         parse_hex_list(list, vlatent, MAXN);
       else if (!strcmp(name, "mask"))
         parse_hex_list(list, vmask, MAXN);
+      continue;
+    }
+    if (!strcmp(kind, "maskprep")) {
+      char ms_[64], os_[64];
+      static char lm[16000], lo[16000];
+      static float mk[4096], wantm[4096], gotm[4096];
+      if (sscanf(line, "maskprep %63s %63s %15999s %15999s", ms_, os_, lm, lo) != 4)
+        continue;
+      int mdim[4] = {1, 1, 1, 1}, od[4], nm = 0, no = 0;
+      for (char *p = ms_; *p && nm < 4; nm++) {
+        mdim[nm] = (int)strtol(p, &p, 10);
+        if (*p == ',')
+          p++;
+      }
+      for (char *p = os_; *p && no < 4; no++) {
+        od[no] = (int)strtol(p, &p, 10);
+        if (*p == ',')
+          p++;
+      }
+      int mh = mdim[nm - 2], mw = mdim[nm - 1];
+      size_t planes = 1;
+      for (int i = 0; i < nm - 2; i++)
+        planes *= (size_t)mdim[i];
+      parse_hex_list(lm, mk, 4096);
+      int nw = parse_hex_list(lo, wantm, 4096);
+      int rc = cd_prepare_noise_mask(mk, planes, mh, mw, od[0], od[1], od[2], od[3], gotm);
+      CHECK(rc == 0 && nw == od[0] * od[1] * od[2] * od[3], "maskprep %s -> %s: rc %d", ms_, os_, rc);
+      int bad = 0;
+      for (int i = 0; i < nw; i++)
+        bad += fabsf(gotm[i] - wantm[i]) > 1e-6f; /* torch's kernel rounds in another order */
+      CHECK(bad == 0, "maskprep %s -> %s: %d values off by more than 1e-6", ms_, os_, bad);
+      nmask++;
       continue;
     }
     if (!strcmp(kind, "opt")) {
@@ -265,6 +298,7 @@ int main(void)
   CHECK(ncases >= 6 * cd_sampler_count(), "every listed sampler has goldens (%d cases)", ncases);
   CHECK(nks >= 32, "KSAMPLER.sample cases: %d", nks);
   CHECK(nopt >= 34, "option cases: %d", nopt);
+  CHECK(nmask >= 5, "mask preparation cases: %d", nmask);
   printf("%d option cases (s_churn with the global generator, eta, s_noise)\n", nopt);
   printf("%d KSAMPLER.sample cases (noise scaling, inpainting mask, ddim seed+1 noise)\n", nks);
 

@@ -36,6 +36,54 @@ static int inpaint_denoise(void *user, const float *x, float sigma, float *out, 
   return 0;
 }
 
+/* torch's linear-interpolation source index and weights for one axis
+ * (align_corners false): src = max(scale*(o+0.5)-0.5, 0), in float. */
+static void lin_index(int in, int out, int o, int *i0, int *i1, float *l0, float *l1)
+{
+  float scale = (float)in / (float)out;
+  float src = scale * ((float)o + 0.5f) - 0.5f;
+  if (src < 0.0f)
+    src = 0.0f;
+  int a = (int)src;
+  *i0 = a;
+  *i1 = a + (a < in - 1 ? 1 : 0);
+  *l1 = src - (float)a;
+  *l0 = 1.0f - *l1;
+}
+
+int cd_prepare_noise_mask(const float *mask, size_t mn, int mh, int mw, int b, int c, int h, int w,
+                          float *out)
+{
+  const int lim = 1 << 16;
+  if (!mask || !out || mn == 0 || mn > (size_t)lim || mh <= 0 || mw <= 0 || b <= 0 || c <= 0 ||
+      h <= 0 || w <= 0 || mh > lim || mw > lim || b > lim || c > lim || h > lim || w > lim)
+    return -EINVAL;
+  size_t plane = (size_t)h * (size_t)w;
+  if (plane > SIZE_MAX / sizeof(float) / (size_t)c / (size_t)b)
+    return -EINVAL;
+  for (int k = 0; k < b; k++) {
+    const float *src = mask + (size_t)(k % (int)mn) * (size_t)mh * (size_t)mw;
+    float *dst = out + (size_t)k * (size_t)c * plane;
+    for (int y = 0; y < h; y++) {
+      int y0, y1;
+      float wy0, wy1;
+      lin_index(mh, h, y, &y0, &y1, &wy0, &wy1);
+      for (int x = 0; x < w; x++) {
+        int x0, x1;
+        float wx0, wx1;
+        lin_index(mw, w, x, &x0, &x1, &wx0, &wx1);
+        const float *r0 = src + (size_t)y0 * (size_t)mw, *r1 = src + (size_t)y1 * (size_t)mw;
+        float t0 = r0[x0] * wx0 + r0[x1] * wx1;
+        float t1 = r1[x0] * wx0 + r1[x1] * wx1;
+        dst[(size_t)y * (size_t)w + (size_t)x] = t0 * wy0 + t1 * wy1;
+      }
+    }
+    for (int ch = 1; ch < c; ch++)
+      memcpy(dst + (size_t)ch * plane, dst, plane * sizeof(float));
+  }
+  return 0;
+}
+
 int cd_ksampler_sample(const char *name, const cd_model_sampling *ms, cd_denoiser_fn model,
                        void *model_user, const float *sigmas, size_t nsig, const float *noise,
                        const float *latent, const float *mask, float *out, size_t n,

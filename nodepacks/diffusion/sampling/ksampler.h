@@ -20,6 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ComfyUI's prepare_mask / reshape_mask for a B x C x h x w latent: the
+ * mask's mn planes of mh x mw (a MASK [N,H,W] or [N,1,H,W]) are resized
+ * with torch's bilinear interpolation (align_corners false, no antialias),
+ * the single channel repeated to c channels, and the planes repeated
+ * cyclically / truncated to b items.  Writes b*c*h*w floats to out.
+ * Returns 0, or -EINVAL for a zero or oversized dimension. */
+int cd_prepare_noise_mask(const float *mask, size_t mn, int mh, int mw, int b, int c, int h, int w,
+                          float *out);
+
 /* Samples into out[0..n-1] (out may alias noise or latent):
  *   nsig == 0: out = latent (zeros if NULL), like ComfyUI's empty schedule;
  *   else x = noise_scaling(sigmas[0], noise, latent), then sampler `name`
