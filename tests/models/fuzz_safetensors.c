@@ -1,5 +1,6 @@
 /*
- * fuzz_safetensors — fuzz target for the safetensors header parser.
+ * fuzz_safetensors — fuzz target for the safetensors header parser (and,
+ * on the same inputs, the restricted .ckpt reader: zip directory + pickle).
  *
  * Built two ways: with clang's -fsanitize=fuzzer it is a libFuzzer target
  * (models_libfuzzer_safetensors, run by hand: ./models_libfuzzer_safetensors
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pickle_ckpt.h"
 #include "safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -52,6 +54,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cd_st_close(f);
     } else if (!err[0]) {
         abort(); /* a refusal always says why */
+    }
+    cd_ckpt_file *c = NULL;
+    err[0] = 0;
+    if (cd_ckpt_open_mem(data, size, &c, err, sizeof err) == 0) {
+        unsigned sum = 0;
+        for (size_t i = 0; i < cd_ckpt_count(c); i++) {
+            const cd_tensor *t = cd_ckpt_tensor(c, i);
+            const unsigned char *p = t->data;
+            for (uint64_t k = 0; k < t->nbytes; k++)
+                sum += p[k];
+        }
+        sink = sum;
+        cd_ckpt_close(c);
+    } else if (!err[0]) {
+        abort();
     }
     return 0;
 }
