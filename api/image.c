@@ -35,6 +35,20 @@ void cd_img_free(cd_image *img)
 
 /* ---- PNG ----------------------------------------------------------------- */
 
+/* Quiet libpng: errors jump back to the caller, which reports them as a
+ * return value; nothing is printed for hostile uploads. */
+static void png_quiet_error(png_structp png, png_const_charp msg)
+{
+    (void)msg;
+    png_longjmp(png, 1);
+}
+
+static void png_quiet_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
 typedef struct mem_reader { const unsigned char *p; size_t len, off; } mem_reader;
 
 static void png_read_mem(png_structp png, png_bytep out, png_size_t n)
@@ -47,7 +61,8 @@ static void png_read_mem(png_structp png, png_bytep out, png_size_t n)
 
 static int decode_png(const unsigned char *data, size_t len, cd_image *img)
 {
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL,
+                                             png_quiet_error, png_quiet_warning);
     png_infop info = NULL;
     png_bytep *volatile rows = NULL;
     mem_reader m = {data, len, 0};
@@ -118,7 +133,8 @@ int cd_img_encode_png(const unsigned char *px, int width, int height,
                       int channels, int level, const cd_text_chunk *texts,
                       size_t n_texts, unsigned char **out, size_t *out_len)
 {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL,
+                                              png_quiet_error, png_quiet_warning);
     png_infop info = NULL;
     png_textp volatile pt = NULL;
     cd_buf b;
@@ -170,6 +186,8 @@ static void jpeg_fail(j_common_ptr c)
     longjmp(e->jb, 1);
 }
 
+static void jpeg_quiet(j_common_ptr c) { (void)c; }
+
 static int decode_jpeg(const unsigned char *data, size_t len, cd_image *img)
 {
     struct jpeg_decompress_struct d;
@@ -178,6 +196,7 @@ static int decode_jpeg(const unsigned char *data, size_t len, cd_image *img)
 
     d.err = jpeg_std_error(&e.mgr);
     e.mgr.error_exit = jpeg_fail;
+    e.mgr.output_message = jpeg_quiet;
     if (setjmp(e.jb)) {
         jpeg_destroy_decompress(&d);
         free(row);
@@ -226,6 +245,7 @@ int cd_img_encode_jpeg(const unsigned char *px, int width, int height,
 
     c.err = jpeg_std_error(&e.mgr);
     e.mgr.error_exit = jpeg_fail;
+    e.mgr.output_message = jpeg_quiet;
     if (setjmp(e.jb)) {
         jpeg_destroy_compress(&c);
         free(mem);

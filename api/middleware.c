@@ -1,6 +1,9 @@
 /*
  * middleware.c — what wraps every handler (spec/api.md §0.5): the origin
- * check that protects a loopback server from cross-site requests, the CORS
+ * check that protects a loopback server from cross-site requests (a Host
+ * name counts as loopback when it is an IP literal in 127/8 or ::1,
+ * "localhost", or maps to loopback in /etc/hosts; unlike the reference, no
+ * DNS query is made, so a request can never stall the loop), the CORS
  * headers of --enable-cors-header, Cache-Control by path, and gzip of JSON
  * and text bodies with --enable-compress-response-body.  Network thread.
  */
@@ -8,8 +11,8 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,34 +21,51 @@
 
 /* ---- origin check -------------------------------------------------------- */
 
+/* Looks `name` up in /etc/hosts: 1 when its first IPv4 address (or, with
+ * none, its first IPv6 address) is loopback.  DNS is not asked: a lookup
+ * would block the network thread for as long as the resolver takes. */
+static int hosts_file_loopback(const char *name)
+{
+    FILE *f = fopen("/etc/hosts", "re");
+    char line[1024];
+    int v4 = -1, v6 = -1;
+    if (!f) return 0;
+    while (fgets(line, sizeof(line), f) && v4 < 0) {
+        char *save = NULL, *addr, *tok;
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+        if (!(addr = strtok_r(line, " \t\r\n", &save))) continue;
+        while ((tok = strtok_r(NULL, " \t\r\n", &save))) {
+            if (strcasecmp(tok, name) != 0) continue;
+            struct in_addr a4;
+            struct in6_addr a6;
+            if (inet_pton(AF_INET, addr, &a4) == 1 && v4 < 0)
+                v4 = (ntohl(a4.s_addr) >> 24) == 127;
+            else if (inet_pton(AF_INET6, addr, &a6) == 1 && v6 < 0)
+                v6 = IN6_IS_ADDR_LOOPBACK(&a6);
+            break;
+        }
+    }
+    fclose(f);
+    return v4 >= 0 ? v4 : v6 > 0;
+}
+
 int cd_mw_host_is_loopback(const char *hostname)
 {
     struct in_addr a4;
     struct in6_addr a6;
-    struct addrinfo hints, *res = NULL, *it;
-    int loop = 0;
+    size_t n;
 
     if (!hostname || !*hostname) return 0;
     if (inet_pton(AF_INET, hostname, &a4) == 1)
         return (ntohl(a4.s_addr) >> 24) == 127;
     if (inet_pton(AF_INET6, hostname, &a6) == 1)
         return IN6_IS_ADDR_LOOPBACK(&a6);
-    if (strcasecmp(hostname, "localhost") == 0) return 1;
-    /* A name: its first address decides, IPv4 results before IPv6. */
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(hostname, NULL, &hints, &res) != 0 || !res) {
-        hints.ai_family = AF_INET6;
-        if (getaddrinfo(hostname, NULL, &hints, &res) != 0) return 0;
-    }
-    it = res;
-    if (it && it->ai_family == AF_INET)
-        loop = (ntohl(((struct sockaddr_in *)it->ai_addr)->sin_addr.s_addr) >> 24) == 127;
-    else if (it && it->ai_family == AF_INET6)
-        loop = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)it->ai_addr)->sin6_addr);
-    freeaddrinfo(res);
-    return loop;
+    n = strlen(hostname);
+    if (strcasecmp(hostname, "localhost") == 0 ||
+        (n > 10 && strcasecmp(hostname + n - 10, ".localhost") == 0))
+        return 1;
+    return hosts_file_loopback(hostname);
 }
 
 /* Splits a lower-cased netloc "user@host:port" into its hostname (no
