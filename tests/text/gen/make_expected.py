@@ -19,6 +19,7 @@ Writes, next to prompts.json (tests/text/data/):
                          embedding size 1024, key clip_h), in the compact
                          form of chunks_json(); weights as repr() strings;
                          a prompt on which ComfyUI raises: {"error": name}
+  embeddings/            the embedding files of the test folder
   embeddings.json        every load_embed(name, size, key) call ComfyUI made
                          and its result (rows as [first value, width]), so
                          the C test's loader can serve the same rows
@@ -27,7 +28,6 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 import types
 
 import torch
@@ -82,7 +82,9 @@ def rows(first_values, width):
 def make_embeddings(d):
     st = safetensors.torch.save_file
     st({"clip_l": rows([1, 2], 768), "clip_g": rows([3, 4], 1280)}, os.path.join(d, "emb_a.safetensors"))
-    torch.save({"string_to_param": {"*": rows([10, 11, 12], 768)}}, os.path.join(d, "emb_b.pt"))
+    torch.save({"string_to_token": {"*": 265}, "string_to_param": {"*": rows([10, 11, 12], 768)},
+                "name": "emb_b", "step": 1000, "sd_checkpoint": "0123abcd", "sd_checkpoint_name": "x"},
+               os.path.join(d, "emb_b.pt"))  # A1111's layout
     os.makedirs(os.path.join(d, "sub"))
     st({"emb_params": rows([20], 1024)}, os.path.join(d, "sub", "emb_c.safetensors"))
     torch.save([{"a": rows([40, 41], 768), "b": rows([42], 1024)}], os.path.join(d, "emb_list.pt"))
@@ -138,7 +140,14 @@ def main():
     with open(os.path.join(DATA, "prompts.json"), encoding="utf-8") as f:
         prompts = json.load(f)
 
-    with tempfile.TemporaryDirectory() as d:
+    # The embedding files stay in tests/text/data/embeddings: the C tests
+    # read the safetensors ones with the real loader.
+    d = os.path.join(DATA, "embeddings")
+    if os.path.isdir(d):
+        import shutil
+        shutil.rmtree(d)
+    os.makedirs(d)
+    if True:
         make_embeddings(d)
         tl = sd1.SDTokenizer(tokenizer_path=tok_path, embedding_directory=d)
         th = sd1.SDTokenizer(tokenizer_path=tok_path, pad_with_end=False, embedding_directory=d,
