@@ -206,6 +206,31 @@ static void test_full_tables(void)
             CHECK_EQ(d.n_text, 0);
             vfree(&b);
         }
+        /* inpainting UNet (9 input channels) and SDXL prediction markers */
+        if (id == CD_ARCH_SD15 || id == CD_ARCH_SDXL) {
+            for (size_t i = 0; i < v.n; i++)
+                if (strcmp(v.t[i].name, "model.diffusion_model.input_blocks.0.0.weight") == 0)
+                    v.t[i].shape[1] = 9;
+            CHECK_EQ(detect_views(&v, &d, err, sizeof err), 0);
+            CHECK_EQ(d.family, fam[id]);
+            CHECK_EQ(d.inpaint, 1);
+        }
+        if (id == CD_ARCH_SDXL) {
+            VADD(&v, "v_pred", 0);
+            CHECK_EQ(detect_views(&v, &d, err, sizeof err), 0);
+            CHECK_EQ(d.prediction, CD_PRED_V);
+            CHECK_EQ(d.zsnr, 0);
+            VADD(&v, "ztsnr", 0);
+            CHECK_EQ(detect_views(&v, &d, err, sizeof err), 0);
+            CHECK_EQ(d.zsnr, 1);
+            VADD(&v, "edm_vpred.sigma_max", 0);
+            CHECK_EQ(detect_views(&v, &d, err, sizeof err), 0);
+            CHECK_EQ(d.prediction, CD_PRED_V_EDM);
+            VADD(&v, "edm_mean", 1, 4, 1, 1);
+            VADD(&v, "edm_std", 1, 4, 1, 1);
+            CHECK_EQ(detect_views(&v, &d, err, sizeof err), 0);
+            CHECK_EQ(d.prediction, CD_PRED_EDM);
+        }
         vfree(&vu);
         vfree(&v);
         free(bias);
