@@ -29,8 +29,16 @@ static int rt_reply(cd_resp *w, int status, cd_buf *out)
         cd_buf_free(out);
         return -1;
     }
-    rc = out->len ? cd_resp_json_text(w, status, out->data, out->len)
-                  : cd_resp_empty(w, status);
+    static const char trouble[] = "500 Internal Server Error";
+    if (status == 500 && out->len >= sizeof(trouble) - 1 &&
+        memcmp(out->data, trouble, sizeof(trouble) - 1) == 0) {
+        /* the runtime's text form of an unhandled error (spec §0.3) */
+        rc = cd_resp_bytes(w, 500, "text/plain; charset=utf-8", out->data, out->len);
+        w->close_after = 1;
+    } else {
+        rc = out->len ? cd_resp_json_text(w, status, out->data, out->len)
+                      : cd_resp_empty(w, status);
+    }
     cd_buf_free(out);
     return rc;
 }

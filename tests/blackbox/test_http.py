@@ -189,3 +189,16 @@ def test_expect_100_continue(server):
         while b"\r\n\r\n" not in rest:
             rest += s.recv(4096)
         assert rest.startswith(b"HTTP/1.1 200")
+
+
+def test_unhandled_errors_are_text_500(server):
+    r = requests.post(server + "/prompt", data=b"not json")
+    assert r.status_code == 500
+    assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert r.text == "500 Internal Server Error\n\nServer got itself in trouble"
+    assert requests.post(server + "/queue").status_code == 500
+    assert requests.post(server + "/free", data=b"[").status_code == 500
+    r = requests.post(server + "/interrupt", data=b"not json")      # treated as {}
+    assert r.status_code == 200
+    assert requests.get(server + "/history?max_items=x").status_code == 500
+    assert requests.get(server + "/prompt").status_code == 200
