@@ -32,7 +32,7 @@
 #include "tensor.h"
 
 #define CD_CKPT_MAX_PICKLE (512u << 20)   /* bytes of data.pkl             */
-#define CD_CKPT_MAX_OBJECTS (16u << 20)   /* objects the VM may create     */
+#define CD_CKPT_MAX_OBJECTS (1u << 20)    /* objects the VM may create (~230 MB worst case) */
 #define CD_CKPT_MAX_STACK (1u << 20)      /* VM stack and memo entries     */
 
 typedef struct cd_ckpt_file cd_ckpt_file;
