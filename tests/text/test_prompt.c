@@ -261,6 +261,20 @@ static void test_no_loader(const cd_clip_tokenizer *tok)
     int rc = cd_clip_tokenize_with_weights(tok, &cfg, "embedding:", 10, &l);
     CHECK(rc == 0 && l.n_chunks == 1 && l.v[1].token >= 0 && l.v[1].token != 49407, "literal embedding");
     cd_clip_tw_list_free(&l);
+    /* Over the window ceiling: a clean error with a message. */
+    size_t words = (size_t)CD_PROMPT_MAX_CHUNKS * 76, n = 2 * words;
+    char *big = malloc(n);
+    if (big) {
+        for (size_t i = 0; i < n; i += 2) {
+            big[i] = 'a';
+            big[i + 1] = ' ';
+        }
+        rc = cd_clip_tokenize_with_weights(tok, &cfg, big, n, &l);
+        CHECK(rc == COMFY_EINVAL && l.error[0] && !l.v && l.n_chunks == 0, "window ceiling");
+        rc = cd_clip_tokenize_with_weights(tok, &cfg, big, CD_CLIP_MAX_TEXT_BYTES + 1, &l);
+        CHECK(rc == COMFY_EINVAL && l.error[0], "text ceiling");
+        free(big);
+    }
     rc = cd_clip_tokenize_with_weights(tok, &cfg, "", 0, &l);
     CHECK(rc == 0 && l.n_chunks == 1 && l.v[0].token == 49406 && l.v[1].token == 49407 &&
               l.v[2].token == 0 && l.v[76].token == 0, "empty prompt");

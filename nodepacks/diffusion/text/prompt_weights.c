@@ -659,6 +659,11 @@ int cd_clip_tokenize_with_weights(const cd_clip_tokenizer *tok, const cd_clip_tw
     groups g;
     memset(&g, 0, sizeof g);
     memset(out, 0, sizeof *out);
+    if (len > CD_CLIP_MAX_TEXT_BYTES) {
+        snprintf(out->error, sizeof out->error, "prompt longer than %zu bytes",
+                 (size_t)CD_CLIP_MAX_TEXT_BYTES);
+        return COMFY_EINVAL;
+    }
 
     if ((rc = segments(text, len, !cfg->disable_weights, &segs)) < 0) {
         if (rc == COMFY_EINVAL)
@@ -728,6 +733,9 @@ fail:
     free(g.items);
     free(g.start);
     cd_prompt_segments_free(&segs);
+    if (rc == COMFY_EINVAL && !out->error[0])
+        snprintf(out->error, sizeof out->error, "prompt has more tokens than %d windows hold",
+                 CD_PROMPT_MAX_CHUNKS);
     {
         char keep[sizeof out->error];
         memcpy(keep, out->error, sizeof keep);
