@@ -238,6 +238,28 @@ AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
 }
 #endif
 
+/* qs = q row * scale, zero-padded to Dp (zeros for a padding row, q NULL);
+ * acc row = 0. */
+CK_CLONES
+static void load_row(float *qs, float *acc, const float *q, int64_t D, int64_t Dp,
+                     float scale)
+{
+    int64_t n = q ? D : 0;
+    for (int64_t e = 0; e < n; e++)
+        qs[e] = q[e] * scale;
+    for (int64_t e = n; e < Dp; e++)
+        qs[e] = 0.0f;
+    for (int64_t e = 0; e < Dp; e++)
+        acc[e] = 0.0f;
+}
+
+CK_CLONES
+static void store_row(float *o, const float *acc, int64_t D, float inv)
+{
+    for (int64_t e = 0; e < D; e++)
+        o[e] = acc[e] * inv;
+}
+
 static void attn_task(void *arg, int64_t t, int thread)
 {
     struct attn_job *j = arg;
@@ -256,11 +278,8 @@ static void attn_task(void *arg, int64_t t, int thread)
     const float qscale = d->scale * 1.4426950408889634f;
     int64_t rows_r = (rows + R - 1) / R * R;
     for (int64_t r = 0; r < rows_r; r++) {
-        const float *qr = j->q + (b * d->lq + q0 + r) * d->q_ld + h * D;
-        for (int64_t e = 0; e < Dp; e++) {
-            qs[r * Dp + e] = r < rows && e < D ? qr[e] * qscale : 0.0f;
-            acc[r * Dp + e] = 0.0f;
-        }
+        const float *qr = r < rows ? j->q + (b * d->lq + q0 + r) * d->q_ld + h * D : NULL;
+        load_row(qs + r * Dp, acc + r * Dp, qr, D, Dp, qscale);
         m[r] = -INFINITY;
         l[r] = 0.0f;
     }
@@ -276,12 +295,9 @@ static void attn_task(void *arg, int64_t t, int thread)
 #endif
         block_generic(qs, acc, m, l, s, kt, vp, D, Dp, j->lkp, k0, cnt, rows);
     }
-    for (int64_t r = 0; r < rows; r++) {
-        float inv = 1.0f / l[r];
-        float *orow = j->o + (b * d->lq + q0 + r) * d->o_ld + h * D;
-        for (int64_t e = 0; e < D; e++)
-            orow[e] = acc[r * Dp + e] * inv;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        store_row(j->o + (b * d->lq + q0 + r) * d->o_ld + h * D, acc + r * Dp, D,
+                  1.0f / l[r]);
 }
 
 int ck_attention(ck_pool *p, const ck_attn_desc *d, const float *q,
