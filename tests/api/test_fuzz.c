@@ -38,9 +38,11 @@ static size_t mutate(const unsigned char *seed, size_t n, unsigned char *out, si
             len++;
         } else if (op == 3 && len > 1) {                                      /* dup  */
             size_t k = next() % len, m = next() % (len - k) + 1;
-            if (len + m <= cap) {
+            static unsigned char chunk[8192];
+            if (len + m <= cap && m <= sizeof(chunk)) {
+                memcpy(chunk, out + k, m);
                 memmove(out + at + m, out + at, len - at);
-                memcpy(out + at, out + k < out + at ? out + k : out + at, m);
+                memcpy(out + at, chunk, m);
                 len += m;
             }
         }
