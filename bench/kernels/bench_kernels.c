@@ -2,7 +2,7 @@
  * bench-kernels — prints how close the kernels run to the machine's peak.
  *
  *   bench-kernels [--threads N] [--model sd15|sdxl|all] [--reps N] [--own]
- *                 [--cputime]
+ *                 [--cputime] [--op conv|linear|attn]
  *
  * --cputime runs on one thread and times with that thread's CPU time
  * (CLOCK_THREAD_CPUTIME_ID): figures that stay meaningful while other
@@ -413,7 +413,7 @@ static int own_f32(struct run_ctx *r)
 int main(int argc, char **argv)
 {
     int threads = 0, reps = 3, own = 0;
-    const char *model = "all";
+    const char *model = "all", *opname = "all";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = (int)strtol(argv[++i], NULL, 10);
@@ -425,9 +425,11 @@ int main(int argc, char **argv)
             own = 1;
         else if (!strcmp(argv[i], "--cputime"))
             use_cputime = 1;
+        else if (!strcmp(argv[i], "--op") && i + 1 < argc)
+            opname = argv[++i];
         else {
             fprintf(stderr, "usage: bench-kernels [--threads N] [--model sd15|sdxl|all] "
-                            "[--reps N] [--own] [--cputime]\n");
+                            "[--reps N] [--own] [--cputime] [--op conv|linear|attn]\n");
             return 2;
         }
     }
@@ -463,6 +465,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n_shapes; i++) {
         const struct shape *s = &shapes[i];
         if (strcmp(model, "all") && strcmp(model, s->model))
+            continue;
+        static const char *const op_names[] = { "conv", "linear", "attn" };
+        if (strcmp(opname, "all") && strcmp(opname, op_names[s->op]))
             continue;
         struct run_ctx r = { pool, 0, s, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
         char shp[64];
