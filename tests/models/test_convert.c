@@ -227,9 +227,52 @@ static void known_pairs(void)
     CHECK_EQ(cd_convert_diffusers_vae_key(4, "foo.bar", out, sizeof out), CD_MODEL_ENOTFOUND);
 }
 
+/* Every OpenCLIP tensor of the bigG / H tables maps onto HF names that the
+ * CLIP-L table uses (same layer structure), and in_proj splits in three. */
+typedef struct oc_ctx {
+    int n1, n3, notfound;
+} oc_ctx;
+
+static int oc_cb(const cd_arch_tensor *t, void *ud)
+{
+    oc_ctx *c = ud;
+    cd_key_target k[3];
+    int r = cd_convert_openclip_text_key(t->name, k);
+    if (r == 1) {
+        c->n1++;
+        CHECK(strncmp(k[0].name, "text_model.", 11) == 0 || strcmp(k[0].name, "logit_scale") == 0 ||
+              strcmp(k[0].name, "text_projection.weight") == 0);
+    } else if (r == 3) {
+        c->n3++;
+        CHECK(strstr(k[0].name, "q_proj") && strstr(k[1].name, "k_proj") && strstr(k[2].name, "v_proj"));
+        CHECK(k[2].part == 2 && k[2].parts == 3);
+    } else {
+        fprintf(stderr, "no HF name for %s\n", t->name);
+        c->notfound++;
+    }
+    return 0;
+}
+
+static void openclip(void)
+{
+    const cd_arch *a = cd_arch_get(CD_ARCH_SDXL, CD_WIDTH_FULL);
+    oc_ctx c = {0};
+    cd_arch_foreach_clip(a, 1, "", oc_cb, &c);
+    CHECK_EQ(c.notfound, 0);
+    CHECK_EQ(c.n3, 2 * 32);
+    CHECK_EQ(c.n1, 32 * 10 + 6); /* per layer 10, plus embeddings, ln_final, projection, scale */
+    cd_key_target k[3];
+    CHECK_EQ(cd_convert_openclip_text_key("transformer.resblocks.31.mlp.c_proj.bias", k), 1);
+    CHECK(strcmp(k[0].name, "text_model.encoder.layers.31.mlp.fc2.bias") == 0);
+    CHECK_EQ(cd_convert_openclip_text_key("text_projection", k), 1);
+    CHECK(k[0].transpose == 1);
+    CHECK_EQ(cd_convert_openclip_text_key("visual.proj", k), CD_MODEL_ENOTFOUND);
+}
+
 int main(void)
 {
     known_pairs();
+    openclip();
     for (int id = 0; id < CD_ARCH_COUNT; id++) {
         for (int w = 0; w < 2; w++) {
             ctx c = {cd_arch_get((cd_arch_id)id, (cd_arch_width)w), {0}, 0, 0};

@@ -194,3 +194,57 @@ int cd_convert_diffusers_vae_key(int n_levels, const char *name, char *out, size
     }
     return k < 0 || (size_t)k >= outlen ? CD_MODEL_EINVAL : 0;
 }
+
+int cd_convert_openclip_text_key(const char *name, cd_key_target out[3])
+{
+    static const char *const top[][2] = {
+        {"token_embedding.weight", "text_model.embeddings.token_embedding.weight"},
+        {"positional_embedding", "text_model.embeddings.position_embedding.weight"},
+        {"ln_final.weight", "text_model.final_layer_norm.weight"},
+        {"ln_final.bias", "text_model.final_layer_norm.bias"},
+        {"logit_scale", "logit_scale"},
+    };
+    static const char *const layer[][2] = {
+        {"ln_1.", "layer_norm1."},       {"ln_2.", "layer_norm2."},
+        {"mlp.c_fc.", "mlp.fc1."},       {"mlp.c_proj.", "mlp.fc2."},
+        {"attn.out_proj.", "self_attn.out_proj."},
+    };
+    memset(out, 0, 3 * sizeof *out);
+    out[0].parts = 1;
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++) {
+        if (strcmp(name, top[i][0]) == 0) {
+            snprintf(out[0].name, sizeof out[0].name, "%s", top[i][1]);
+            return 1;
+        }
+    }
+    if (strcmp(name, "text_projection") == 0) {
+        snprintf(out[0].name, sizeof out[0].name, "text_projection.weight");
+        out[0].transpose = 1;
+        return 1;
+    }
+    const char *s = name;
+    int n;
+    if (!take(&s, "transformer.resblocks", &n))
+        return CD_MODEL_ENOTFOUND;
+    for (size_t i = 0; i < sizeof layer / sizeof *layer; i++) {
+        size_t l = strlen(layer[i][0]);
+        if (strncmp(s, layer[i][0], l) == 0) {
+            int k = snprintf(out[0].name, sizeof out[0].name, "text_model.encoder.layers.%d.%s%s",
+                             n, layer[i][1], s + l);
+            return k < 0 || (size_t)k >= sizeof out[0].name ? CD_MODEL_EINVAL : 1;
+        }
+    }
+    const char *kind = strcmp(s, "attn.in_proj_weight") == 0 ? "weight"
+                       : strcmp(s, "attn.in_proj_bias") == 0 ? "bias"
+                                                             : NULL;
+    if (!kind)
+        return CD_MODEL_ENOTFOUND;
+    static const char *const qkv[3] = {"q_proj", "k_proj", "v_proj"};
+    for (int p = 0; p < 3; p++) {
+        snprintf(out[p].name, sizeof out[p].name, "text_model.encoder.layers.%d.self_attn.%s.%s", n,
+                 qkv[p], kind);
+        out[p].part = p;
+        out[p].parts = 3;
+    }
+    return 3;
+}
