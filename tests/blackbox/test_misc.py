@@ -110,3 +110,12 @@ def test_chunked_body_asks_for_length(server):
     r = requests.post(server + "/history", data=gen())
     assert r.status_code == 411
     assert requests.get(server + "/prompt").status_code == 200
+
+
+def test_ksampler_seed_max(server):                                    # 137
+    r = requests.get(server + "/object_info/KSampler")
+    if r.json() == {}:
+        import pytest
+        pytest.skip("diffusion pack not loaded")
+    assert b'"max": 18446744073709551615' in r.content
+    assert r.json()["KSampler"]["input"]["required"]["seed"][1]["max"] == 18446744073709551615
