@@ -92,3 +92,23 @@ def test_multi_user(make_server):
     assert requests.post(s + "/settings/k", data="1", headers=h).status_code == 200
     assert requests.get(s + "/settings/k", headers=h).json() == 1
     assert (s.user / uid / "comfy.settings.json").exists()
+
+
+def test_encoded_escapes(server):
+    # double-encoded: lws decodes once, the handler once more (spec §0.6)
+    r = requests.get(server + "/userdata/%252e%252e%252f%252e%252e%252fetc%252fpasswd")
+    assert r.status_code == 403 and b"root:" not in r.content
+    r = requests.post(server + "/userdata/%252e%252e%252fx.json", data=b"x")
+    assert r.status_code == 403
+    assert not (server.user / "x.json").exists()
+    r = requests.get(server + "/userdata?dir=%252e%252e")
+    assert r.status_code == 403
+    r = requests.get(server + "/v2/userdata?path=%252e%252e")
+    assert r.status_code == 400
+    # absolute and encoded names on /view and uploads
+    assert requests.get(server + "/view?filename=%2e%2e%2fx.png").status_code == 400
+    assert requests.get(server + "/view?filename=x.png&subfolder=%2Fetc").status_code == 403
+    r = requests.post(server + "/upload/image",
+                      files={"image": ("../../evil.png", b"x", "image/png")})
+    assert r.status_code == 400
+    assert not (server.base / "evil.png").exists()
