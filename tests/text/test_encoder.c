@@ -234,8 +234,8 @@ int main(int argc, char **argv)
             cd_sd sd;
             int rc = cd_sd_init(&sd, s->t, s->n, err, sizeof err);
             if (rc == 0)
-                rc = cd_clip_text_model_load(&sd, oc ? "oc." : "te.", oc ? CD_CLIP_NAMES_OPENCLIP : CD_CLIP_NAMES_HF,
-                                             gelu ? CD_CLIP_ACT_GELU : CD_CLIP_ACT_QUICK_GELU,
+                rc = cd_clip_text_model_load(&sd, oc ? "oc." : "te.text_model.", oc ? CD_CLIP_NAMES_OPENCLIP : CD_CLIP_NAMES_HF,
+                                             gelu ? CD_CLIP_ACT_GELU : CD_CLIP_ACT_QUICK_GELU, 0,
                                              &models[oc][gelu], err, sizeof err);
             CHECK(rc == 0, "load: %s", err);
             if (rc == 0)

@@ -128,7 +128,7 @@ static int copyf(loadctx *c, float *dst, int64_t n, int64_t skip, const char *fm
 }
 
 int cd_clip_text_model_load(const cd_sd *sd, const char *prefix, int names, int act,
-                            cd_clip_text_model **out, char *err, size_t errlen)
+                            int64_t heads, cd_clip_text_model **out, char *err, size_t errlen)
 {
     char dummy[8];
     loadctx c = {sd, prefix, err ? err : dummy, err ? errlen : sizeof dummy};
@@ -138,15 +138,15 @@ int cd_clip_text_model_load(const cd_sd *sd, const char *prefix, int names, int 
     *out = NULL;
     c.err[0] = 0;
 
-    const char *tok_name = oc ? "token_embedding.weight" : "text_model.embeddings.token_embedding.weight";
-    const char *pos_name = oc ? "positional_embedding" : "text_model.embeddings.position_embedding.weight";
-    const char *layer_fmt = oc ? "transformer.resblocks.%d.%s" : "text_model.encoder.layers.%d.%s";
+    const char *tok_name = oc ? "token_embedding.weight" : "embeddings.token_embedding.weight";
+    const char *pos_name = oc ? "positional_embedding" : "embeddings.position_embedding.weight";
+    const char *layer_fmt = oc ? "transformer.resblocks.%d.%s" : "encoder.layers.%d.%s";
     const char *fc1_name = oc ? "mlp.c_fc.weight" : "mlp.fc1.weight";
     const cd_tensor *te = find(&c, tok_name), *pe = find(&c, pos_name);
     if (!te || !pe)
         return COMFY_ENOENT;
     char blocks[512];
-    snprintf(blocks, sizeof blocks, "%s%s", prefix, oc ? "transformer.resblocks.%d." : "text_model.encoder.layers.%d.");
+    snprintf(blocks, sizeof blocks, "%s%s", prefix, oc ? "transformer.resblocks.%d." : "encoder.layers.%d.");
     cd_clip_text_config cfg = {0};
     cfg.act = act;
     cfg.layers = cd_sd_count_blocks(sd, blocks);
@@ -157,7 +157,7 @@ int cd_clip_text_model_load(const cd_sd *sd, const char *prefix, int names, int 
     cfg.vocab = te->shape[0];
     cfg.width = te->shape[1];
     cfg.positions = pe->shape[0];
-    cfg.heads = cfg.width / 64 > 0 ? cfg.width / 64 : 1;
+    cfg.heads = heads > 0 ? heads : cfg.width / 64 > 0 ? cfg.width / 64 : 1;
     char n0[256];
     snprintf(n0, sizeof n0, layer_fmt, 0, fc1_name);
     const cd_tensor *fc1 = find(&c, n0);
@@ -168,7 +168,16 @@ int cd_clip_text_model_load(const cd_sd *sd, const char *prefix, int names, int 
         return COMFY_EINVAL;
     }
     cfg.mlp = fc1->shape[0];
-    cfg.has_projection = cd_sd_findf(sd, "%s%s", prefix, oc ? "text_projection" : "text_projection.weight") != NULL;
+    /* HF: text_projection.weight sits beside text_model. */
+    char proj_name[512];
+    size_t plen = strlen(prefix);
+    if (oc)
+        snprintf(proj_name, sizeof proj_name, "%stext_projection", prefix);
+    else if (plen >= 11 && strcmp(prefix + plen - 11, "text_model.") == 0)
+        snprintf(proj_name, sizeof proj_name, "%.*stext_projection.weight", (int)(plen - 11), prefix);
+    else
+        snprintf(proj_name, sizeof proj_name, "%stext_projection.weight", prefix);
+    cfg.has_projection = cd_sd_find(sd, proj_name) != NULL;
     if ((rc = cd_clip_text_model_new(&cfg, &m)) < 0) {
         snprintf(c.err, c.errlen, "bad text encoder shape under %s", prefix);
         return rc;
@@ -176,11 +185,12 @@ int cd_clip_text_model_load(const cd_sd *sd, const char *prefix, int names, int 
     const int64_t W = cfg.width, F = cfg.mlp;
     if ((rc = copy(&c, tok_name, m->tok_emb, cfg.vocab * W, 0)) < 0 ||
         (rc = copy(&c, pos_name, m->pos_emb, cfg.positions * W, 0)) < 0 ||
-        (rc = copy(&c, oc ? "ln_final.weight" : "text_model.final_layer_norm.weight", m->final_w, W, 0)) < 0 ||
-        (rc = copy(&c, oc ? "ln_final.bias" : "text_model.final_layer_norm.bias", m->final_b, W, 0)) < 0)
+        (rc = copy(&c, oc ? "ln_final.weight" : "final_layer_norm.weight", m->final_w, W, 0)) < 0 ||
+        (rc = copy(&c, oc ? "ln_final.bias" : "final_layer_norm.bias", m->final_b, W, 0)) < 0)
         goto fail;
     if (cfg.has_projection) {
-        if ((rc = copy(&c, oc ? "text_projection" : "text_projection.weight", m->proj, W * W, 0)) < 0)
+        loadctx pc = {sd, "", c.err, c.errlen};
+        if ((rc = copy(&pc, proj_name, m->proj, W * W, 0)) < 0)
             goto fail;
         if (oc) { /* x · P: the Linear weight is Pᵀ */
             for (int64_t i = 0; i < W; i++)

@@ -56,16 +56,21 @@ typedef struct cd_clip_text_model {
     size_t n_owned;
 } cd_clip_text_model;
 
-/* Loads a text encoder from `sd` under `prefix` (e.g.
- * "cond_stage_model.transformer." with HF names,
- * "conditioner.embedders.1.model." with OpenCLIP names).  Width, layer
- * count, MLP size and vocabulary come from the tensor shapes; heads =
- * width / 64; `act` is CD_CLIP_ACT_QUICK_GELU for CLIP-L, GELU for OpenCLIP.
+/* Loads a text encoder from `sd` under `prefix`: with HF names the prefix
+ * of "embeddings.", "encoder.layers.N." and "final_layer_norm." (e.g.
+ * "cond_stage_model.transformer.text_model.", as cd_detect reports it),
+ * text_projection.weight being looked up beside "text_model."; with
+ * OpenCLIP names the prefix of "transformer.resblocks.N." (e.g.
+ * "conditioner.embedders.1.model.").  Width, layer
+ * count, MLP size and vocabulary come from the tensor shapes; `heads` 0
+ * means width / 64 (every real CLIP; generated reduced-width checkpoints
+ * pass theirs); `act` is CD_CLIP_ACT_QUICK_GELU for CLIP-L, GELU for
+ * OpenCLIP.
  * Returns 0 and *out (caller frees with cd_clip_text_model_free), or
  * COMFY_ENOENT / COMFY_EINVAL (a tensor missing or of the wrong shape;
  * err names it) / COMFY_ENOMEM. */
 int cd_clip_text_model_load(const cd_sd *sd, const char *prefix, int names, int act,
-                            cd_clip_text_model **out, char *err, size_t errlen);
+                            int64_t heads, cd_clip_text_model **out, char *err, size_t errlen);
 
 /* An empty model with cfg's shapes and zeroed weights, for tests and
  * generated checkpoints.  Same returns. */
