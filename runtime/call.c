@@ -12,6 +12,7 @@
 
 #include "exec_internal.h"
 #include "executor.h"
+#include "pyjson.h"
 #include "value.h"
 
 int cd_xcall_init(cd_xcall *c, const comfy_host *host, const cd_class *cls,
@@ -47,6 +48,16 @@ void cd_xcall_clear(cd_xcall *c)
     free(c->err_type);
     free(c->err_msg);
     c->err_type = c->err_msg = NULL;
+    json_object_put(c->expand_graph);
+    c->expand_graph = NULL;
+    if (c->out_link_id) {
+        for (uint32_t i = 0; i < c->cls->def->n_outputs; i++)
+            free(c->out_link_id[i]);
+        free(c->out_link_id);
+        c->out_link_id = NULL;
+    }
+    free(c->out_link_slot);
+    c->out_link_slot = NULL;
 }
 
 static cd_xcall *X(comfy_call *call) { return (cd_xcall *)call; }
@@ -81,6 +92,10 @@ static int call_set_output(comfy_call *call, uint32_t index, comfy_value *v)
     }
     cd_value_release(c->outs[index]);
     c->outs[index] = v;
+    if (c->out_link_id) {
+        free(c->out_link_id[index]);
+        c->out_link_id[index] = NULL;
+    }
     return COMFY_OK;
 }
 
@@ -139,6 +154,75 @@ static int call_progress(comfy_call *call, double value, double max,
     return COMFY_OK;
 }
 
+/* ---- node expansion ------------------------------------------------------ */
+
+static const char *call_expand_prefix(comfy_call *call)
+{
+    cd_xcall *c = X(call);
+    if (!c)
+        return "";
+    snprintf(c->prefix, sizeof(c->prefix), "%s.%zu.%d.", call->node_id ? call->node_id : "",
+             c->elem, c->graph_count);
+    return c->prefix;
+}
+
+static int64_t call_expand_value(comfy_call *call, comfy_value *v)
+{
+    cd_xcall *c = X(call);
+    if (!c || !c->ex || c->mode != CD_CALL_EXECUTE || !v) {
+        cd_value_release(v);
+        return COMFY_EINVAL;
+    }
+    return cd_exec_expand_value(c->ex, v);
+}
+
+static int call_expand(comfy_call *call, const char *graph_json)
+{
+    cd_xcall *c = X(call);
+    if (!c || !c->ex || c->mode != CD_CALL_EXECUTE || !graph_json)
+        return COMFY_EINVAL;
+    char err[128];
+    struct json_object *g = cd_json_parse(graph_json, strlen(graph_json), 64, err, sizeof(err));
+    if (!g || !json_object_is_type(g, json_type_object)) {
+        json_object_put(g);
+        return COMFY_EINVAL;
+    }
+    if (c->expand_graph) {
+        /* several graphs from one call merge into one */
+        json_object_object_foreach(g, k, v)
+            json_object_object_add(c->expand_graph, k, json_object_get(v));
+        json_object_put(g);
+    } else {
+        c->expand_graph = g;
+    }
+    c->graph_count++;
+    return COMFY_OK;
+}
+
+static int call_set_output_link(comfy_call *call, uint32_t index, const char *node_id,
+                                uint32_t slot)
+{
+    cd_xcall *c = X(call);
+    uint32_t no = c ? c->cls->def->n_outputs : 0;
+    if (!c || index >= no || !node_id || c->mode != CD_CALL_EXECUTE)
+        return COMFY_EINVAL;
+    if (!c->out_link_id) {
+        c->out_link_id = calloc(no, sizeof(*c->out_link_id));
+        c->out_link_slot = calloc(no, sizeof(*c->out_link_slot));
+        if (!c->out_link_id || !c->out_link_slot)
+            return COMFY_ENOMEM;
+    }
+    char *id = strdup(node_id);
+    if (!id)
+        return COMFY_ENOMEM;
+    free(c->out_link_id[index]);
+    c->out_link_id[index] = id;
+    c->out_link_slot[index] = slot;
+    cd_value_release(c->outs[index]);
+    c->outs[index] = NULL;
+    return COMFY_OK;
+}
+
 void cd_call_fill_host(comfy_host *h)
 {
     h->input = call_input;
@@ -147,4 +231,8 @@ void cd_call_fill_host(comfy_host *h)
     h->fail = call_fail;
     h->interrupted = call_interrupted;
     h->progress = call_progress;
+    h->expand_prefix = call_expand_prefix;
+    h->expand_value = call_expand_value;
+    h->expand = call_expand;
+    h->set_output_link = call_set_output_link;
 }

@@ -829,14 +829,33 @@ int cd_executor_get_job(cd_executor *ex, const char *id, cd_buf *out)
 /* ======================================================================== */
 /* The worker: running one prompt (§5).                                     */
 
+/* A node waiting for the sub-graph it expanded into (§5.8): per call and
+ * output, a value or a link to a node of the sub-graph. */
+typedef struct xexp {
+    size_t ncalls;
+    uint32_t nout;
+    comfy_value **lit;                /* ncalls * nout; owned refs or NULL */
+    long *link;                       /* ncalls * nout; node index or -1  */
+    uint32_t *slot;
+    struct json_object **uis;         /* ncalls; owned                     */
+} xexp;
+
+static void exp_free(xexp *e);
+
 typedef struct xnode {
-    const char *id;                   /* borrowed (prompt key)            */
+    const char *id;                   /* prompt key, or own_id             */
     struct json_object *inputs;       /* borrowed, may be NULL            */
     const cd_class *cls;
     struct json_object *changed;      /* IS_CHANGED result; owned         */
     char *key;                        /* signature; owned                 */
     int pending;
     struct json_object *lazy_need;    /* requested lazy inputs; owned     */
+    char *own_id;                     /* expanded nodes: owned id          */
+    struct json_object *own_node;     /* expanded nodes: owned node JSON   */
+    long parent;                      /* the node that expanded it, or -1  */
+    long real;                        /* its top-level node                */
+    long display;                     /* the node the UI shows             */
+    xexp *exp;                        /* waiting for its sub-graph         */
 } xnode;
 
 typedef struct run {
@@ -846,8 +865,12 @@ typedef struct run {
     const char *client_id;            /* NULL: no client                  */
     struct json_object *prompt, *extra, *outputs;
     xnode *nodes;
-    size_t n;
+    size_t n, cap;
     struct json_object *index;        /* id -> position; owned            */
+    comfy_value **vals;               /* expansion constants; owned refs   */
+    int64_t *val_ids;
+    size_t n_vals, cap_vals;
+    char *dyn_text;                   /* DYNPROMPT text, or NULL; owned    */
     size_t *pend;                     /* pending, insertion order          */
     size_t n_pend;
     struct json_object *messages;     /* history status messages; owned    */
@@ -871,6 +894,121 @@ static int is_link(struct json_object *v)
     return json_object_is_type(v, json_type_array) && json_object_array_length(v) == 2 &&
            json_object_is_type(json_object_array_get_idx(v, 0), json_type_string) &&
            json_object_is_type(json_object_array_get_idx(v, 1), json_type_int);
+}
+
+/* Adds a node (prompt node or expanded node) to the run.  `id` and
+ * `node` are borrowed for prompt nodes (own = 0) and taken for expanded
+ * ones (own = 1).  Returns its index, or -1 (unknown class, duplicate id,
+ * OOM; an owned id/node is freed then). */
+static long add_node(run *r, char *id, struct json_object *node, int own, long parent)
+{
+    struct json_object *ct = json_object_object_get(node, "class_type");
+    const cd_class *cls = json_object_is_type(ct, json_type_string)
+                              ? cd_registry_find(r->ex->reg, json_object_get_string(ct)) : NULL;
+    if (!cls || xfind(r, id) >= 0)
+        goto fail;
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 16;
+        xnode *nn = realloc(r->nodes, nc * sizeof(*nn));
+        if (!nn)
+            goto fail;
+        r->nodes = nn;
+        size_t *np = realloc(r->pend, nc * sizeof(*np));
+        if (!np)
+            goto fail;
+        r->pend = np;
+        r->cap = nc;
+    }
+    long i = (long)r->n;
+    xnode *x = &r->nodes[i];
+    memset(x, 0, sizeof(*x));
+    x->id = id;
+    if (own) {
+        x->own_id = id;
+        x->own_node = node;
+    }
+    x->inputs = json_object_object_get(node, "inputs");
+    if (!json_object_is_type(x->inputs, json_type_object))
+        x->inputs = NULL;
+    x->cls = cls;
+    x->lazy_need = json_object_new_array();
+    x->parent = parent;
+    x->real = parent >= 0 ? r->nodes[parent].real : i;
+    x->display = i;
+    if (parent >= 0) {
+        struct json_object *ov = json_object_object_get(node, "override_display_id");
+        long d = ov ? xfind(r, json_object_get_string(ov)) : -1;
+        x->display = d >= 0 ? r->nodes[d].display : r->nodes[parent].display;
+    }
+    json_object_object_add(r->index, id, json_object_new_int((int)i));
+    r->n++;
+    free(r->dyn_text);
+    r->dyn_text = NULL;
+    return i;
+fail:
+    if (own) {
+        free(id);
+        json_object_put(node);
+    }
+    return -1;
+}
+
+int64_t cd_exec_expand_value(cd_executor *ex, comfy_value *v)
+{
+    run *r = ex->run;
+    if (!r || !v) {
+        cd_value_release(v);
+        return -1;
+    }
+    if (r->n_vals == r->cap_vals) {
+        size_t nc = r->cap_vals ? r->cap_vals * 2 : 16;
+        comfy_value **nv = realloc(r->vals, nc * sizeof(*nv));
+        if (!nv) {
+            cd_value_release(v);
+            return -1;
+        }
+        r->vals = nv;
+        int64_t *ni = realloc(r->val_ids, nc * sizeof(*ni));
+        if (!ni) {
+            cd_value_release(v);
+            return -1;
+        }
+        r->val_ids = ni;
+        r->cap_vals = nc;
+    }
+    r->vals[r->n_vals] = v;
+    /* ids are unique across prompts, so a key holding one never matches */
+    r->val_ids[r->n_vals] = ++ex->nonce;
+    return r->val_ids[r->n_vals++];
+}
+
+/* The value of a {"__value_ref__": N} constant (borrowed), or NULL. */
+static comfy_value *value_ref(run *r, struct json_object *v)
+{
+    struct json_object *ref;
+    if (!json_object_is_type(v, json_type_object) || !json_object_object_get_ex(v, "__value_ref__", &ref))
+        return NULL;
+    int64_t id = json_object_get_int64(ref);
+    for (size_t i = 0; i < r->n_vals; i++)
+        if (r->val_ids[i] == id)
+            return r->vals[i];
+    return NULL;
+}
+
+/* DYNPROMPT: every node of the run (prompt and expanded) as JSON text. */
+static const char *dyn_text(run *r)
+{
+    if (r->dyn_text)
+        return r->dyn_text;
+    struct json_object *o = json_object_new_object();
+    json_object_object_foreach(r->prompt, k, v)
+        json_object_object_add(o, k, json_object_get(v));
+    for (size_t i = 0; i < r->n; i++)
+        if (r->nodes[i].own_node)
+            json_object_object_add(o, r->nodes[i].id, json_object_get(r->nodes[i].own_node));
+    r->dyn_text = cd_json_to_string(o, (size_t)1 << 30);
+    json_object_put(o);
+    return r->dyn_text ? r->dyn_text : "{}";
 }
 
 /* Records an execution_* message in history and sends it (§2.4). */
@@ -918,8 +1056,12 @@ static void emit_progress_state(run *r)
 }
 
 /* kind: 0 start (0.0/1.0), 1 finish (value = max), 2 cached finish (1/1). */
-static void pstate(run *r, const char *id, int kind)
+static const char *nid(run *r, long i) { return r->nodes[i].id; }
+
+static void pstate(run *r, long i, int kind)
 {
+    const char *id = nid(r, i);
+    xnode *x = &r->nodes[i];
     struct json_object *e = json_object_object_get(r->pnodes, id);
     if (kind == 0 || !e) {
         e = json_object_new_object();
@@ -929,9 +1071,10 @@ static void pstate(run *r, const char *id, int kind)
         json_object_object_add(e, "state", json_object_new_string(kind == 0 ? "running" : "finished"));
         json_object_object_add(e, "node_id", json_object_new_string(id));
         json_object_object_add(e, "prompt_id", json_object_new_string(r->prompt_id));
-        json_object_object_add(e, "display_node_id", json_object_new_string(id));
-        json_object_object_add(e, "parent_node_id", NULL);
-        json_object_object_add(e, "real_node_id", json_object_new_string(id));
+        json_object_object_add(e, "display_node_id", json_object_new_string(nid(r, x->display)));
+        json_object_object_add(e, "parent_node_id",
+                               x->parent >= 0 ? json_object_new_string(nid(r, x->parent)) : NULL);
+        json_object_object_add(e, "real_node_id", json_object_new_string(nid(r, x->real)));
         json_object_object_add(r->pnodes, id, e);
     } else {
         struct json_object *mx = json_object_object_get(e, "max");
@@ -974,8 +1117,10 @@ void cd_exec_progress(cd_executor *ex, cd_xcall *c, double value, double max,
             ev->client_id = r->client_id ? strdup(r->client_id) : NULL;
             ev->node_id = strdup(id);
             ev->prompt_id = strdup(r->prompt_id);
-            ev->display_node = strdup(id);
-            ev->real_node_id = strdup(id);
+            long xi = xfind(r, id);
+            ev->display_node = strdup(xi >= 0 ? nid(r, r->nodes[xi].display) : id);
+            ev->real_node_id = strdup(xi >= 0 ? nid(r, r->nodes[xi].real) : id);
+            ev->parent_node = xi >= 0 && r->nodes[xi].parent >= 0 ? strdup(nid(r, r->nodes[xi].parent)) : NULL;
             pthread_mutex_lock(&ex->emu);
             if (ex->sink)
                 ex->sink(ex->sink_user, ev);
@@ -1168,7 +1313,13 @@ static int gather(run *r, xnode *x, int links_absent, inputs_set *s)
     if (x->inputs) {
         json_object_object_foreach(x->inputs, k, v) {
             s->names[s->n] = k;
-            if (json_object_is_type(v, json_type_array)) {
+            const cd_input *in = cd_class_input(x->cls, k);
+            comfy_value *ref = value_ref(r, v);
+            if (ref) {
+                s->lists[s->n] = one(cd_value_retain(ref));
+            } else if (json_object_is_type(v, json_type_array) && in && in->raw_link) {
+                s->lists[s->n] = one(cd_value_from_json(v));   /* the link itself */
+            } else if (json_object_is_type(v, json_type_array)) {
                 s->lists[s->n] = (links_absent || !is_link(v)) ? NULL : source_list(r, v);
             } else {
                 s->lists[s->n] = one(cd_value_from_json(v));
@@ -1181,8 +1332,10 @@ static int gather(run *r, xnode *x, int links_absent, inputs_set *s)
         if (d->section != COMFY_HIDDEN)
             continue;
         comfy_value *v = NULL;
-        if (strcmp(d->type, "PROMPT") == 0 || strcmp(d->type, "DYNPROMPT") == 0) {
+        if (strcmp(d->type, "PROMPT") == 0) {
             v = cd_value_string(r->prompt_text, (size_t)-1);
+        } else if (strcmp(d->type, "DYNPROMPT") == 0) {
+            v = cd_value_string(dyn_text(r), (size_t)-1);
         } else if (strcmp(d->type, "UNIQUE_ID") == 0) {
             v = cd_value_string(x->id, (size_t)-1);
         } else if (strcmp(d->type, "EXTRA_PNGINFO") == 0) {
@@ -1334,6 +1487,12 @@ static void remove_pending(run *r, long i)
 static int ready(run *r, long i)
 {
     xnode *x = &r->nodes[i];
+    if (x->exp) {
+        for (size_t k = 0; k < x->exp->ncalls * x->exp->nout; k++)
+            if (x->exp->link[k] >= 0 && !available(r, x->exp->link[k]))
+                return 0;
+        return 1;
+    }
     if (!x->inputs)
         return 1;
     json_object_object_foreach(x->inputs, k, v) {
@@ -1406,9 +1565,10 @@ static struct json_object *executed_copy(run *r)
     return json_object_get(r->executed);
 }
 
-static void report_error(run *r, xnode *x, const char *etype, const char *emsg,
+static void report_error(run *r, xnode *x0, const char *etype, const char *emsg,
                          inputs_set *s)
 {
+    xnode *x = &r->nodes[x0->real];
     struct json_object *d = pid_data(r);
     json_object_object_add(d, "node_id", json_object_new_string(x->id));
     json_object_object_add(d, "node_type", json_object_new_string(x->cls->def->name));
@@ -1441,8 +1601,9 @@ static void report_error(run *r, xnode *x, const char *etype, const char *emsg,
     r->result = 1;
 }
 
-static void report_interrupt(run *r, xnode *x)
+static void report_interrupt(run *r, xnode *x0)
 {
+    xnode *x = &r->nodes[x0->real];
     struct json_object *d = pid_data(r);
     json_object_object_add(d, "node_id", json_object_new_string(x->id));
     json_object_object_add(d, "node_type", json_object_new_string(x->cls->def->name));
@@ -1451,8 +1612,9 @@ static void report_interrupt(run *r, xnode *x)
     r->result = 2;
 }
 
-static void report_blocked(run *r, xnode *x, const char *msg)
+static void report_blocked(run *r, xnode *x0, const char *msg)
 {
+    xnode *x = &r->nodes[x0->real];
     struct json_object *d = pid_data(r);
     json_object_object_add(d, "node_id", json_object_new_string(x->id));
     json_object_object_add(d, "node_type", json_object_new_string(x->cls->def->name));
@@ -1531,6 +1693,97 @@ static struct json_object *merge_ui(struct json_object **uis, size_t n)
     return out;
 }
 
+/* Builds node i's output lists from the per-call results (values, or
+ * links into its finished sub-graph), caches them with the merged UI and
+ * reports the node finished.  0, or -1 when memory runs out. */
+static int finish_node(run *r, long i, xexp *e)
+{
+    xnode *x = &r->nodes[i];
+    const comfy_node_def *def = x->cls->def;
+    uint32_t no = e->nout;
+    comfy_value **slots = calloc(no ? no : 1, sizeof(*slots));
+    if (!slots)
+        return -1;
+    for (uint32_t k = 0; k < no; k++)
+        if (!(slots[k] = cd_value_list()))
+            goto fail;
+    for (size_t c = 0; c < e->ncalls; c++) {
+        for (uint32_t k = 0; k < no; k++) {
+            size_t at = c * no + k;
+            if (e->link[at] >= 0) {
+                cd_centry *src = cd_cache_get(&r->ex->cache, r->nodes[e->link[at]].key);
+                if (src && e->slot[at] < src->n_slots) {
+                    const comfy_value *l = src->slots[e->slot[at]];
+                    for (size_t q = 0, m = cd_list_len(l); q < m; q++)
+                        cd_list_append(slots[k], cd_value_retain(cd_list_get(l, q)));
+                }
+                continue;
+            }
+            comfy_value *v = e->lit[at];
+            if (def->outputs[k].is_list && cd_value_kind(v) == COMFY_KIND_LIST) {
+                for (size_t q = 0, m = cd_list_len(v); q < m; q++)
+                    cd_list_append(slots[k], cd_value_retain(cd_list_get(v, q)));
+            } else {
+                cd_list_append(slots[k], v ? cd_value_retain(v) : cd_value_none());
+            }
+        }
+    }
+    struct json_object *ui = merge_ui(e->uis, e->ncalls);
+    struct json_object *ui_ref = json_object_get(ui);
+    if (cd_cache_put(&r->ex->cache, x->key, slots, no, ui) < 0) {
+        json_object_put(ui_ref);
+        return -1;
+    }
+    if (ui_ref && json_object_object_length(ui_ref) > 0) {
+        struct json_object *d = json_object_new_object();
+        json_object_object_add(d, "node", json_object_new_string(x->id));
+        json_object_object_add(d, "display_node", json_object_new_string(nid(r, x->display)));
+        json_object_object_add(d, "output", json_object_get(ui_ref));
+        json_object_object_add(d, "prompt_id", json_object_new_string(r->prompt_id));
+        send_c(r, "executed", d);
+    }
+    json_object_put(ui_ref);
+    pstate(r, i, 1);
+    json_object_array_add(r->executed, json_object_new_string(x->id));
+    remove_pending(r, i);
+    return 0;
+fail:
+    for (uint32_t k = 0; k < no; k++)
+        cd_value_release(slots[k]);
+    free(slots);
+    return -1;
+}
+
+/* Adds the nodes of a sub-graph that node `parent` expanded into (§5.8):
+ * their IS_CHANGED values and keys, and the output nodes among them to
+ * the pending set.  0, or -1 after an execution error was reported. */
+static int expand_graph(run *r, long parent, struct json_object *g, inputs_set *s)
+{
+    size_t first = r->n;
+    json_object_object_foreach(g, k, v) {
+        char *id = strdup(k);
+        if (!id || add_node(r, id, json_object_get(v), 1, parent) < 0) {
+            char msg[400];
+            struct json_object *ct = json_object_object_get(v, "class_type");
+            if (xfind(r, k) >= 0)
+                snprintf(msg, sizeof(msg), "node id %s of the expanded graph is already in use", k);
+            else
+                snprintf(msg, sizeof(msg), "Node %s of the expanded graph has unknown class %s", k,
+                         ct ? json_object_get_string(ct) : "(none)");
+            report_error(r, &r->nodes[parent], "KeyError", msg, s);
+            return -1;
+        }
+    }
+    for (size_t q = first; q < r->n; q++)
+        compute_is_changed(r, &r->nodes[q]);
+    for (size_t q = first; q < r->n; q++)
+        r->nodes[q].key = signature(r, (long)q);
+    for (size_t q = first; q < r->n; q++)
+        if (is_output(r, (long)q) && !available(r, (long)q))
+            add_pending(r, (long)q);
+    return 0;
+}
+
 /* Runs node i.  Returns 0 when it finished (or was replayed), 1 when it
  * went back to waiting for lazy inputs, -1 when the prompt must stop. */
 static int run_node(run *r, long i)
@@ -1538,15 +1791,25 @@ static int run_node(run *r, long i)
     cd_executor *ex = r->ex;
     xnode *x = &r->nodes[i];
     const comfy_node_def *def = x->cls->def;
+    if (x->exp) {
+        /* second pass of an expanded node: its sub-graph has finished */
+        xexp *e = x->exp;
+        x->exp = NULL;
+        int frc = finish_node(r, i, e);
+        exp_free(e);
+        if (frc < 0)
+            report_error(r, &r->nodes[i], "MemoryError", "out of memory", NULL);
+        return frc;
+    }
     cd_centry *hit = cd_cache_get(&ex->cache, x->key);
     if (hit) {
         struct json_object *d = json_object_new_object();
         json_object_object_add(d, "node", json_object_new_string(x->id));
-        json_object_object_add(d, "display_node", json_object_new_string(x->id));
+        json_object_object_add(d, "display_node", json_object_new_string(nid(r, x->display)));
         json_object_object_add(d, "output", hit->ui ? json_object_get(hit->ui) : NULL);
         json_object_object_add(d, "prompt_id", json_object_new_string(r->prompt_id));
         send_c(r, "executed", d);
-        pstate(r, x->id, json_object_object_get(r->pnodes, x->id) ? 1 : 2);
+        pstate(r, i, json_object_object_get(r->pnodes, x->id) ? 1 : 2);
         remove_pending(r, i);
         return 0;
     }
@@ -1554,19 +1817,18 @@ static int run_node(run *r, long i)
     inputs_set s = {0};
     int rc = -1;
     uint32_t no = def->n_outputs;
-    comfy_value **slots = NULL;
-    struct json_object **uis = NULL;
+    xexp *xe = NULL;
     size_t ncalls = 0;
     if (gather(r, x, 0, &s) < 0) {
         r->oom = 1;
         report_error(r, x, "MemoryError", "out of memory", NULL);
         goto out;
     }
-    pstate(r, x->id, 0);
+    pstate(r, i, 0);
     {
         struct json_object *d = json_object_new_object();
         json_object_object_add(d, "node", json_object_new_string(x->id));
-        json_object_object_add(d, "display_node", json_object_new_string(x->id));
+        json_object_object_add(d, "display_node", json_object_new_string(nid(r, x->display)));
         json_object_object_add(d, "prompt_id", json_object_new_string(r->prompt_id));
         send_c(r, "executing", d);
     }
@@ -1643,18 +1905,24 @@ static int run_node(run *r, long i)
         }
     }
 
-    slots = calloc(no ? no : 1, sizeof(*slots));
-    uis = calloc(ncalls ? ncalls : 1, sizeof(*uis));
-    if (!slots || !uis) {
+    xe = calloc(1, sizeof(*xe));
+    if (xe) {
+        xe->ncalls = ncalls;
+        xe->nout = no;
+        xe->lit = calloc(ncalls * no + 1, sizeof(*xe->lit));
+        xe->link = malloc((ncalls * no + 1) * sizeof(*xe->link));
+        xe->slot = calloc(ncalls * no + 1, sizeof(*xe->slot));
+        xe->uis = calloc(ncalls + 1, sizeof(*xe->uis));
+    }
+    if (!xe || !xe->lit || !xe->link || !xe->slot || !xe->uis) {
         report_error(r, x, "MemoryError", "out of memory", &s);
         goto out;
     }
-    for (uint32_t k = 0; k < no; k++)
-        if (!(slots[k] = cd_value_list())) {
-            report_error(r, x, "MemoryError", "out of memory", &s);
-            goto out;
-        }
+    for (size_t k = 0; k < ncalls * no; k++)
+        xe->link[k] = -1;
+    int expanded = 0;
     for (size_t e = 0; e < ncalls; e++) {
+        x = &r->nodes[i];
         if (cd_exec_take_interrupt(ex)) {
             report_interrupt(r, x);
             goto out;
@@ -1666,7 +1934,7 @@ static int run_node(run *r, long i)
             if (msg)
                 report_blocked(r, x, msg);
             for (uint32_t k = 0; k < no; k++)
-                cd_list_append(slots[k], cd_value_object(CD_BLOCKER_TYPE, NULL, NULL, NULL));
+                xe->lit[e * no + k] = cd_value_object(CD_BLOCKER_TYPE, NULL, NULL, NULL);
             continue;
         }
         cd_xcall call;
@@ -1695,58 +1963,131 @@ static int run_node(run *r, long i)
             cd_xcall_clear(&call);
             goto out;
         }
+        if (call.expand_graph && expand_graph(r, i, call.expand_graph, &s) < 0) {
+            cd_xcall_clear(&call);
+            goto out;
+        }
+        x = &r->nodes[i];
         for (uint32_t k = 0; k < no; k++) {
-            comfy_value *v = call.outs[k];
-            if (def->outputs[k].is_list && cd_value_kind(v) == COMFY_KIND_LIST) {
-                size_t m = cd_list_len(v);
-                for (size_t q = 0; q < m; q++)
-                    cd_list_append(slots[k], cd_value_retain(cd_list_get(v, q)));
+            const char *lid = call.out_link_id ? call.out_link_id[k] : NULL;
+            if (lid) {
+                long src = xfind(r, lid);
+                if (src < 0) {
+                    char msg[300];
+                    snprintf(msg, sizeof(msg), "'%s'", lid);
+                    report_error(r, x, "KeyError", msg, &s);
+                    cd_xcall_clear(&call);
+                    goto out;
+                }
+                xe->link[e * no + k] = src;
+                xe->slot[e * no + k] = call.out_link_slot[k];
+                expanded = 1;
             } else {
-                cd_list_append(slots[k], v ? cd_value_retain(v) : cd_value_none());
+                comfy_value *v = call.outs[k];
+                xe->lit[e * no + k] = v ? cd_value_retain(v) : cd_value_none();
             }
         }
+        if (call.expand_graph)
+            expanded = 1;
         if (call.ui)
-            uis[e] = cd_value_to_json(call.ui);
+            xe->uis[e] = cd_value_to_json(call.ui);
         cd_xcall_clear(&call);
     }
-    struct json_object *ui = merge_ui(uis, ncalls);
-    struct json_object *ui_ref = json_object_get(ui);
-    if (cd_cache_put(&ex->cache, x->key, slots, no, ui) < 0) {
-        slots = NULL;
-        json_object_put(ui_ref);
+    x = &r->nodes[i];
+    if (expanded) {
+        /* wait for the sub-graph; the results resolve in a second pass */
+        for (size_t k = 0; k < ncalls * no; k++)
+            if (xe->link[k] >= 0 && !available(r, xe->link[k]) && !r->nodes[xe->link[k]].pending)
+                add_pending(r, xe->link[k]);
+        x = &r->nodes[i];
+        x->exp = xe;
+        xe = NULL;
+        rc = 1;
+        goto out;
+    }
+    if (finish_node(r, i, xe) < 0) {
         report_error(r, x, "MemoryError", "out of memory", &s);
         goto out;
     }
-    slots = NULL;
-    if (ui_ref && json_object_object_length(ui_ref) > 0) {
-        struct json_object *d = json_object_new_object();
-        json_object_object_add(d, "node", json_object_new_string(x->id));
-        json_object_object_add(d, "display_node", json_object_new_string(x->id));
-        json_object_object_add(d, "output", json_object_get(ui_ref));
-        json_object_object_add(d, "prompt_id", json_object_new_string(r->prompt_id));
-        send_c(r, "executed", d);
-    }
-    json_object_put(ui_ref);
-    pstate(r, x->id, 1);
-    json_object_array_add(r->executed, json_object_new_string(x->id));
-    remove_pending(r, i);
     rc = 0;
 out:
-    if (slots) {
-        for (uint32_t k = 0; k < no; k++)
-            cd_value_release(slots[k]);
-        free(slots);
-    }
-    if (uis) {
-        for (size_t e = 0; e < ncalls; e++)
-            json_object_put(uis[e]);
-        free(uis);
-    }
+    exp_free(xe);
     inputs_free(&s);
     return rc;
 }
 
 /* ---- one prompt ------------------------------------------------------------- */
+
+/* Whether pending node j waits on node i (a strong link or a sub-graph
+ * link that is not available yet). */
+static int waits_on(run *r, long j, long i)
+{
+    xnode *x = &r->nodes[j];
+    if (available(r, i))
+        return 0;
+    if (x->exp) {
+        for (size_t k = 0; k < x->exp->ncalls * x->exp->nout; k++)
+            if (x->exp->link[k] == i)
+                return 1;
+        return 0;
+    }
+    return blocks(r, i, j);
+}
+
+/* The node a dependency cycle is blamed on, as ComfyUI does: dissolve the
+ * pending nodes that wait on nothing pending, then take the first one
+ * left, or the display node of the first expanded one. */
+static long cycle_blame(run *r)
+{
+    size_t n = r->n_pend;
+    char *in = calloc(n ? n : 1, 1);
+    if (!in)
+        return r->nodes[r->pend[0]].real;
+    memset(in, 1, n);
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t a = 0; a < n; a++) {
+            if (!in[a])
+                continue;
+            int blocked = 0;
+            for (size_t b = 0; b < n && !blocked; b++)
+                blocked = in[b] && b != a && waits_on(r, (long)r->pend[a], (long)r->pend[b]);
+            if (!blocked) {
+                in[a] = 0;
+                changed = 1;
+            }
+        }
+    }
+    long blamed = -1;
+    for (size_t a = 0; a < n; a++) {
+        if (!in[a])
+            continue;
+        long j = (long)r->pend[a];
+        if (blamed < 0)
+            blamed = j;
+        if (r->nodes[j].display != j) {
+            blamed = r->nodes[j].display;
+            break;
+        }
+    }
+    free(in);
+    return blamed >= 0 ? blamed : r->nodes[r->pend[0]].real;
+}
+
+static void exp_free(xexp *e)
+{
+    if (!e)
+        return;
+    for (size_t k = 0; k < e->ncalls * e->nout; k++)
+        cd_value_release(e->lit[k]);
+    for (size_t k = 0; k < e->ncalls; k++)
+        json_object_put(e->uis[k]);
+    free(e->lit);
+    free(e->link);
+    free(e->slot);
+    free(e->uis);
+    free(e);
+}
 
 static void run_free(run *r)
 {
@@ -1754,7 +2095,15 @@ static void run_free(run *r)
         json_object_put(r->nodes[i].changed);
         free(r->nodes[i].key);
         json_object_put(r->nodes[i].lazy_need);
+        free(r->nodes[i].own_id);
+        json_object_put(r->nodes[i].own_node);
+        exp_free(r->nodes[i].exp);
     }
+    for (size_t i = 0; i < r->n_vals; i++)
+        cd_value_release(r->vals[i]);
+    free(r->vals);
+    free(r->val_ids);
+    free(r->dyn_text);
     free(r->nodes);
     free(r->pend);
     json_object_put(r->index);
@@ -1790,10 +2139,11 @@ static struct json_object *history_entry(run *r)
         const char *id = r->nodes[i].id;
         json_object_object_add(outs, id, json_object_get(c->ui));
         struct json_object *m = json_object_new_object();
+        xnode *x = &r->nodes[i];
         json_object_object_add(m, "node_id", json_object_new_string(id));
-        json_object_object_add(m, "display_node", json_object_new_string(id));
-        json_object_object_add(m, "parent_node", NULL);
-        json_object_object_add(m, "real_node_id", json_object_new_string(id));
+        json_object_object_add(m, "display_node", json_object_new_string(nid(r, x->display)));
+        json_object_object_add(m, "parent_node", x->parent >= 0 ? json_object_new_string(nid(r, x->parent)) : NULL);
+        json_object_object_add(m, "real_node_id", json_object_new_string(nid(r, x->real)));
         json_object_object_add(meta, id, m);
     }
     json_object_object_add(e, "outputs", outs);
@@ -1823,29 +2173,13 @@ static struct json_object *run_prompt(cd_executor *ex, cd_qitem *it)
     r.pnodes = json_object_new_object();
     r.index = json_object_new_object();
     r.prompt_text = cd_json_to_string(r.prompt, (size_t)1 << 30);
-    size_t cap = (size_t)json_object_object_length(r.prompt);
-    r.nodes = calloc(cap + 1, sizeof(*r.nodes));
-    r.pend = calloc(cap + 1, sizeof(*r.pend));
     atomic_store(&ex->interrupt, 0);
     ex->run = &r;
 
     add_message(&r, "execution_start", pid_data(&r), 0);
 
-    json_object_object_foreach(r.prompt, id, node) {
-        struct json_object *ct = json_object_object_get(node, "class_type");
-        const cd_class *cls = cd_registry_find(ex->reg, json_object_get_string(ct));
-        if (!cls)
-            continue;   /* validation rejected these; defensive */
-        xnode *x = &r.nodes[r.n];
-        x->id = id;
-        x->inputs = json_object_object_get(node, "inputs");
-        if (!json_object_is_type(x->inputs, json_type_object))
-            x->inputs = NULL;
-        x->cls = cls;
-        x->lazy_need = json_object_new_array();
-        json_object_object_add(r.index, id, json_object_new_int((int)r.n));
-        r.n++;
-    }
+    json_object_object_foreach(r.prompt, id, node)
+        add_node(&r, id, node, 0, -1);   /* validation vouched for each class */
     for (size_t i = 0; i < r.n; i++)
         compute_is_changed(&r, &r.nodes[i]);
     const char **keys = calloc(r.n + 1, sizeof(*keys));
@@ -1886,7 +2220,7 @@ static struct json_object *run_prompt(cd_executor *ex, cd_qitem *it)
         long i = pick(&r);
         if (i < 0) {
             /* nothing ready: a dependency cycle */
-            xnode *x = &r.nodes[r.pend[0]];
+            xnode *x = &r.nodes[cycle_blame(&r)];
             struct json_object *d = pid_data(&r);
             json_object_object_add(d, "node_id", json_object_new_string(x->id));
             json_object_object_add(d, "node_type", json_object_new_string(x->cls->def->name));

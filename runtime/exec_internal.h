@@ -37,6 +37,13 @@ typedef struct cd_xcall {
     char *err_type, *err_msg;    /* owned, set by fail()                   */
     int was_interrupted;         /* interrupted()/progress() saw the flag  */
     const char *display_node;    /* for progress events                    */
+    /* Node expansion (execute only): the graph this call returned, and
+     * for each output either a value (outs) or a link into that graph. */
+    struct json_object *expand_graph;  /* owned, or NULL                    */
+    char **out_link_id;          /* n_outputs entries, owned strings        */
+    uint32_t *out_link_slot;
+    char prefix[256];            /* expand_prefix() text                    */
+    int graph_count;             /* graphs made by this call so far         */
 } cd_xcall;
 
 /* Initialises `c` for class `cls` (outs allocated when n_outputs > 0).
@@ -50,6 +57,11 @@ void cd_xcall_clear(cd_xcall *c);
 int cd_exec_take_interrupt(struct cd_executor *ex);
 void cd_exec_progress(struct cd_executor *ex, cd_xcall *c, double value,
                       double max, const comfy_tensor *preview);
+
+/* Node expansion hooks (exec.c): a value registered for use as a graph
+ * constant {"__value_ref__": N} (takes v; N, or -1), and the id prefix of
+ * the next graph this call makes. */
+int64_t cd_exec_expand_value(struct cd_executor *ex, comfy_value *v);
 
 /* The type name of the blocker OBJECT value (ExecutionBlocker). */
 #define CD_BLOCKER_TYPE "ExecutionBlocker"

@@ -754,7 +754,7 @@ static void validate_node(vctx *v, vnode *n, int depth)
         }
         if (is_v1_combo(in)) {
             struct json_object *opts = type_json(v, in);
-            size_t no = json_object_array_length(opts);
+            size_t no = opts ? json_object_array_length(opts) : 0;
             int found = 0;
             for (size_t k = 0; k < no && !found; k++)
                 found = py_eq(val, json_object_array_get_idx(opts, k));

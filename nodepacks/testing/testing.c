@@ -2,9 +2,11 @@
  * testing.c — the "testing" node pack: C versions of the node classes in
  * ComfyUI's tests/execution/testing_nodes/testing-pack, with the same class
  * names, inputs and behaviour, so that ComfyUI's execution test suite can
- * run against comfyd.  Classes that need node expansion (returning a
- * sub-graph) are not here; TestMixedExpansionReturns computes the value its
- * sub-graph would have produced.
+ * run against comfyd.  Node expansion (TestMixedExpansionReturns, the for
+ * and while loops, TestParallelSleep, TestDynamicDependencyCycle) uses the
+ * host's expand functions (ABI 1.2).  Not here: the async-only classes of
+ * async_test_nodes.py and TestSamplingInExpansion (needs the diffusion
+ * nodes).
  *
  * Conventions used with the executor:
  *   - a validate_inputs hook whose `validates` list holds "input_types"
@@ -15,7 +17,9 @@
  */
 #include <comfy/comfy.h>
 
+#include <json-c/json.h>
 #include <math.h>
+#include <stdarg.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,15 +547,418 @@ static const comfy_input_def output_socket_in[] = {
     IN("image", "IMAGE", COMFY_REQUIRED, NULL),
     IN("value", "FLOAT", COMFY_REQUIRED, "{\"default\": 1.0, \"min\": 0.0, \"max\": 10.0}")};
 
+static comfy_value *none_or(const comfy_value *v);
+
+/* ---- node expansion helpers -------------------------------------------------- */
+
+/* A growable string for building graph JSON. */
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) COMFY_PRINTF(2, 3);
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->p && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t nc = (b->cap ? b->cap * 2 : 1024) + (size_t)k;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+}
+
+/* Appends s as a JSON string literal. */
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_printf(b, "\"");
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            sb_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            sb_printf(b, "\\u%04x", c);
+        else
+            sb_printf(b, "%c", c);
+    }
+    sb_printf(b, "\"");
+}
+
+/* Appends an input value for a graph: a link for a raw-link LIST
+ * ["id", slot], null for NULL/None, otherwise a registered value. */
+static void sb_value(sbuf *b, comfy_call *call, const comfy_value *v)
+{
+    if (!v || H->value_kind(v) == COMFY_KIND_NONE) {
+        sb_printf(b, "null");
+        return;
+    }
+    int64_t ref = H->expand_value(call, H->value_retain(v));
+    if (ref < 0)
+        b->oom = 1;
+    sb_printf(b, "{\"__value_ref__\": %lld}", (long long)ref);
+}
+
+static void sb_rawlink(sbuf *b, const comfy_value *v)
+{
+    const char *id = H->value_get_string(H->list_get(v, 0));
+    int64_t slot = 0;
+    if (!id || H->value_get_int(H->list_get(v, 1), &slot) != COMFY_OK) {
+        sb_printf(b, "null");
+        return;
+    }
+    sb_printf(b, "[");
+    sb_str(b, id);
+    sb_printf(b, ", %lld]", (long long)slot);
+}
+
+static int can_expand(comfy_call *call)
+{
+    if (!COMFY_HAS_FIELD(H, comfy_host, set_output_link))
+        return H->fail(call, "RuntimeError", "this server does not support node expansion");
+    return COMFY_OK;
+}
+
+static int sb_expand(comfy_call *call, sbuf *b)
+{
+    int rc = b->oom ? H->fail(call, "MemoryError", "out of memory")
+                    : H->expand(call, b->p);
+    if (rc != COMFY_OK && !b->oom)
+        rc = H->fail(call, "RuntimeError", "the expanded graph was refused");
+    free(b->p);
+    return rc;
+}
+
 static int mixed_expansion(comfy_call *call)
 {
     double v = get_float(call, "input1", 0);
-    double level = v <= 0.1 ? 0.1 : v <= 0.2 ? 0.2 : 0.3;
-    int rc = out_tensor(call, 0, filled(1, 512, 512, 3, level));
+    int rc;
+    if (v <= 0.2) {
+        rc = out_tensor(call, 0, filled(1, 512, 512, 3, v <= 0.1 ? 0.1 : 0.2));
+    } else {
+        if (can_expand(call) != COMFY_OK)
+            return COMFY_ERR;
+        const char *p = H->expand_prefix(call);
+        sbuf b = {0};
+        sb_printf(&b, "{\"%s1\": {\"class_type\": \"StubMask\", \"inputs\": {\"value\": 0.3, \"height\": 512, \"width\": 512, \"batch_size\": 1}}, ", p);
+        sb_printf(&b, "\"%s2\": {\"class_type\": \"StubImage\", \"inputs\": {\"content\": \"BLACK\", \"height\": 512, \"width\": 512, \"batch_size\": 1}}, ", p);
+        sb_printf(&b, "\"%s3\": {\"class_type\": \"StubImage\", \"inputs\": {\"content\": \"WHITE\", \"height\": 512, \"width\": 512, \"batch_size\": 1}}, ", p);
+        sb_printf(&b, "\"%s4\": {\"class_type\": \"TestLazyMixImages\", \"inputs\": {\"image1\": [\"%s2\", 0], \"image2\": [\"%s3\", 0], \"mask\": [\"%s1\", 0]}}}", p, p, p, p);
+        char mix[300];
+        snprintf(mix, sizeof(mix), "%s4", p);
+        rc = sb_expand(call, &b);
+        if (rc == COMFY_OK)
+            rc = H->set_output_link(call, 0, mix, 0);
+    }
     if (rc != COMFY_OK)
         return rc;
     return out_tensor(call, 1, filled(1, 512, 512, 3, 1.0));
 }
+
+static int dynamic_cycle(comfy_call *call)
+{
+    if (can_expand(call) != COMFY_OK)
+        return COMFY_ERR;
+    const char *p = H->expand_prefix(call);
+    sbuf b = {0};
+    sb_printf(&b, "{\"%s1\": {\"class_type\": \"StubMask\", \"inputs\": {\"value\": 0.5, \"height\": 512, \"width\": 512, \"batch_size\": 1}}, ", p);
+    sb_printf(&b, "\"%s2\": {\"class_type\": \"TestLazyMixImages\", \"inputs\": {\"image1\": ", p);
+    sb_value(&b, call, H->input(call, "input1"));
+    sb_printf(&b, ", \"mask\": [\"%s1\", 0], \"image2\": [\"%s3\", 0]}}, ", p, p);
+    sb_printf(&b, "\"%s3\": {\"class_type\": \"TestLazyMixImages\", \"inputs\": {\"image1\": [\"%s2\", 0], \"image2\": ", p, p);
+    sb_value(&b, call, H->input(call, "input2"));
+    sb_printf(&b, ", \"mask\": [\"%s1\", 0]}}}", p);
+    char out[300];
+    snprintf(out, sizeof(out), "%s3", p);
+    int rc = sb_expand(call, &b);
+    return rc == COMFY_OK ? H->set_output_link(call, 0, out, 0) : rc;
+}
+
+static const comfy_input_def cycle_in[] = {
+    IN("input1", "IMAGE", COMFY_REQUIRED, NULL), IN("input2", "IMAGE", COMFY_REQUIRED, NULL)};
+
+static int parallel_sleep(comfy_call *call)
+{
+    if (can_expand(call) != COMFY_OK)
+        return COMFY_ERR;
+    const char *p = H->expand_prefix(call);
+    sbuf b = {0};
+    sb_printf(&b, "{");
+    for (int i = 1; i <= 3; i++) {
+        char in[16], sl[16];
+        snprintf(in, sizeof(in), "image%d", i);
+        snprintf(sl, sizeof(sl), "sleep%d", i);
+        sb_printf(&b, "\"%s%d\": {\"class_type\": \"TestSleep\", \"inputs\": {\"value\": ", p, i);
+        sb_value(&b, call, H->input(call, in));
+        sb_printf(&b, ", \"seconds\": %.17g}}, ", get_float(call, sl, 0.5));
+    }
+    sb_printf(&b, "\"%s4\": {\"class_type\": \"TestVariadicAverage\", \"inputs\": {\"input1\": [\"%s1\", 0], \"input2\": [\"%s2\", 0], \"input3\": [\"%s3\", 0]}}}", p, p, p, p);
+    char out[300];
+    snprintf(out, sizeof(out), "%s4", p);
+    int rc = sb_expand(call, &b);
+    return rc == COMFY_OK ? H->set_output_link(call, 0, out, 0) : rc;
+}
+
+#define SLEEPF(n) IN(n, "FLOAT", COMFY_REQUIRED, "{\"default\": 0.5, \"min\": 0.0, \"max\": 10.0, \"step\": 0.01}")
+static const comfy_input_def parallel_in[] = {
+    IN("image1", "IMAGE", COMFY_REQUIRED, NULL), IN("image2", "IMAGE", COMFY_REQUIRED, NULL),
+    IN("image3", "IMAGE", COMFY_REQUIRED, NULL), SLEEPF("sleep1"), SLEEPF("sleep2"), SLEEPF("sleep3"),
+    IN("unique_id", "UNIQUE_ID", COMFY_HIDDEN, NULL)};
+
+/* ---- flow control: for / while loops by expansion (flow_control.py) ----------- */
+
+#define NUM_FLOW_SOCKETS 5
+
+static int while_open(comfy_call *call)
+{
+    H->set_output(call, 0, H->value_string(H->ctx, "stub", (size_t)-1));
+    char name[32];
+    for (int i = 0; i < NUM_FLOW_SOCKETS; i++) {
+        snprintf(name, sizeof(name), "initial_value%d", i);
+        H->set_output(call, (uint32_t)i + 1, none_or(H->input(call, name)));
+    }
+    return COMFY_OK;
+}
+
+static int is_link_json(struct json_object *v)
+{
+    return json_object_is_type(v, json_type_array) && json_object_array_length(v) == 2 &&
+           json_object_is_type(json_object_array_get_idx(v, 0), json_type_string) &&
+           (json_object_is_type(json_object_array_get_idx(v, 1), json_type_int) ||
+            json_object_is_type(json_object_array_get_idx(v, 1), json_type_double));
+}
+
+/* upstream: parent id -> array of child ids (explore_dependencies). */
+static void explore(struct json_object *dyn, const char *id, struct json_object *up, int depth)
+{
+    struct json_object *inputs = json_object_object_get(json_object_object_get(dyn, id), "inputs");
+    if (!inputs || depth > 10000)
+        return;
+    json_object_object_foreach(inputs, k, v) {
+        (void)k;
+        if (!is_link_json(v))
+            continue;
+        const char *pid = json_object_get_string(json_object_array_get_idx(v, 0));
+        struct json_object *children = json_object_object_get(up, pid);
+        if (!children) {
+            children = json_object_new_array();
+            json_object_object_add(up, pid, children);
+            explore(dyn, pid, up, depth + 1);
+        }
+        json_object_array_add(children, json_object_new_string(id));
+    }
+}
+
+static void collect(struct json_object *up, const char *id, struct json_object *contained, int depth)
+{
+    struct json_object *children = json_object_object_get(up, id);
+    size_t n = children ? json_object_array_length(children) : 0;
+    for (size_t i = 0; i < n && depth < 10000; i++) {
+        const char *c = json_object_get_string(json_object_array_get_idx(children, i));
+        if (!json_object_object_get_ex(contained, c, NULL)) {
+            json_object_object_add(contained, c, json_object_new_boolean(1));
+            collect(up, c, contained, depth + 1);
+        }
+    }
+}
+
+static int while_close(comfy_call *call)
+{
+    char name[32];
+    if (!get_bool(call, "condition", 0)) {
+        for (int i = 0; i < NUM_FLOW_SOCKETS; i++) {
+            snprintf(name, sizeof(name), "initial_value%d", i);
+            H->set_output(call, (uint32_t)i, none_or(H->input(call, name)));
+        }
+        return COMFY_OK;
+    }
+    if (can_expand(call) != COMFY_OK)
+        return COMFY_ERR;
+    const char *dtext = get_str(call, "dynprompt");
+    const char *me = get_str(call, "unique_id");
+    const char *open_node = H->value_get_string(H->list_get(H->input(call, "flow_control"), 0));
+    struct json_object *dyn = json_tokener_parse(dtext);
+    if (!dyn || !open_node || !*me) {
+        json_object_put(dyn);
+        return H->fail(call, "AssertionError", "while loop without dynprompt or flow control");
+    }
+    struct json_object *up = json_object_new_object();
+    explore(dyn, me, up, 0);
+    struct json_object *contained = json_object_new_object();
+    collect(up, open_node, contained, 0);
+    json_object_object_add(contained, me, json_object_new_boolean(1));
+    json_object_object_add(contained, open_node, json_object_new_boolean(1));
+
+    const char *p = H->expand_prefix(call);
+    sbuf b = {0};
+    sb_printf(&b, "{");
+    int first = 1;
+    json_object_object_foreach(contained, cid, unused) {
+        (void)unused;
+        struct json_object *orig = json_object_object_get(dyn, cid);
+        struct json_object *inputs = json_object_object_get(orig, "inputs");
+        int is_open = strcmp(cid, open_node) == 0;
+        sb_printf(&b, "%s\"%s%s\": {\"class_type\": ", first ? "" : ", ", p,
+                  strcmp(cid, me) == 0 ? "Recurse" : cid);
+        first = 0;
+        sb_str(&b, json_object_get_string(json_object_object_get(orig, "class_type")));
+        sb_printf(&b, ", \"override_display_id\": ");
+        sb_str(&b, cid);
+        sb_printf(&b, ", \"inputs\": {");
+        int fi = 1;
+        json_object_object_foreach(inputs, k, v) {
+            if (is_open && strncmp(k, "initial_value", 13) == 0)
+                continue;   /* replaced below */
+            sb_printf(&b, "%s", fi ? "" : ", ");
+            fi = 0;
+            sb_str(&b, k);
+            sb_printf(&b, ": ");
+            if (is_link_json(v) &&
+                json_object_object_get_ex(contained, json_object_get_string(json_object_array_get_idx(v, 0)), NULL)) {
+                const char *src = json_object_get_string(json_object_array_get_idx(v, 0));
+                sb_printf(&b, "[\"%s%s\", %d]", p, strcmp(src, me) == 0 ? "Recurse" : src,
+                          json_object_get_int(json_object_array_get_idx(v, 1)));
+            } else {
+                sb_printf(&b, "%s", json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+            }
+        }
+        if (is_open) {
+            for (int i = 0; i < NUM_FLOW_SOCKETS; i++) {
+                snprintf(name, sizeof(name), "initial_value%d", i);
+                sb_printf(&b, "%s\"%s\": ", fi ? "" : ", ", name);
+                fi = 0;
+                sb_value(&b, call, H->input(call, name));
+            }
+        }
+        sb_printf(&b, "}}");
+    }
+    sb_printf(&b, "}");
+    json_object_put(contained);
+    json_object_put(up);
+    json_object_put(dyn);
+    char rec[400];
+    snprintf(rec, sizeof(rec), "%sRecurse", p);
+    int rc = sb_expand(call, &b);
+    for (uint32_t i = 0; rc == COMFY_OK && i < NUM_FLOW_SOCKETS; i++)
+        rc = H->set_output_link(call, i, rec, i);
+    return rc;
+}
+
+static int for_open(comfy_call *call)
+{
+    if (can_expand(call) != COMFY_OK)
+        return COMFY_ERR;
+    const comfy_value *remaining = H->input(call, "initial_value0");
+    if (!remaining)
+        remaining = H->input(call, "remaining");
+    int64_t rem = 0;
+    H->value_get_int(remaining, &rem);
+    const char *p = H->expand_prefix(call);
+    sbuf b = {0};
+    sb_printf(&b, "{\"%s1\": {\"class_type\": \"TestWhileLoopOpen\", \"inputs\": {\"condition\": %lld, \"initial_value0\": %lld",
+              p, (long long)rem, (long long)rem);
+    char name[32];
+    for (int i = 1; i < NUM_FLOW_SOCKETS; i++) {
+        snprintf(name, sizeof(name), "initial_value%d", i);
+        sb_printf(&b, ", \"%s\": ", name);
+        sb_value(&b, call, H->input(call, name));
+    }
+    sb_printf(&b, "}}}");
+    int rc = sb_expand(call, &b);
+    if (rc != COMFY_OK)
+        return rc;
+    H->set_output(call, 0, H->value_string(H->ctx, "stub", (size_t)-1));
+    H->set_output(call, 1, H->value_int(H->ctx, rem));
+    for (int i = 1; i < NUM_FLOW_SOCKETS; i++) {
+        snprintf(name, sizeof(name), "initial_value%d", i);
+        H->set_output(call, (uint32_t)i + 1, none_or(H->input(call, name)));
+    }
+    return COMFY_OK;
+}
+
+static int for_close(comfy_call *call)
+{
+    if (can_expand(call) != COMFY_OK)
+        return COMFY_ERR;
+    const comfy_value *fc = H->input(call, "flow_control");
+    const char *open_id = H->value_get_string(H->list_get(fc, 0));
+    if (!open_id)
+        return H->fail(call, "TypeError", "flow_control is not a link");
+    const char *p = H->expand_prefix(call);
+    sbuf b = {0};
+    sb_printf(&b, "{\"%s1\": {\"class_type\": \"TestIntMathOperation\", \"inputs\": {\"operation\": \"subtract\", \"a\": [", p);
+    sb_str(&b, open_id);
+    sb_printf(&b, ", 1], \"b\": 1}}, ");
+    sb_printf(&b, "\"%s2\": {\"class_type\": \"TestToBoolNode\", \"inputs\": {\"value\": [\"%s1\", 0]}}, ", p, p);
+    sb_printf(&b, "\"%s3\": {\"class_type\": \"TestWhileLoopClose\", \"inputs\": {\"flow_control\": ", p);
+    sb_rawlink(&b, fc);
+    sb_printf(&b, ", \"condition\": [\"%s2\", 0], \"initial_value0\": [\"%s1\", 0]", p, p);
+    char name[32];
+    for (int i = 1; i < NUM_FLOW_SOCKETS; i++) {
+        snprintf(name, sizeof(name), "initial_value%d", i);
+        const comfy_value *v = H->input(call, name);
+        sb_printf(&b, ", \"%s\": ", name);
+        if (v && H->value_kind(v) == COMFY_KIND_LIST)
+            sb_rawlink(&b, v);
+        else
+            sb_value(&b, call, v);
+    }
+    sb_printf(&b, "}}}");
+    char wc[300];
+    snprintf(wc, sizeof(wc), "%s3", p);
+    int rc = sb_expand(call, &b);
+    for (uint32_t i = 0; rc == COMFY_OK && i < NUM_FLOW_SOCKETS - 1; i++)
+        rc = H->set_output_link(call, i, wc, i + 1);
+    return rc;
+}
+
+#define IV(n) IN(n, "*", COMFY_OPTIONAL, NULL)
+#define IVR(n) IN(n, "*", COMFY_OPTIONAL, "{\"rawLink\": true}")
+static const comfy_input_def while_open_in[] = {
+    IN("condition", "BOOLEAN", COMFY_REQUIRED, "{\"default\": true}"),
+    IV("initial_value0"), IV("initial_value1"), IV("initial_value2"), IV("initial_value3"),
+    IV("initial_value4")};
+static const comfy_output_def while_open_out[] = {
+    OUTN("FLOW_CONTROL", "FLOW_CONTROL"), OUTN("*", "value0"), OUTN("*", "value1"),
+    OUTN("*", "value2"), OUTN("*", "value3"), OUTN("*", "value4")};
+static const comfy_input_def while_close_in[] = {
+    IN("flow_control", "FLOW_CONTROL", COMFY_REQUIRED, "{\"rawLink\": true}"),
+    IN("condition", "BOOLEAN", COMFY_REQUIRED, "{\"forceInput\": true}"),
+    IV("initial_value0"), IV("initial_value1"), IV("initial_value2"), IV("initial_value3"),
+    IV("initial_value4"),
+    IN("dynprompt", "DYNPROMPT", COMFY_HIDDEN, NULL), IN("unique_id", "UNIQUE_ID", COMFY_HIDDEN, NULL)};
+static const comfy_output_def while_close_out[] = {
+    OUTN("*", "value0"), OUTN("*", "value1"), OUTN("*", "value2"), OUTN("*", "value3"),
+    OUTN("*", "value4")};
+static const comfy_input_def for_open_in[] = {
+    IN("remaining", "INT", COMFY_REQUIRED, "{\"default\": 1, \"min\": 0, \"max\": 100000, \"step\": 1}"),
+    IV("initial_value1"), IV("initial_value2"), IV("initial_value3"), IV("initial_value4")};
+static const comfy_output_def for_open_out[] = {
+    OUTN("FLOW_CONTROL", "flow_control"), OUTN("INT", "remaining"), OUTN("*", "value1"),
+    OUTN("*", "value2"), OUTN("*", "value3"), OUTN("*", "value4")};
+static const comfy_input_def for_close_in[] = {
+    IN("flow_control", "FLOW_CONTROL", COMFY_REQUIRED, "{\"rawLink\": true}"),
+    IVR("initial_value1"), IVR("initial_value2"), IVR("initial_value3"), IVR("initial_value4")};
+static const comfy_output_def for_close_out[] = {
+    OUTN("*", "value1"), OUTN("*", "value2"), OUTN("*", "value3"), OUTN("*", "value4")};
 
 static const comfy_input_def mixed_in[] = {IN("input1", "FLOAT", COMFY_REQUIRED, NULL)};
 
@@ -981,12 +1388,24 @@ static const comfy_node_def nodes[] = {
          validation5_exec, .validate_inputs = validation5, .validates = v_kwargs),
     NODE("TestMixedExpansionReturns", "Mixed Expansion Returns", "Testing/Nodes", mixed_in, o_image2,
          mixed_expansion),
+    NODE("TestDynamicDependencyCycle", "Dynamic Dependency Cycle", "Testing/Nodes", cycle_in, o_image,
+         dynamic_cycle),
     NODE("TestSleep", "Test Sleep", "_for_testing", sleep_in, o_any, test_sleep),
+    NODE("TestParallelSleep", "Test Parallel Sleep", "_for_testing", parallel_in, o_image, parallel_sleep,
+         .flags = COMFY_NODE_OUTPUT),
     NODE("TestOutputNodeWithSocketOutput", "Test Output Node With Socket Output", "_for_testing",
          output_socket_in, o_image, output_socket, .flags = COMFY_NODE_OUTPUT),
     NODE("TestSyncProgressUpdate", "Sync Progress Update Test Node", "_for_testing/async", progress_in,
          o_any, progress_update),
     NODE("TestSyncError", "Test Sync Error", "_for_testing/async", sync_error_in, o_any, sync_error),
+    NODE("TestWhileLoopOpen", "While Loop Open", "Testing/Flow", while_open_in, while_open_out, while_open,
+         .validate_inputs = variant_validate, .validates = v_types),
+    NODE("TestWhileLoopClose", "While Loop Close", "Testing/Flow", while_close_in, while_close_out,
+         while_close, .validate_inputs = variant_validate, .validates = v_types),
+    NODE("TestForLoopOpen", "For Loop Open", "Testing/Flow", for_open_in, for_open_out, for_open,
+         .validate_inputs = variant_validate, .validates = v_types),
+    NODE("TestForLoopClose", "For Loop Close", "Testing/Flow", for_close_in, for_close_out, for_close,
+         .validate_inputs = variant_validate, .validates = v_types),
     NODE("TestExecutionBlocker", "Execution Blocker", "Testing/Flow", blocker_in, o_blocker,
          execution_blocker, .validate_inputs = variant_validate, .validates = v_types),
     NODE("TestAccumulateNode", "Accumulate", "Testing/Lists", accumulate_in, o_accum, accumulate,

@@ -51,11 +51,23 @@ def _translate(args):
     return out
 
 
+_started = []
+
+
 class _Popen(_RealPopen):
     def __init__(self, args, *a, **kw):
         if isinstance(args, (list, tuple)) and len(args) >= 2 and args[1] == "main.py":
             args = _translate(args)
+            # The suite kills its previous server without waiting for it;
+            # make sure it is gone (and its port free) before the next one.
+            for old in _started:
+                if old.poll() is None:
+                    old.kill()
+                old.wait(30)
             print("comfyd_suite: starting", " ".join(args), flush=True)
+            super().__init__(args, *a, **kw)
+            _started.append(self)
+            return
         super().__init__(args, *a, **kw)
 
 

@@ -93,7 +93,7 @@ extern "C" {
 #endif
 
 #define COMFY_ABI_MAJOR 1
-#define COMFY_ABI_MINOR 1
+#define COMFY_ABI_MINOR 2
 
 /* The one symbol a pack exports.  Build packs with -fvisibility=hidden. */
 #if defined(__GNUC__)
@@ -534,6 +534,36 @@ struct comfy_host {
      * when the flag is unknown or was not given and has no default.
      * Borrowed; valid for the host's lifetime.  Thread-safe.              */
     const char *(*setting)(comfy_host_ctx *ctx, const char *name);
+
+    /* --- node expansion (ABI 1.2; check COMFY_HAS_FIELD(host, comfy_host,
+     *     expand) before calling) ------------------------------------------ */
+
+    /* ComfyUI's "expand" results: instead of (or besides) computing its
+     * outputs, execute may hand the executor a sub-graph that runs in its
+     * place.  The graph is API-format JSON text (§5.1 of the spec):
+     * {"<id>": {"class_type": ..., "inputs": {...}}, ...}.  Input values are
+     * constants, links ["<id>", slot] to nodes of this graph or of the
+     * prompt, or {"__value_ref__": N} for a value registered with
+     * expand_value (tensors and other non-JSON values).  A node may carry
+     * "override_display_id": "<id>" to be shown as that node.  Node ids
+     * must be unique in the prompt: start them with expand_prefix().
+     * Each output of the call is then either a value (set_output) or a link
+     * to an output of the graph (set_output_link); the node finishes when
+     * the graph's linked nodes have run.  Execute only.                    */
+
+    /* A prefix for the ids of this call's next graph ("<node id>.<call
+     * index>.<graph index>."), borrowed until the call returns.           */
+    const char *(*expand_prefix)(comfy_call *call);
+    /* Registers `v` (takes the reference) as a graph constant and returns
+     * its N for {"__value_ref__": N} (unique for the server's lifetime, so
+     * such constants never match the output cache), or a negative status. */
+    int64_t (*expand_value)(comfy_call *call, comfy_value *v);
+    /* Hands over the graph (copied).  COMFY_EINVAL if it is not a JSON
+     * object.  Several graphs from one call are merged.                    */
+    int (*expand)(comfy_call *call, const char *graph_json);
+    /* Makes output `index` the output `slot` of graph node `node_id`.      */
+    int (*set_output_link)(comfy_call *call, uint32_t index, const char *node_id,
+                           uint32_t slot);
 };
 
 #ifdef __cplusplus
