@@ -210,108 +210,109 @@ struct shape {
     /* conv: h w cin cout k stride; linear: M K N; attn: heads Lq Lk D */
     int64_t a, b, c, d, e, f;
     const char *what;
+    int count;  /* occurrences in one UNet pass (linear: per-ST sums)   */
 };
 
 static const struct shape shapes[] = {
     /* SD1.5 512x512: latent 64x64 */
-    { "sd15", OP_CONV, 64, 64, 4, 320, 3, 1, "conv_in" },
-    { "sd15", OP_CONV, 64, 64, 320, 320, 3, 1, "res 320" },
-    { "sd15", OP_CONV, 64, 64, 320, 320, 3, 2, "down 320" },
-    { "sd15", OP_CONV, 32, 32, 320, 640, 3, 1, "res 320>640" },
-    { "sd15", OP_CONV, 32, 32, 640, 640, 3, 1, "res 640" },
-    { "sd15", OP_CONV, 32, 32, 320, 640, 1, 1, "skip 320>640" },
-    { "sd15", OP_CONV, 32, 32, 640, 640, 3, 2, "down 640" },
-    { "sd15", OP_CONV, 16, 16, 640, 1280, 3, 1, "res 640>1280" },
-    { "sd15", OP_CONV, 16, 16, 1280, 1280, 3, 1, "res 1280@16" },
-    { "sd15", OP_CONV, 16, 16, 640, 1280, 1, 1, "skip 640>1280" },
-    { "sd15", OP_CONV, 16, 16, 1280, 1280, 3, 2, "down 1280" },
-    { "sd15", OP_CONV, 8, 8, 1280, 1280, 3, 1, "res 1280@8" },
-    { "sd15", OP_CONV, 8, 8, 2560, 1280, 3, 1, "up res 2560@8" },
-    { "sd15", OP_CONV, 8, 8, 2560, 1280, 1, 1, "up skip 2560@8" },
-    { "sd15", OP_CONV, 16, 16, 2560, 1280, 3, 1, "up res 2560@16" },
-    { "sd15", OP_CONV, 16, 16, 1920, 1280, 3, 1, "up res 1920@16" },
-    { "sd15", OP_CONV, 16, 16, 2560, 1280, 1, 1, "up skip 2560@16" },
-    { "sd15", OP_CONV, 16, 16, 1920, 1280, 1, 1, "up skip 1920@16" },
-    { "sd15", OP_CONV, 32, 32, 1280, 1280, 3, 1, "upsample 1280" },
-    { "sd15", OP_CONV, 32, 32, 1920, 640, 3, 1, "up res 1920@32" },
-    { "sd15", OP_CONV, 32, 32, 1280, 640, 3, 1, "up res 1280@32" },
-    { "sd15", OP_CONV, 32, 32, 960, 640, 3, 1, "up res 960@32" },
-    { "sd15", OP_CONV, 32, 32, 1920, 640, 1, 1, "up skip 1920@32" },
-    { "sd15", OP_CONV, 32, 32, 1280, 640, 1, 1, "up skip 1280@32" },
-    { "sd15", OP_CONV, 32, 32, 960, 640, 1, 1, "up skip 960@32" },
-    { "sd15", OP_CONV, 64, 64, 640, 640, 3, 1, "upsample 640" },
-    { "sd15", OP_CONV, 64, 64, 960, 320, 3, 1, "up res 960@64" },
-    { "sd15", OP_CONV, 64, 64, 640, 320, 3, 1, "up res 640@64" },
-    { "sd15", OP_CONV, 64, 64, 960, 320, 1, 1, "up skip 960@64" },
-    { "sd15", OP_CONV, 64, 64, 640, 320, 1, 1, "up skip 640@64" },
-    { "sd15", OP_CONV, 64, 64, 320, 4, 3, 1, "conv_out" },
-    { "sd15", OP_LINEAR, 4096, 320, 320, 0, 0, 0, "attn/proj 320" },
-    { "sd15", OP_LINEAR, 77, 768, 320, 0, 0, 0, "ctx k/v 320" },
-    { "sd15", OP_LINEAR, 4096, 320, 2560, 0, 0, 0, "ff geglu 320" },
-    { "sd15", OP_LINEAR, 4096, 1280, 320, 0, 0, 0, "ff out 320" },
-    { "sd15", OP_LINEAR, 1024, 640, 640, 0, 0, 0, "attn/proj 640" },
-    { "sd15", OP_LINEAR, 77, 768, 640, 0, 0, 0, "ctx k/v 640" },
-    { "sd15", OP_LINEAR, 1024, 640, 5120, 0, 0, 0, "ff geglu 640" },
-    { "sd15", OP_LINEAR, 1024, 2560, 640, 0, 0, 0, "ff out 640" },
-    { "sd15", OP_LINEAR, 256, 1280, 1280, 0, 0, 0, "attn/proj 1280" },
-    { "sd15", OP_LINEAR, 77, 768, 1280, 0, 0, 0, "ctx k/v 1280" },
-    { "sd15", OP_LINEAR, 256, 1280, 10240, 0, 0, 0, "ff geglu 1280" },
-    { "sd15", OP_LINEAR, 256, 5120, 1280, 0, 0, 0, "ff out 1280" },
-    { "sd15", OP_LINEAR, 64, 1280, 1280, 0, 0, 0, "mid attn/proj" },
-    { "sd15", OP_LINEAR, 64, 1280, 10240, 0, 0, 0, "mid ff geglu" },
-    { "sd15", OP_LINEAR, 64, 5120, 1280, 0, 0, 0, "mid ff out" },
-    { "sd15", OP_LINEAR, 1, 320, 1280, 0, 0, 0, "time emb 1" },
-    { "sd15", OP_LINEAR, 1, 1280, 1280, 0, 0, 0, "time emb 2/res" },
-    { "sd15", OP_ATTN, 8, 4096, 4096, 40, 0, 0, "self 64x64" },
-    { "sd15", OP_ATTN, 8, 4096, 77, 40, 0, 0, "cross 64x64" },
-    { "sd15", OP_ATTN, 8, 1024, 1024, 80, 0, 0, "self 32x32" },
-    { "sd15", OP_ATTN, 8, 1024, 77, 80, 0, 0, "cross 32x32" },
-    { "sd15", OP_ATTN, 8, 256, 256, 160, 0, 0, "self 16x16" },
-    { "sd15", OP_ATTN, 8, 256, 77, 160, 0, 0, "cross 16x16" },
-    { "sd15", OP_ATTN, 8, 64, 64, 160, 0, 0, "self mid 8x8" },
-    { "sd15", OP_ATTN, 8, 64, 77, 160, 0, 0, "cross mid 8x8" },
+    { "sd15", OP_CONV, 64, 64, 4, 320, 3, 1, "conv_in", 1 },
+    { "sd15", OP_CONV, 64, 64, 320, 320, 3, 1, "res 320", 7 },
+    { "sd15", OP_CONV, 64, 64, 320, 320, 3, 2, "down 320", 1 },
+    { "sd15", OP_CONV, 32, 32, 320, 640, 3, 1, "res 320>640", 1 },
+    { "sd15", OP_CONV, 32, 32, 640, 640, 3, 1, "res 640", 6 },
+    { "sd15", OP_CONV, 32, 32, 320, 640, 1, 1, "skip 320>640", 1 },
+    { "sd15", OP_CONV, 32, 32, 640, 640, 3, 2, "down 640", 1 },
+    { "sd15", OP_CONV, 16, 16, 640, 1280, 3, 1, "res 640>1280", 1 },
+    { "sd15", OP_CONV, 16, 16, 1280, 1280, 3, 1, "res 1280@16", 7 },
+    { "sd15", OP_CONV, 16, 16, 640, 1280, 1, 1, "skip 640>1280", 1 },
+    { "sd15", OP_CONV, 16, 16, 1280, 1280, 3, 2, "down 1280", 1 },
+    { "sd15", OP_CONV, 8, 8, 1280, 1280, 3, 1, "res 1280@8", 11 },
+    { "sd15", OP_CONV, 8, 8, 2560, 1280, 3, 1, "up res 2560@8", 3 },
+    { "sd15", OP_CONV, 8, 8, 2560, 1280, 1, 1, "up skip 2560@8", 3 },
+    { "sd15", OP_CONV, 16, 16, 2560, 1280, 3, 1, "up res 2560@16", 2 },
+    { "sd15", OP_CONV, 16, 16, 1920, 1280, 3, 1, "up res 1920@16", 1 },
+    { "sd15", OP_CONV, 16, 16, 2560, 1280, 1, 1, "up skip 2560@16", 2 },
+    { "sd15", OP_CONV, 16, 16, 1920, 1280, 1, 1, "up skip 1920@16", 1 },
+    { "sd15", OP_CONV, 32, 32, 1280, 1280, 3, 1, "upsample 1280", 1 },
+    { "sd15", OP_CONV, 32, 32, 1920, 640, 3, 1, "up res 1920@32", 1 },
+    { "sd15", OP_CONV, 32, 32, 1280, 640, 3, 1, "up res 1280@32", 1 },
+    { "sd15", OP_CONV, 32, 32, 960, 640, 3, 1, "up res 960@32", 1 },
+    { "sd15", OP_CONV, 32, 32, 1920, 640, 1, 1, "up skip 1920@32", 1 },
+    { "sd15", OP_CONV, 32, 32, 1280, 640, 1, 1, "up skip 1280@32", 1 },
+    { "sd15", OP_CONV, 32, 32, 960, 640, 1, 1, "up skip 960@32", 1 },
+    { "sd15", OP_CONV, 64, 64, 640, 640, 3, 1, "upsample 640", 1 },
+    { "sd15", OP_CONV, 64, 64, 960, 320, 3, 1, "up res 960@64", 1 },
+    { "sd15", OP_CONV, 64, 64, 640, 320, 3, 1, "up res 640@64", 2 },
+    { "sd15", OP_CONV, 64, 64, 960, 320, 1, 1, "up skip 960@64", 1 },
+    { "sd15", OP_CONV, 64, 64, 640, 320, 1, 1, "up skip 640@64", 2 },
+    { "sd15", OP_CONV, 64, 64, 320, 4, 3, 1, "conv_out", 1 },
+    { "sd15", OP_LINEAR, 4096, 320, 320, 0, 0, 0, "attn/proj 320", 40 },
+    { "sd15", OP_LINEAR, 77, 768, 320, 0, 0, 0, "ctx k/v 320", 10 },
+    { "sd15", OP_LINEAR, 4096, 320, 2560, 0, 0, 0, "ff geglu 320", 5 },
+    { "sd15", OP_LINEAR, 4096, 1280, 320, 0, 0, 0, "ff out 320", 5 },
+    { "sd15", OP_LINEAR, 1024, 640, 640, 0, 0, 0, "attn/proj 640", 40 },
+    { "sd15", OP_LINEAR, 77, 768, 640, 0, 0, 0, "ctx k/v 640", 10 },
+    { "sd15", OP_LINEAR, 1024, 640, 5120, 0, 0, 0, "ff geglu 640", 5 },
+    { "sd15", OP_LINEAR, 1024, 2560, 640, 0, 0, 0, "ff out 640", 5 },
+    { "sd15", OP_LINEAR, 256, 1280, 1280, 0, 0, 0, "attn/proj 1280", 40 },
+    { "sd15", OP_LINEAR, 77, 768, 1280, 0, 0, 0, "ctx k/v 1280", 12 },
+    { "sd15", OP_LINEAR, 256, 1280, 10240, 0, 0, 0, "ff geglu 1280", 5 },
+    { "sd15", OP_LINEAR, 256, 5120, 1280, 0, 0, 0, "ff out 1280", 5 },
+    { "sd15", OP_LINEAR, 64, 1280, 1280, 0, 0, 0, "mid attn/proj", 8 },
+    { "sd15", OP_LINEAR, 64, 1280, 10240, 0, 0, 0, "mid ff geglu", 1 },
+    { "sd15", OP_LINEAR, 64, 5120, 1280, 0, 0, 0, "mid ff out", 1 },
+    { "sd15", OP_LINEAR, 1, 320, 1280, 0, 0, 0, "time emb 1", 1 },
+    { "sd15", OP_LINEAR, 1, 1280, 1280, 0, 0, 0, "time emb 2/res", 13 },
+    { "sd15", OP_ATTN, 8, 4096, 4096, 40, 0, 0, "self 64x64", 5 },
+    { "sd15", OP_ATTN, 8, 4096, 77, 40, 0, 0, "cross 64x64", 5 },
+    { "sd15", OP_ATTN, 8, 1024, 1024, 80, 0, 0, "self 32x32", 5 },
+    { "sd15", OP_ATTN, 8, 1024, 77, 80, 0, 0, "cross 32x32", 5 },
+    { "sd15", OP_ATTN, 8, 256, 256, 160, 0, 0, "self 16x16", 5 },
+    { "sd15", OP_ATTN, 8, 256, 77, 160, 0, 0, "cross 16x16", 5 },
+    { "sd15", OP_ATTN, 8, 64, 64, 160, 0, 0, "self mid 8x8", 1 },
+    { "sd15", OP_ATTN, 8, 64, 77, 160, 0, 0, "cross mid 8x8", 1 },
     /* SDXL 1024x1024: latent 128x128 */
-    { "sdxl", OP_CONV, 128, 128, 4, 320, 3, 1, "conv_in" },
-    { "sdxl", OP_CONV, 128, 128, 320, 320, 3, 1, "res 320" },
-    { "sdxl", OP_CONV, 128, 128, 320, 320, 3, 2, "down 320" },
-    { "sdxl", OP_CONV, 64, 64, 320, 640, 3, 1, "res 320>640" },
-    { "sdxl", OP_CONV, 64, 64, 640, 640, 3, 1, "res 640" },
-    { "sdxl", OP_CONV, 64, 64, 320, 640, 1, 1, "skip 320>640" },
-    { "sdxl", OP_CONV, 64, 64, 640, 640, 3, 2, "down 640" },
-    { "sdxl", OP_CONV, 32, 32, 640, 1280, 3, 1, "res 640>1280" },
-    { "sdxl", OP_CONV, 32, 32, 1280, 1280, 3, 1, "res 1280" },
-    { "sdxl", OP_CONV, 32, 32, 640, 1280, 1, 1, "skip 640>1280" },
-    { "sdxl", OP_CONV, 32, 32, 2560, 1280, 3, 1, "up res 2560@32" },
-    { "sdxl", OP_CONV, 32, 32, 1920, 1280, 3, 1, "up res 1920@32" },
-    { "sdxl", OP_CONV, 32, 32, 2560, 1280, 1, 1, "up skip 2560@32" },
-    { "sdxl", OP_CONV, 32, 32, 1920, 1280, 1, 1, "up skip 1920@32" },
-    { "sdxl", OP_CONV, 64, 64, 1280, 1280, 3, 1, "upsample 1280" },
-    { "sdxl", OP_CONV, 64, 64, 1920, 640, 3, 1, "up res 1920@64" },
-    { "sdxl", OP_CONV, 64, 64, 1280, 640, 3, 1, "up res 1280@64" },
-    { "sdxl", OP_CONV, 64, 64, 960, 640, 3, 1, "up res 960@64" },
-    { "sdxl", OP_CONV, 64, 64, 1920, 640, 1, 1, "up skip 1920@64" },
-    { "sdxl", OP_CONV, 64, 64, 1280, 640, 1, 1, "up skip 1280@64" },
-    { "sdxl", OP_CONV, 64, 64, 960, 640, 1, 1, "up skip 960@64" },
-    { "sdxl", OP_CONV, 128, 128, 640, 640, 3, 1, "upsample 640" },
-    { "sdxl", OP_CONV, 128, 128, 960, 320, 3, 1, "up res 960@128" },
-    { "sdxl", OP_CONV, 128, 128, 640, 320, 3, 1, "up res 640@128" },
-    { "sdxl", OP_CONV, 128, 128, 960, 320, 1, 1, "up skip 960@128" },
-    { "sdxl", OP_CONV, 128, 128, 640, 320, 1, 1, "up skip 640@128" },
-    { "sdxl", OP_CONV, 128, 128, 320, 4, 3, 1, "conv_out" },
-    { "sdxl", OP_LINEAR, 4096, 640, 640, 0, 0, 0, "attn/proj 640" },
-    { "sdxl", OP_LINEAR, 77, 2048, 640, 0, 0, 0, "ctx k/v 640" },
-    { "sdxl", OP_LINEAR, 4096, 640, 5120, 0, 0, 0, "ff geglu 640" },
-    { "sdxl", OP_LINEAR, 4096, 2560, 640, 0, 0, 0, "ff out 640" },
-    { "sdxl", OP_LINEAR, 1024, 1280, 1280, 0, 0, 0, "attn/proj 1280" },
-    { "sdxl", OP_LINEAR, 77, 2048, 1280, 0, 0, 0, "ctx k/v 1280" },
-    { "sdxl", OP_LINEAR, 1024, 1280, 10240, 0, 0, 0, "ff geglu 1280" },
-    { "sdxl", OP_LINEAR, 1024, 5120, 1280, 0, 0, 0, "ff out 1280" },
-    { "sdxl", OP_LINEAR, 1, 2816, 1280, 0, 0, 0, "label emb" },
-    { "sdxl", OP_LINEAR, 1, 1280, 1280, 0, 0, 0, "time emb/res" },
-    { "sdxl", OP_ATTN, 10, 4096, 4096, 64, 0, 0, "self 64x64" },
-    { "sdxl", OP_ATTN, 10, 4096, 77, 64, 0, 0, "cross 64x64" },
-    { "sdxl", OP_ATTN, 20, 1024, 1024, 64, 0, 0, "self 32x32" },
-    { "sdxl", OP_ATTN, 20, 1024, 77, 64, 0, 0, "cross 32x32" },
+    { "sdxl", OP_CONV, 128, 128, 4, 320, 3, 1, "conv_in", 1 },
+    { "sdxl", OP_CONV, 128, 128, 320, 320, 3, 1, "res 320", 7 },
+    { "sdxl", OP_CONV, 128, 128, 320, 320, 3, 2, "down 320", 1 },
+    { "sdxl", OP_CONV, 64, 64, 320, 640, 3, 1, "res 320>640", 1 },
+    { "sdxl", OP_CONV, 64, 64, 640, 640, 3, 1, "res 640", 6 },
+    { "sdxl", OP_CONV, 64, 64, 320, 640, 1, 1, "skip 320>640", 1 },
+    { "sdxl", OP_CONV, 64, 64, 640, 640, 3, 2, "down 640", 1 },
+    { "sdxl", OP_CONV, 32, 32, 640, 1280, 3, 1, "res 640>1280", 1 },
+    { "sdxl", OP_CONV, 32, 32, 1280, 1280, 3, 1, "res 1280", 10 },
+    { "sdxl", OP_CONV, 32, 32, 640, 1280, 1, 1, "skip 640>1280", 1 },
+    { "sdxl", OP_CONV, 32, 32, 2560, 1280, 3, 1, "up res 2560@32", 2 },
+    { "sdxl", OP_CONV, 32, 32, 1920, 1280, 3, 1, "up res 1920@32", 1 },
+    { "sdxl", OP_CONV, 32, 32, 2560, 1280, 1, 1, "up skip 2560@32", 2 },
+    { "sdxl", OP_CONV, 32, 32, 1920, 1280, 1, 1, "up skip 1920@32", 1 },
+    { "sdxl", OP_CONV, 64, 64, 1280, 1280, 3, 1, "upsample 1280", 1 },
+    { "sdxl", OP_CONV, 64, 64, 1920, 640, 3, 1, "up res 1920@64", 1 },
+    { "sdxl", OP_CONV, 64, 64, 1280, 640, 3, 1, "up res 1280@64", 1 },
+    { "sdxl", OP_CONV, 64, 64, 960, 640, 3, 1, "up res 960@64", 1 },
+    { "sdxl", OP_CONV, 64, 64, 1920, 640, 1, 1, "up skip 1920@64", 1 },
+    { "sdxl", OP_CONV, 64, 64, 1280, 640, 1, 1, "up skip 1280@64", 1 },
+    { "sdxl", OP_CONV, 64, 64, 960, 640, 1, 1, "up skip 960@64", 1 },
+    { "sdxl", OP_CONV, 128, 128, 640, 640, 3, 1, "upsample 640", 1 },
+    { "sdxl", OP_CONV, 128, 128, 960, 320, 3, 1, "up res 960@128", 1 },
+    { "sdxl", OP_CONV, 128, 128, 640, 320, 3, 1, "up res 640@128", 2 },
+    { "sdxl", OP_CONV, 128, 128, 960, 320, 1, 1, "up skip 960@128", 1 },
+    { "sdxl", OP_CONV, 128, 128, 640, 320, 1, 1, "up skip 640@128", 2 },
+    { "sdxl", OP_CONV, 128, 128, 320, 4, 3, 1, "conv_out", 1 },
+    { "sdxl", OP_LINEAR, 4096, 640, 640, 0, 0, 0, "attn/proj 640", 70 },
+    { "sdxl", OP_LINEAR, 77, 2048, 640, 0, 0, 0, "ctx k/v 640", 20 },
+    { "sdxl", OP_LINEAR, 4096, 640, 5120, 0, 0, 0, "ff geglu 640", 10 },
+    { "sdxl", OP_LINEAR, 4096, 2560, 640, 0, 0, 0, "ff out 640", 10 },
+    { "sdxl", OP_LINEAR, 1024, 1280, 1280, 0, 0, 0, "attn/proj 1280", 372 },
+    { "sdxl", OP_LINEAR, 77, 2048, 1280, 0, 0, 0, "ctx k/v 1280", 120 },
+    { "sdxl", OP_LINEAR, 1024, 1280, 10240, 0, 0, 0, "ff geglu 1280", 60 },
+    { "sdxl", OP_LINEAR, 1024, 5120, 1280, 0, 0, 0, "ff out 1280", 60 },
+    { "sdxl", OP_LINEAR, 1, 2816, 1280, 0, 0, 0, "label emb", 1 },
+    { "sdxl", OP_LINEAR, 1, 1280, 1280, 0, 0, 0, "time emb/res", 9 },
+    { "sdxl", OP_ATTN, 10, 4096, 4096, 64, 0, 0, "self 64x64", 10 },
+    { "sdxl", OP_ATTN, 10, 4096, 77, 64, 0, 0, "cross 64x64", 10 },
+    { "sdxl", OP_ATTN, 20, 1024, 1024, 64, 0, 0, "self 32x32", 60 },
+    { "sdxl", OP_ATTN, 20, 1024, 77, 64, 0, 0, "cross 32x32", 60 },
 };
 
 struct run_ctx {
@@ -462,6 +463,9 @@ int main(int argc, char **argv)
            own ? " own f32 |" : "", "sgemm", "ratio");
 
     size_t n_shapes = sizeof(shapes) / sizeof(shapes[0]);
+    /* per model (0 sd15, 1 sdxl): seconds of one pass, f32 / bf16 / sgemm */
+    double pass[2][3] = { { 0 } };
+    int seen[2] = { 0, 0 };
     for (size_t i = 0; i < n_shapes; i++) {
         const struct shape *s = &shapes[i];
         if (strcmp(model, "all") && strcmp(model, s->model))
@@ -523,6 +527,11 @@ int main(int argc, char **argv)
 #ifdef BENCH_HAVE_OPENBLAS
         tbl = best_time(run_blas, &r, reps);
 #endif
+        int mi = strcmp(s->model, "sd15") ? 1 : 0;
+        seen[mi] = 1;
+        pass[mi][0] += s->count * (t32 > 0 ? t32 : 0);
+        pass[mi][1] += s->count * (tbf > 0 ? tbf : t32 > 0 ? t32 : 0);
+        pass[mi][2] += s->count * (tbl > 0 ? tbl : 0);
         double g32 = t32 > 0 ? fl / t32 * 1e-9 : 0;
         double gbf = tbf > 0 ? fl / tbf * 1e-9 : 0;
         double gbl = tbl > 0 ? fl / tbl * 1e-9 : 0;
@@ -542,6 +551,13 @@ int main(int argc, char **argv)
         fflush(stdout);
         free(r.x); free(r.w); free(r.y); free(r.bias); free(r.col); free(r.wb);
     }
+
+    for (int mi = 0; mi < 2; mi++)
+        if (seen[mi] && !strcmp(opname, "all"))
+            printf("\n%s: one UNet pass at batch 1 (CFG doubles it), convolution + linear + "
+                   "attention only, each shape times its count: f32 %.2f s, bf16 %.2f s "
+                   "(attention f32), OpenBLAS sgemm %.2f s\n", mi ? "SDXL 1024x1024" : "SD1.5 512x512",
+                   pass[mi][0], pass[mi][1], pass[mi][2]);
 
     /* group norm + SiLU, NHWC, at the SD1.5 64x64x320 shape: bandwidth */
     {
