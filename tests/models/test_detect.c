@@ -139,6 +139,9 @@ static void test_full_tables(void)
         CHECK(strcmp(d.unet_prefix, "model.diffusion_model.") == 0);
         CHECK_EQ(d.prediction, a->v_prediction ? CD_PRED_V : CD_PRED_EPS);
         CHECK_EQ(d.n_text, a->n_clip);
+        CHECK(cd_detect_arch(&d) == a);
+        for (int k = 0; k < d.n_text; k++)
+            CHECK_EQ(d.text[k].heads, a->clip[k].heads);
         const cd_unet_config *u = &d.unet;
         CHECK_EQ(u->model_channels, a->unet.model_channels);
         CHECK_EQ(u->context_dim, a->unet.context_dim);
@@ -317,7 +320,9 @@ static void test_small_files(void)
         CHECK_EQ(d.unet.adm_in_channels, a->unet.adm_in_channels);
         CHECK_EQ(d.unet.num_heads, a->unet.num_heads);
         CHECK_EQ(d.unet.num_head_channels, a->unet.num_head_channels);
+        CHECK(cd_detect_arch(&d) == a);
         for (int k = 0; k < d.n_text && k < a->n_clip; k++) {
+            CHECK_EQ(d.text[k].heads, a->clip[k].heads);
             CHECK(strcmp(d.text[k].prefix, a->clip[k].prefix) == 0);
             CHECK_EQ(d.text[k].width, a->clip[k].width);
             CHECK_EQ(d.text[k].layers, a->clip[k].layers);

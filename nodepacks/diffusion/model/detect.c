@@ -493,6 +493,7 @@ static void add_text(const cd_sd *sd, cd_detect *d, cd_text_kind kind, const cha
     t->width = emb && emb->ndim == 2 ? (int)emb->shape[1] : 0;
     t->layers = openclip ? count_blocks_p(sd, prefix, "transformer.resblocks.%d.")
                          : count_blocks_p(sd, prefix, "encoder.layers.%d.");
+    t->heads = t->width / (d->reduced_width ? CD_ARCH_SMALL_HEAD_CHANNELS : 64);
 }
 
 static void parts(const cd_sd *sd, cd_detect *d)
@@ -592,6 +593,27 @@ int cd_detect_checkpoint(const cd_sd *sd, cd_detect *d, char *err, size_t errlen
     prediction(sd, P, d);
     parts(sd, d);
     return 0;
+}
+
+const cd_arch *cd_detect_arch(const cd_detect *d)
+{
+    cd_arch_id id;
+    switch (d->family) {
+    case CD_FAMILY_SD1: id = CD_ARCH_SD15; break;
+    case CD_FAMILY_SD2: id = CD_ARCH_SD21V; break;
+    case CD_FAMILY_SDXL: id = CD_ARCH_SDXL; break;
+    case CD_FAMILY_SDXL_REFINER: id = CD_ARCH_SDXL_REFINER; break;
+    default: return NULL;
+    }
+    const cd_arch *a = cd_arch_get(id, d->reduced_width ? CD_WIDTH_SMALL : CD_WIDTH_FULL);
+    const cd_unet_arch *u = &a->unet;
+    if (d->unet.model_channels != u->model_channels || d->unet.context_dim != u->context_dim ||
+        d->unet.adm_in_channels != u->adm_in_channels || d->unet.n_levels != u->n_levels)
+        return NULL;
+    for (int i = 0; i < d->n_text && i < a->n_clip; i++)
+        if (d->text[i].width != a->clip[i].width)
+            return NULL;
+    return a;
 }
 
 /* ------------------------------------------------------------------ */

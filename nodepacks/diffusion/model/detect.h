@@ -74,6 +74,7 @@ typedef struct cd_text_encoder {
     char prefix[96];          /* e.g. "conditioner.embedders.1.model."    */
     int openclip_layout;      /* 1: transformer.resblocks.N names         */
     int width, layers;
+    int heads;                /* width/64, or width/16 at reduced width   */
 } cd_text_encoder;
 
 typedef struct cd_detect {
@@ -110,6 +111,13 @@ int cd_detect_text_encoder(const cd_sd *sd, cd_text_encoder *out, char *err, siz
  * prefix filled, or CD_MODEL_ENOTFOUND. */
 int cd_detect_vae(const cd_sd *sd, char *prefix, size_t prefixlen, int *diffusers,
                   char *err, size_t errlen);
+
+/* The arch.h table entry a detected SD1/SD2/SDXL/refiner file has the
+ * layout of (full or small width), or NULL when its widths are neither
+ * (e.g. a fine-tune with another text encoder width).  Loaders take the
+ * hyper-parameters shapes do not carry (heads, VAE multipliers) from it. */
+struct cd_arch;
+const struct cd_arch *cd_detect_arch(const cd_detect *d);
 
 const char *cd_family_name(cd_family f);
 const char *cd_prediction_name(cd_prediction p);
