@@ -48,7 +48,7 @@ int cd_clip_text_model_new(const cd_clip_text_config *c, cd_clip_text_model **ou
     if (!m)
         return COMFY_ENOMEM;
     m->cfg = *c;
-    size_t max_owned = 6 + 16 * (size_t)c->layers;
+    size_t max_owned = 6 + 14 * (size_t)c->layers;
     m->owned = calloc(max_owned, sizeof *m->owned);
     m->layer = calloc((size_t)c->layers, sizeof *m->layer);
     if (!m->owned || !m->layer)
@@ -61,13 +61,18 @@ int cd_clip_text_model_new(const cd_clip_text_config *c, cd_clip_text_model **ou
         goto fail;
     for (int64_t l = 0; l < c->layers; l++) {
         cd_clip_text_layer *L = &m->layer[l];
-        if (!(L->ln1_w = own(m, W)) || !(L->ln1_b = own(m, W)) || !(L->q_w = own(m, W * W)) ||
-            !(L->q_b = own(m, W)) || !(L->k_w = own(m, W * W)) || !(L->k_b = own(m, W)) ||
-            !(L->v_w = own(m, W * W)) || !(L->v_b = own(m, W)) || !(L->o_w = own(m, W * W)) ||
+        if (!(L->ln1_w = own(m, W)) || !(L->ln1_b = own(m, W)) || !(L->qkv_w = own(m, 3 * W * W)) ||
+            !(L->qkv_b = own(m, 3 * W)) || !(L->o_w = own(m, W * W)) ||
             !(L->o_b = own(m, W)) || !(L->ln2_w = own(m, W)) || !(L->ln2_b = own(m, W)) ||
             !(L->fc1_w = own(m, F * W)) || !(L->fc1_b = own(m, F)) ||
             !(L->fc2_w = own(m, W * F)) || !(L->fc2_b = own(m, W)))
             goto fail;
+        L->q_w = L->qkv_w;
+        L->k_w = L->qkv_w + W * W;
+        L->v_w = L->qkv_w + 2 * W * W;
+        L->q_b = L->qkv_b;
+        L->k_b = L->qkv_b + W;
+        L->v_b = L->qkv_b + 2 * W;
     }
     *out = m;
     return 0;
@@ -298,23 +303,24 @@ void cd_clip_encode_opts_set_layer(cd_clip_encode_opts *o, int64_t layers, int k
 typedef struct attn_job {
     int64_t T, W, H, D;
     float scale;
-    const float *q, *k, *v;
-    float *o;
+    const float *qkv; /* [B*T, 3W]: q, k, v side by side */
+    float *o;         /* [B*T, W] */
 } attn_job;
 
 static void attn_task(void *arg, int64_t task, int thread)
 {
     (void)thread;
     const attn_job *a = arg;
-    const int64_t T = a->T, W = a->W, D = a->D;
+    const int64_t T = a->T, W = a->W, D = a->D, ld = 3 * W;
     const int64_t b = task / a->H, h = task % a->H;
-    const size_t base = (size_t)(b * T * W + h * D);
+    const float *q = a->qkv + (size_t)(b * T * ld + h * D), *k = q + W, *v = q + 2 * W;
+    float *o = a->o + (size_t)(b * T * W + h * D);
     float s[CD_CLIP_WINDOW];
     for (int64_t i = 0; i < T; i++) {
-        const float *qi = a->q + base + (size_t)(i * W);
+        const float *qi = q + (size_t)(i * ld);
         float mx = -FLT_MAX;
         for (int64_t j = 0; j <= i; j++) {
-            const float *kj = a->k + base + (size_t)(j * W);
+            const float *kj = k + (size_t)(j * ld);
             float dot = 0;
             for (int64_t d = 0; d < D; d++)
                 dot += qi[d] * kj[d];
@@ -328,11 +334,11 @@ static void attn_task(void *arg, int64_t task, int thread)
             sum += s[j];
         }
         float inv = 1.0f / sum;
-        float *oi = a->o + base + (size_t)(i * W);
+        float *oi = o + (size_t)(i * W);
         for (int64_t d = 0; d < D; d++)
             oi[d] = 0;
         for (int64_t j = 0; j <= i; j++) {
-            const float *vj = a->v + base + (size_t)(j * W);
+            const float *vj = v + (size_t)(j * ld);
             const float pj = s[j] * inv;
             for (int64_t d = 0; d < D; d++)
                 oi[d] += pj * vj[d];
@@ -341,11 +347,11 @@ static void attn_task(void *arg, int64_t task, int thread)
 }
 
 static int causal_attention(ck_pool *p, int64_t B, int64_t T, int64_t W, int64_t H,
-                            const float *q, const float *k, const float *v, float *o)
+                            const float *qkv, float *o)
 {
     if (T > CD_CLIP_WINDOW || W % H)
         return COMFY_EINVAL;
-    attn_job a = {T, W, H, W / H, 1.0f / sqrtf((float)(W / H)), q, k, v, o};
+    attn_job a = {T, W, H, W / H, 1.0f / sqrtf((float)(W / H)), qkv, o};
     ck_pool_run(p, B * H, attn_task, &a);
     return 0;
 }
@@ -357,7 +363,7 @@ int cd_clip_text_forward(ck_pool *p, const cd_clip_text_model *m, const cd_clip_
     const int64_t T = CD_CLIP_WINDOW, W = c->width, F = c->mlp, B = (int64_t)n;
     const int64_t BT = B * T;
     int rc = COMFY_ENOMEM;
-    float *x = NULL, *h = NULL, *q = NULL, *k = NULL, *v = NULL, *a = NULL, *mlp = NULL;
+    float *x = NULL, *h = NULL, *qkv = NULL, *a = NULL, *mlp = NULL;
     float *inter = NULL;
     int64_t *pool_at = NULL;
     if (n == 0 || n > CD_PROMPT_MAX_CHUNKS + 1)
@@ -371,15 +377,13 @@ int cd_clip_text_forward(ck_pool *p, const cd_clip_text_model *m, const cd_clip_
     size_t bw = (size_t)BT * (size_t)W;
     x = malloc(bw * sizeof *x);
     h = malloc(bw * sizeof *h);
-    q = malloc(bw * sizeof *q);
-    k = malloc(bw * sizeof *k);
-    v = malloc(bw * sizeof *v);
+    qkv = malloc(3 * bw * sizeof *qkv);
     a = malloc(bw * sizeof *a);
     mlp = malloc((size_t)BT * (size_t)F * sizeof *mlp);
     pool_at = malloc((size_t)B * sizeof *pool_at);
     if (want >= 0)
         inter = malloc(bw * sizeof *inter);
-    if (!x || !h || !q || !k || !v || !a || !mlp || !pool_at || (want >= 0 && !inter))
+    if (!x || !h || !qkv || !a || !mlp || !pool_at || (want >= 0 && !inter))
         goto out;
 
     /* Embeddings, as process_tokens: token rows, embedding rows of the
@@ -423,10 +427,8 @@ int cd_clip_text_forward(ck_pool *p, const cd_clip_text_model *m, const cd_clip_
     for (int64_t l = 0; l < c->layers; l++) {
         const cd_clip_text_layer *L = &m->layer[l];
         if ((rc = ck_layer_norm(p, x, h, BT, W, L->ln1_w, L->ln1_b, 1e-5f)) < 0 ||
-            (rc = ck_linear(p, h, BT, W, L->q_w, COMFY_F32, W, L->q_b, q, CK_PREC_F32)) < 0 ||
-            (rc = ck_linear(p, h, BT, W, L->k_w, COMFY_F32, W, L->k_b, k, CK_PREC_F32)) < 0 ||
-            (rc = ck_linear(p, h, BT, W, L->v_w, COMFY_F32, W, L->v_b, v, CK_PREC_F32)) < 0 ||
-            (rc = causal_attention(p, B, T, W, c->heads, q, k, v, a)) < 0 ||
+            (rc = ck_linear(p, h, BT, W, L->qkv_w, COMFY_F32, 3 * W, L->qkv_b, qkv, CK_PREC_F32)) < 0 ||
+            (rc = causal_attention(p, B, T, W, c->heads, qkv, a)) < 0 ||
             (rc = ck_linear(p, a, BT, W, L->o_w, COMFY_F32, W, L->o_b, h, CK_PREC_F32)) < 0)
             goto out;
         for (size_t i = 0; i < bw; i++)
@@ -467,9 +469,7 @@ int cd_clip_text_forward(ck_pool *p, const cd_clip_text_model *m, const cd_clip_
 out:
     free(x);
     free(h);
-    free(q);
-    free(k);
-    free(v);
+    free(qkv);
     free(a);
     free(mlp);
     free(inter);

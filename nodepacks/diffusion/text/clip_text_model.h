@@ -43,6 +43,9 @@ typedef struct cd_clip_text_config {
 typedef struct cd_clip_text_layer {
     float *ln1_w, *ln1_b, *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
     float *ln2_w, *ln2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+    /* q, k and v are one packed projection: q_w = qkv_w, k_w = qkv_w + W²,
+     * v_w = qkv_w + 2W² (and likewise the biases), run as one linear. */
+    float *qkv_w, *qkv_b;
 } cd_clip_text_layer;
 
 typedef struct cd_clip_text_model {
