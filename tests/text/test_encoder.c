@@ -311,6 +311,33 @@ int main(int argc, char **argv)
         cd_clip_tw_list_free(&tw);
 #undef GET
     }
+    /* Bad input is an error, not a crash. */
+    if (models[0][0]) {
+        cd_clip_text_model *m = models[0][0];
+        cd_clip_encode_opts o;
+        cd_clip_encode_opts_preset(&o, "sd1");
+        cd_clip_tw win[CD_CLIP_WINDOW];
+        for (int j = 0; j < CD_CLIP_WINDOW; j++)
+            win[j] = (cd_clip_tw){j == 0 ? 49406 : 49407, 0, NULL, 1.0};
+        float *z = malloc(CD_CLIP_WINDOW * W * sizeof *z), pooled[W];
+        CHECK(cd_clip_text_forward(pool, m, &o, win, 1, z, pooled) == 0, "plain window");
+        o.pad_token = VOCAB;
+        CHECK(cd_clip_text_forward(pool, m, &o, win, 1, z, pooled) == COMFY_EINVAL, "bad pad");
+        cd_clip_encode_opts_preset(&o, "sd1");
+        win[3].token = VOCAB + 5;
+        CHECK(cd_clip_text_forward(pool, m, &o, win, 1, z, pooled) == COMFY_EINVAL, "bad token");
+        win[3].token = 49407;
+        o.last = 0;
+        o.layer_idx = LAYERS;
+        CHECK(cd_clip_text_forward(pool, m, &o, win, 1, z, pooled) == COMFY_EINVAL, "bad layer");
+        cd_clip_encode_opts_set_layer(&o, LAYERS, -(LAYERS + 1));
+        CHECK(o.last == 1, "clip skip beyond the layers falls back to the last layer");
+        cd_clip_encode_opts_set_layer(&o, LAYERS, -1);
+        CHECK(o.last == 0 && o.layer_idx == -1, "clip skip -1");
+        CHECK(cd_clip_encode_opts_preset(&o, "sd3") == COMFY_EINVAL, "unknown preset");
+        CHECK(cd_clip_text_forward(pool, m, &o, win, 0, z, pooled) == COMFY_EINVAL, "no windows");
+        free(z);
+    }
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 2; b++)
             cd_clip_text_model_free(models[a][b]);

@@ -285,7 +285,7 @@ int cd_clip_encode_opts_preset(cd_clip_encode_opts *o, const char *which)
 
 void cd_clip_encode_opts_set_layer(cd_clip_encode_opts *o, int64_t layers, int k)
 {
-    if (k == 0 || (int64_t)abs(k) > layers) {
+    if ((int64_t)abs(k) > layers) {
         o->last = 1;
     } else {
         o->last = 0;
@@ -386,6 +386,10 @@ int cd_clip_text_forward(ck_pool *p, const cd_clip_text_model *m, const cd_clip_
     if (!x || !h || !qkv || !a || !mlp || !pool_at || (want >= 0 && !inter))
         goto out;
 
+    if (o->pad_token < 0 || o->pad_token >= c->vocab) {
+        rc = COMFY_EINVAL;
+        goto out;
+    }
     /* Embeddings, as process_tokens: token rows, embedding rows of the
      * model's width in place, mismatched rows dropped and pad rows added at
      * the end; the pooled position is the attention-mask count - 1. */
@@ -421,9 +425,6 @@ int cd_clip_text_forward(ck_pool *p, const cd_clip_text_model *m, const cd_clip_
             for (int64_t e = 0; e < W; e++)
                 x[(b * T + j) * W + e] += m->pos_emb[j * W + e];
     }
-    if (o->pad_token < 0 || o->pad_token >= c->vocab)
-        goto out;
-
     for (int64_t l = 0; l < c->layers; l++) {
         const cd_clip_text_layer *L = &m->layer[l];
         if ((rc = ck_layer_norm(p, x, h, BT, W, L->ln1_w, L->ln1_b, 1e-5f)) < 0 ||

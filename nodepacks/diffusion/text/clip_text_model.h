@@ -97,8 +97,9 @@ typedef struct cd_clip_encode_opts {
  * COMFY_EINVAL for another name. */
 int cd_clip_encode_opts_preset(cd_clip_encode_opts *o, const char *which);
 
-/* CLIPSetLastLayer(k) (k < 0) on opts for a model of `layers` layers: the
- * hidden state after layer k, or the last layer when |k| > layers. */
+/* CLIPSetLastLayer(k) on opts for a model of `layers` layers, as
+ * set_clip_options: the hidden state after layer k (k < 0 counts from the
+ * end), or the last layer when |k| > layers. */
 void cd_clip_encode_opts_set_layer(cd_clip_encode_opts *o, int64_t layers, int k);
 
 /* Runs the transformer on n windows of CD_CLIP_WINDOW positions.  z gets
