@@ -162,6 +162,19 @@ const char *cd_router_match(int method, const char *path, char **params,
     return routes[i].pattern;
 }
 
+int cd_router_offload(const cd_req *r)
+{
+    const char *p = r->path;
+    if (r->method != CD_GET) return 0;
+    if (strncmp(p, "/api/", 5) == 0) p += 4;
+    if (strcmp(p, "/view") == 0) {
+        const char *ch = cd_req_query(r, "channel");
+        return cd_req_query(r, "preview") ||
+               (ch && (strcmp(ch, "rgb") == 0 || strcmp(ch, "a") == 0));
+    }
+    return strncmp(p, "/experiment/models/preview/", 27) == 0;
+}
+
 int cd_router_reads_body(const cd_req *r, int *multipart)
 {
     cap caps[CD_REQ_MAX_PARAMS];

@@ -20,6 +20,11 @@ void cd_router_handle(cd_req *r, cd_resp *w);
 const char *cd_router_match(int method, const char *path, char **params,
                             size_t *n_params, int *allowed);
 
+/* Whether `r` is worth running on a worker thread (image re-encoding:
+ * /view with preview= or channel=rgb|a, model previews), so the loop keeps
+ * serving while it runs.  The handlers of those routes are thread-safe. */
+int cd_router_offload(const cd_req *r);
+
 /* Whether the route that `r` would reach reads a request body (so the
  * ceiling of §0.5 applies) and whether it is multipart (per-field
  * ceiling).  Used by server.c before the body arrives. */

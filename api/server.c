@@ -25,9 +25,26 @@
 #define CHUNK (64 * 1024)            /* body bytes per WRITEABLE callback   */
 #define MULTIPART_SLACK (1u << 20)   /* multipart framing beyond the limit  */
 
-enum { ST_IDLE = 0, ST_BODY, ST_HEADERS, ST_WRITING };
+#define MAX_JOBS 4                   /* worker threads running at once       */
 
-typedef struct conn {
+enum { ST_IDLE = 0, ST_BODY, ST_HEADERS, ST_WRITING, ST_WORKING };
+
+typedef struct conn conn;
+
+/* A request handled on a worker thread.  It owns the request, response
+ * and body while it runs; `c` is cleared (on the network thread) when the
+ * connection closes first, and the finished job is then just freed. */
+typedef struct job {
+    struct job *next;
+    cd_api *a;
+    conn *c;
+    struct lws *wsi;
+    cd_req req;
+    cd_resp resp;
+    cd_buf body;
+} job;
+
+struct conn {
     int state;
     cd_req req;
     cd_resp resp;
@@ -35,8 +52,9 @@ typedef struct conn {
     uint64_t sent, total;
     int head_only;
     int inited;                      /* resp.fd and buffers initialised    */
+    job *job;                        /* ST_WORKING: the job in flight       */
     ws_client *ws;                   /* WebSocket connections only          */
-} conn;
+};
 
 static cd_api *g_api;                /* for the signal handler              */
 static volatile sig_atomic_t g_stop;
@@ -175,10 +193,112 @@ static void conn_reset(conn *c)
     c->head_only = 0;
 }
 
+static void *job_main(void *arg)
+{
+    job *j = arg;
+    cd_api *a = j->a;
+    cd_router_handle(&j->req, &j->resp);
+    pthread_mutex_lock(&a->job_lock);
+    j->next = a->jobs_done;
+    a->jobs_done = j;
+    lws_cancel_service(a->ctx);      /* before the count drops: ctx alive */
+    a->jobs_running--;
+    pthread_cond_broadcast(&a->job_cv);
+    pthread_mutex_unlock(&a->job_lock);
+    return NULL;
+}
+
+/* Hands the request to a worker thread.  0 started, -1 run it inline. */
+static int offload(struct lws *wsi, conn *c)
+{
+    cd_api *a = c->req.api;
+    pthread_t t;
+    pthread_attr_t attr;
+    job *j;
+
+    pthread_mutex_lock(&a->job_lock);
+    int busy = a->jobs_running >= MAX_JOBS;
+    if (!busy) a->jobs_running++;
+    pthread_mutex_unlock(&a->job_lock);
+    if (busy || !(j = calloc(1, sizeof(*j)))) goto inline_run;
+    j->a = a;
+    j->c = c;
+    j->wsi = wsi;
+    j->req = c->req;
+    j->resp = c->resp;
+    j->body = c->body;
+    memset(&c->req, 0, sizeof(c->req));
+    c->req.api = a;
+    cd_resp_init(&c->resp);
+    cd_buf_init(&c->body, 0);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, job_main, j);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) {
+        c->job = j;
+        c->state = ST_WORKING;
+        return 0;
+    }
+    cd_resp_clear(&c->resp);
+    cd_buf_free(&c->body);
+    c->req = j->req;
+    c->resp = j->resp;
+    c->body = j->body;
+    free(j);
+    busy = 0;
+inline_run:
+    if (!busy) {
+        pthread_mutex_lock(&a->job_lock);
+        a->jobs_running--;
+        pthread_mutex_unlock(&a->job_lock);
+    }
+    return -1;
+}
+
+static void job_free(job *j)
+{
+    cd_req_clear(&j->req);
+    cd_resp_clear(&j->resp);
+    cd_buf_free(&j->body);
+    free(j);
+}
+
+/* Network thread: gives finished jobs' responses back to their
+ * connections (or drops them when the connection has gone). */
+static void collect_jobs(cd_api *a)
+{
+    pthread_mutex_lock(&a->job_lock);
+    job *j = a->jobs_done;
+    a->jobs_done = NULL;
+    pthread_mutex_unlock(&a->job_lock);
+    while (j) {
+        job *next = j->next;
+        conn *c = j->c;
+        if (c) {
+            cd_req_clear(&c->req);
+            cd_resp_clear(&c->resp);
+            cd_buf_free(&c->body);
+            c->req = j->req;
+            c->resp = j->resp;
+            c->body = j->body;
+            c->job = NULL;
+            c->head_only = c->req.method == CD_HEAD;
+            c->state = ST_HEADERS;
+            lws_callback_on_writable(j->wsi);
+            free(j);
+        } else {
+            job_free(j);
+        }
+        j = next;
+    }
+}
+
 static void dispatch(struct lws *wsi, conn *c)
 {
     c->req.body = c->body.data;
     c->req.body_len = c->body.len;
+    if (cd_router_offload(&c->req) && offload(wsi, c) == 0) return;
     cd_router_handle(&c->req, &c->resp);
     c->head_only = c->req.method == CD_HEAD;
     c->state = ST_HEADERS;
@@ -351,6 +471,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return http_writeable(wsi, c);
     case LWS_CALLBACK_CLOSED_HTTP:
+        if (c && c->job) {
+            c->job->c = NULL;        /* the job finishes into the void */
+            c->job = NULL;
+        }
         if (c && c->inited) conn_reset(c);
         return 0;
 
@@ -380,7 +504,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
         c->ws = NULL;
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (a) cd_ws_drain(a);
+        if (a) {
+            collect_jobs(a);
+            cd_ws_drain(a);
+        }
         return 0;
     default:
         break;
@@ -470,6 +597,8 @@ int cd_api_serve(cd_runtime *rt, const cd_config *cfg, cd_logger *log)
     a.paths = cd_runtime_paths(rt);
     a.max_body = (uint64_t)(cfg->max_upload_size_mb * 1024.0 * 1024.0 + 0.5);
     pthread_mutex_init(&a.evq_lock, NULL);
+    pthread_mutex_init(&a.job_lock, NULL);
+    pthread_cond_init(&a.job_cv, NULL);
     a.evq = calloc(CD_EVQ_MAX, sizeof(*a.evq));
     if (!a.evq) goto out;
     g_api = &a;
@@ -523,7 +652,16 @@ int cd_api_serve(cd_runtime *rt, const cd_config *cfg, cd_logger *log)
     rc = 0;
 
 out:
+    /* Workers still running use the context (lws_cancel_service): wait. */
+    pthread_mutex_lock(&a.job_lock);
+    while (a.jobs_running > 0) pthread_cond_wait(&a.job_cv, &a.job_lock);
+    pthread_mutex_unlock(&a.job_lock);
     if (a.ctx) lws_context_destroy(a.ctx);
+    while (a.jobs_done) {
+        job *j = a.jobs_done;
+        a.jobs_done = j->next;
+        job_free(j);
+    }
     a.ctx = NULL;
     cd_ws_free_all(&a);
     if (a.evq) {
@@ -532,6 +670,8 @@ out:
         free(a.evq);
     }
     pthread_mutex_destroy(&a.evq_lock);
+    pthread_mutex_destroy(&a.job_lock);
+    pthread_cond_destroy(&a.job_cv);
     free(a.run_client);
     free(a.run_node);
     g_api = NULL;

@@ -41,6 +41,12 @@ struct cd_api {
     char *run_client;                 /* owned: client of the running node */
     char *run_node;                   /* owned: its display node id        */
 
+    /* Requests handled on worker threads (server.c). */
+    pthread_mutex_t job_lock;
+    pthread_cond_t job_cv;
+    struct job *jobs_done;            /* finished, waiting for the loop    */
+    int jobs_running;
+
     lws_sorted_usec_list_t logs_sul;  /* timer forwarding new log lines    */
     int logs_timer_on;
     char logs_last_t[64];             /* newest log entry already sent     */

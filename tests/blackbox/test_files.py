@@ -182,3 +182,23 @@ def test_view_metadata(server):                                        # 139
     assert requests.get(server + "/view_metadata/nope?filename=m.safetensors").status_code == 404
     r = requests.get(server + "/view_metadata/checkpoints?filename=../../m.safetensors")
     assert r.status_code == 200
+
+
+def test_concurrent_previews_and_abandoned_request(server):
+    # previews run on worker threads; several at once, and a client that
+    # hangs up before its preview is ready, must all be handled cleanly
+    import concurrent.futures
+    w = h = 256
+    (server.output / "big_prev.png").write_bytes(
+        make_png(w, h, bytes((i * 7) & 255 for i in range(w * h * 3)), 3))
+    params = {"filename": "big_prev.png", "preview": "webp;80"}
+    try:
+        requests.get(server + "/view", params=params, timeout=0.001)
+    except requests.exceptions.RequestException:
+        pass
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        rs = list(ex.map(lambda _: requests.get(server + "/view", params=params), range(8)))
+    assert all(r.status_code == 200 and r.content[8:12] == b"WEBP" for r in rs)
+    assert len({r.content for r in rs}) == 1
+    r = requests.head(server + "/view", params=params)
+    assert r.status_code == 200 and r.content == b""
