@@ -249,6 +249,7 @@ int core_register_image_nodes(const comfy_host *h, comfy_registrar *reg);
 int core_register_postprocessing_nodes(const comfy_host *h,
                                        comfy_registrar *reg);
 int core_register_image_extras(const comfy_host *h, comfy_registrar *reg);
+int core_register_rebatch(const comfy_host *h, comfy_registrar *reg);
 int core_register_mask_nodes(const comfy_host *h, comfy_registrar *reg);
 int core_register_io_nodes(const comfy_host *h, comfy_registrar *reg);
 int core_register_primitives(const comfy_host *h, comfy_registrar *reg);

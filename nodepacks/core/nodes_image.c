@@ -592,6 +592,109 @@ static const comfy_input_def image_sharpen_inputs[] = {
        "{\"default\": 1.0, \"min\": 0.0, \"max\": 5.0, \"step\": 0.01}"),
 };
 
+/* ------------------------------------------------------- RebatchImages */
+
+/* INPUT_IS_LIST: "images" is a LIST of IMAGE batches and "batch_size" a
+ * LIST whose first INT counts.  Every image of every batch is taken in
+ * order and regrouped into batches of batch_size (the last may be
+ * smaller); the output is that list.  Images in one group must share
+ * their size, as torch.cat requires. */
+static int rebatch_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    const comfy_value *imgs = h->input(call, "images");
+    const comfy_value *bsv = h->input(call, "batch_size");
+    int64_t bs;
+    if (!imgs || !bsv || h->list_len(bsv) < 1 ||
+        h->value_get_int(h->list_get(bsv, 0), &bs) != COMFY_OK || bs < 1)
+        return h->fail(call, "ValueError", "RebatchImages needs a list of "
+                       "images and a positive batch_size");
+    size_t n_in = h->list_len(imgs);
+    int64_t total = 0;
+    for (size_t i = 0; i < n_in; i++) {
+        comfy_tensor *t = h->value_get_tensor(h->list_get(imgs, i));
+        if (!t || t->ndim != 4 || t->dtype != COMFY_F32 ||
+            !h->tensor_is_contiguous(t))
+            return h->fail(call, "ValueError", "images item %zu is not a "
+                           "float32 IMAGE tensor", i);
+        total += t->shape[0];
+    }
+    comfy_value *out = h->value_list(h->ctx);
+    if (!out)
+        return h->fail(call, "RuntimeError", "out of memory");
+    /* walk (item, index) pairs in order, bs images per output batch */
+    size_t item = 0;
+    int64_t idx = 0;
+    for (int64_t done = 0; done < total;) {
+        int64_t n = total - done < bs ? total - done : bs;
+        while (h->value_get_tensor(h->list_get(imgs, item))->shape[0] == idx) {
+            item++;
+            idx = 0;
+        }
+        comfy_tensor *first = h->value_get_tensor(h->list_get(imgs, item));
+        int64_t ih = first->shape[1], iw = first->shape[2];
+        int64_t ic = first->shape[3];
+        comfy_tensor *t = core_new_image(call, n, ih, iw, ic);
+        if (!t) {
+            h->value_release(out);
+            return COMFY_ERR;
+        }
+        size_t per = (size_t)(ih * iw * ic);
+        for (int64_t k = 0; k < n; k++) {
+            comfy_tensor *src;
+            while ((src = h->value_get_tensor(h->list_get(imgs, item)))
+                       ->shape[0] == idx) {
+                item++;
+                idx = 0;
+            }
+            if (src->shape[1] != ih || src->shape[2] != iw ||
+                src->shape[3] != ic) {
+                h->tensor_release(t);
+                h->value_release(out);
+                return h->fail(call, "RuntimeError", "Sizes of tensors must "
+                               "match: images of %lldx%lldx%lld and "
+                               "%lldx%lldx%lld cannot share a batch",
+                               (long long)iw, (long long)ih, (long long)ic,
+                               (long long)src->shape[2],
+                               (long long)src->shape[1],
+                               (long long)src->shape[3]);
+            }
+            memcpy((float *)t->data + (size_t)k * per,
+                   (const float *)src->data + (size_t)idx * per,
+                   sizeof(float) * per);
+            idx++;
+        }
+        if (h->list_append(out, h->value_tensor(h->ctx, t)) != COMFY_OK) {
+            h->value_release(out);
+            return h->fail(call, "RuntimeError", "out of memory");
+        }
+        done += n;
+    }
+    return h->set_output(call, 0, out);
+}
+
+static const comfy_input_def rebatch_inputs[] = {
+    IN("images", "IMAGE", "{}"),
+    IN("batch_size", "INT", "{\"default\": 1, \"min\": 1, \"max\": 4096}"),
+};
+static const comfy_output_def rebatch_out[] = {
+    { sizeof(comfy_output_def), "IMAGE", NULL, NULL, 1 },
+};
+
+static const comfy_node_def rebatch_node = {
+    .size = sizeof(comfy_node_def), .name = "RebatchImages",
+    .display_name = "Rebatch Images", .category = "image/batch",
+    .module = "comfy_extras.nodes_rebatch", .inputs = rebatch_inputs,
+    .n_inputs = 2, .outputs = rebatch_out, .n_outputs = 1,
+    .flags = COMFY_NODE_V3_SCHEMA | COMFY_NODE_INPUT_IS_LIST,
+    .execute = rebatch_execute,
+};
+
+int core_register_rebatch(const comfy_host *h, comfy_registrar *reg)
+{
+    return h->register_node(reg, &rebatch_node);
+}
+
 /* ------------------------------------------------------ declarations */
 
 #define NODE(nm, disp, cat, mod, ins, outs, fn, fl) { \

@@ -3,7 +3,8 @@
  * nodes reproducing ComfyUI's built-in ones (see core.h for the files).
  * Classes are registered in ComfyUI's /object_info order: nodes.py's
  * (SaveImage ... EmptyImage), then comfy_extras.nodes_post_processing,
- * nodes_mask, nodes_images and nodes_primitive.
+ * nodes_mask, nodes_rebatch (RebatchImages), nodes_images and
+ * nodes_primitive.
  */
 #include "core.h"
 
@@ -14,6 +15,7 @@ static int core_init(const comfy_host *h, comfy_registrar *reg)
         (rc = core_register_image_nodes(h, reg)) ||
         (rc = core_register_postprocessing_nodes(h, reg)) ||
         (rc = core_register_mask_nodes(h, reg)) ||
+        (rc = core_register_rebatch(h, reg)) ||
         (rc = core_register_image_extras(h, reg)) ||
         (rc = core_register_primitives(h, reg)))
         return rc;

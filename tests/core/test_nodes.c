@@ -85,7 +85,7 @@ static void test_catalogue(void)
         "ImageSharpen", "ImageScaleToTotalPixels", "MaskToImage",
         "ImageToMask", "SolidMask", "InvertMask", "CropMask",
         "MaskComposite", "FeatherMask", "GrowMask", "ThresholdMask",
-        "ImageCrop", "PrimitiveString", "PrimitiveStringMultiline",
+        "RebatchImages", "ImageCrop", "PrimitiveString", "PrimitiveStringMultiline",
         "PrimitiveInt", "PrimitiveFloat", "PrimitiveBoolean",
     };
     size_t n = sizeof(names) / sizeof(names[0]);
@@ -424,6 +424,39 @@ static void test_mask_nodes(void)
     CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
     t = hn_output_tensor(c, 0);
     CHECK(t && ((float *)t->data)[5] == 0.5f * 5.0f / 16, "feather left");
+    hn_end(c);
+}
+
+static void test_rebatch(void)
+{
+    /* batches of 2 and 3 images regrouped by 2: 2, 2, 1 */
+    comfy_value *imgs = X->value_list(X->ctx);
+    X->list_append(imgs, vimage(2, 2, 2, 3));
+    X->list_append(imgs, vimage(3, 2, 2, 3));
+    comfy_value *bs = X->value_list(X->ctx);
+    X->list_append(bs, vint(2));
+    hn_call *c = hn_begin(H, "RebatchImages");
+    hn_set(c, "images", imgs);
+    hn_set(c, "batch_size", bs);
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    const comfy_value *out = hn_output(c, 0);
+    CHECK(out && X->list_len(out) == 3, "three batches");
+    if (out && X->list_len(out) == 3) {
+        comfy_tensor *t1 = X->value_get_tensor(X->list_get(out, 1));
+        comfy_tensor *t2 = X->value_get_tensor(X->list_get(out, 2));
+        CHECK(shape_is(t1, 4, 2, 2, 2, 3) && shape_is(t2, 4, 1, 2, 2, 3),
+              "batch shapes");
+        /* t1 = the first two images of item 1 */
+        CHECK(t1 && ((float *)t1->data)[0] == 0.0f &&
+                  ((float *)t1->data)[12] == 12.0f / 16, "batch contents");
+    }
+    /* different sizes cannot share a batch */
+    imgs = X->value_list(X->ctx);
+    X->list_append(imgs, vimage(1, 2, 2, 3));
+    X->list_append(imgs, vimage(1, 4, 2, 3));
+    hn_set(c, "images", imgs);
+    CHECK(hn_run(c) == COMFY_ERR && strstr(hn_error(c), "Sizes"),
+          "mixed sizes: %s", hn_error(c));
     hn_end(c);
 }
 
@@ -918,6 +951,7 @@ int main(void)
     test_blend_blur();
     test_mask_nodes();
     test_primitives();
+    test_rebatch();
     test_save_and_load();
     test_load_formats();
     test_jpeg();

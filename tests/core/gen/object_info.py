@@ -5,7 +5,8 @@ ComfyUI (commit a125cd84) prints for each class of the core pack, one
 
 The definitions below restate each node's INPUT_TYPES / RETURN_TYPES /
 schema as read from ComfyUI's nodes.py and comfy_extras (nodes_images,
-nodes_mask, nodes_post_processing, nodes_primitive), and are rendered with
+nodes_mask, nodes_post_processing, nodes_rebatch, nodes_primitive), and are
+rendered with
 the two server-side formats (server.py node_info for V1 classes,
 Schema.get_v1_info for V3 classes).  The test's input folder holds a.png
 and b.txt, which is what the file COMBOs list.
@@ -45,13 +46,13 @@ def v1(name, display, category, module, required, returns, hidden=None,
     }
 
 
-def v3(name, display, category, module, required, returns):
+def v3(name, display, category, module, required, returns, is_list=False):
     inp = {"required": required}
     return {
         "input": inp,
         "input_order": {k: list(v.keys()) for k, v in inp.items()},
         "output": list(returns),
-        "output_is_list": [False] * len(returns),
+        "output_is_list": [is_list] * len(returns),
         "output_name": list(returns),
         "output_tooltips": [None] * len(returns),
         "name": name,
@@ -170,6 +171,11 @@ CLASSES = [
         "tapered_corners": ("BOOLEAN", {"default": True})}, ["MASK"]),
     v1("ThresholdMask", None, "mask", MASKS,
        {"mask": MASK, "value": flt(0.5, 0.0, 1.0, 0.01)}, ["MASK"]),
+    v3("RebatchImages", "Rebatch Images", "image/batch",
+       "comfy_extras.nodes_rebatch",
+       {"images": V3IMG, "batch_size": ("INT", {"default": 1, "min": 1,
+                                                "max": 4096})},
+       ["IMAGE"], is_list=True),
     v1("ImageCrop", "Image Crop", "image/transform",
        "comfy_extras.nodes_images",
        {"image": IMG, "width": WH, "height": WH, "x": XY, "y": XY},
