@@ -105,13 +105,11 @@ static void run(cd_arch_id id, const char *dir, ck_pool *pool)
     }
     if (d.n_text == 2 && conds[0] && conds[1]) { /* SDXL: [l, g] on the feature axis */
         int li = d.text[0].kind == CD_TEXT_CLIP_L ? 0 : 1;
-        int64_t wl = widths[li], wg = widths[1 - li];
-        float *cat = malloc((size_t)(77 * (wl + wg)) * sizeof *cat);
-        for (int64_t r = 0; cat && r < 77; r++) {
-            memcpy(cat + r * (wl + wg), conds[li] + r * wl, (size_t)wl * sizeof *cat);
-            memcpy(cat + r * (wl + wg) + wl, conds[1 - li] + r * wg, (size_t)wg * sizeof *cat);
-        }
-        CHECK(cat && wl + wg > 0, "concat");
+        int64_t wl = widths[li], wg = widths[1 - li], rows = 0;
+        float *cat = NULL;
+        rc = cd_clip_sdxl_concat(conds[li], 77, wl, conds[1 - li], 77, wg, &cat, &rows);
+        CHECK(rc == 0 && rows == 77 && cat[5 * (wl + wg) + wl + 1] == conds[1 - li][5 * wg + 1] &&
+                  cat[5 * (wl + wg) + 1] == conds[li][5 * wl + 1], "concat");
         free(cat);
     }
     free(conds[0]);

@@ -278,6 +278,19 @@ static void test_no_loader(const cd_clip_tokenizer *tok)
     rc = cd_clip_tokenize_with_weights(tok, &cfg, "", 0, &l);
     CHECK(rc == 0 && l.n_chunks == 1 && l.v[0].token == 49406 && l.v[1].token == 49407 &&
               l.v[2].token == 0 && l.v[76].token == 0, "empty prompt");
+    /* CLIPTextEncodeSDXL's padding of the shorter list with empty windows. */
+    cd_clip_tw_list two;
+    const char *longp = "a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a "
+                        "a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a a";
+    rc = cd_clip_tokenize_with_weights(tok, &cfg, longp, strlen(longp), &two);
+    CHECK(rc == 0 && two.n_chunks == 2, "two windows");
+    cd_clip_tw_list one;
+    rc = cd_clip_tokenize_with_weights(tok, &cfg, "b", 1, &one);
+    CHECK(rc == 0 && cd_clip_tw_list_append(&one, &l) == 0 && one.n_chunks == 2 &&
+              one.v[77].token == 49406 && one.v[78].token == 49407 && one.v[79].token == 0,
+          "append empty window");
+    cd_clip_tw_list_free(&one);
+    cd_clip_tw_list_free(&two);
     cd_clip_tw_list_free(&l);
 }
 

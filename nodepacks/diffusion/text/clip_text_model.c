@@ -530,3 +530,23 @@ out:
     free(pl);
     return rc;
 }
+
+int cd_clip_sdxl_concat(const float *l, int64_t rows_l, int64_t wl, const float *g, int64_t rows_g,
+                        int64_t wg, float **out, int64_t *rows)
+{
+    *out = NULL;
+    *rows = 0;
+    if (rows_l <= 0 || rows_g <= 0 || wl <= 0 || wg <= 0)
+        return COMFY_EINVAL;
+    int64_t t = rows_l < rows_g ? rows_l : rows_g;
+    float *y = malloc((size_t)(t * (wl + wg)) * sizeof *y);
+    if (!y)
+        return COMFY_ENOMEM;
+    for (int64_t r = 0; r < t; r++) {
+        memcpy(y + r * (wl + wg), l + r * wl, (size_t)wl * sizeof *y);
+        memcpy(y + r * (wl + wg) + wl, g + r * wg, (size_t)wg * sizeof *y);
+    }
+    *out = y;
+    *rows = t;
+    return 0;
+}

@@ -121,4 +121,10 @@ int cd_clip_encode_token_weights(ck_pool *pool, const cd_clip_text_model *m,
                                  const cd_clip_encode_opts *o, const cd_clip_tw_list *tw,
                                  float **cond, float *pooled);
 
+/* SDXL: cond = [l[:T], g[:T]] on the feature axis, T = min(rows_l,
+ * rows_g).  *out gets a new [T, wl + wg] array (caller frees), *rows T.
+ * 0 or COMFY_ENOMEM / COMFY_EINVAL. */
+int cd_clip_sdxl_concat(const float *l, int64_t rows_l, int64_t wl, const float *g, int64_t rows_g,
+                        int64_t wg, float **out, int64_t *rows);
+
 #endif

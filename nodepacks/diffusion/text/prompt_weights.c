@@ -744,3 +744,19 @@ fail:
     }
     return rc;
 }
+
+int cd_clip_tw_list_append(cd_clip_tw_list *dst, const cd_clip_tw_list *src)
+{
+    size_t n = dst->n_chunks + src->n_chunks;
+    if (n > CD_PROMPT_MAX_CHUNKS)
+        return COMFY_EINVAL;
+    if (!src->n_chunks)
+        return 0;
+    cd_clip_tw *v = realloc(dst->v, n * CD_CLIP_WINDOW * sizeof *v);
+    if (!v)
+        return COMFY_ENOMEM;
+    memcpy(v + dst->n_chunks * CD_CLIP_WINDOW, src->v, src->n_chunks * CD_CLIP_WINDOW * sizeof *v);
+    dst->v = v;
+    dst->n_chunks = n;
+    return 0;
+}

@@ -132,4 +132,11 @@ int cd_clip_tokenize_with_weights(const cd_clip_tokenizer *tok, const cd_clip_tw
                                   const char *text, size_t len, cd_clip_tw_list *out);
 void cd_clip_tw_list_free(cd_clip_tw_list *l);
 
+/* Appends the windows of `src` to `dst` (CLIPTextEncodeSDXL pads the
+ * shorter of its "l" and "g" lists with the windows of the empty prompt
+ * until both have as many).  Embedding rows of src must not be used by
+ * dst beyond src's lifetime (they stay borrowed from src).  0,
+ * COMFY_EINVAL past CD_PROMPT_MAX_CHUNKS, COMFY_ENOMEM (dst unchanged). */
+int cd_clip_tw_list_append(cd_clip_tw_list *dst, const cd_clip_tw_list *src);
+
 #endif
