@@ -381,6 +381,9 @@ struct json_object *cd_json_parse(const char *text, size_t len, int max_depth,
         free(decoded);
         return NULL;
     }
+    /* Strict: refuses what Python's json.loads refuses too (trailing
+     * commas, comments, leading zeros, "nan"); NaN and Infinity pass. */
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error e = json_tokener_get_error(tok);
     int fed_terminator = 0;

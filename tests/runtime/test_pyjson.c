@@ -129,6 +129,20 @@ int main(void)
     CHECK(cd_json_parse("[1] x", 5, 8, err, sizeof err) == NULL);
     CHECK(cd_json_parse("[[[[1]]]]", 9, 3, err, sizeof err) == NULL);
     CHECK(cd_json_parse("", 0, 8, err, sizeof err) == NULL);
+    /* What Python's json.loads refuses. */
+    static const char *const refused[] = {"[1,]", "{\"a\": 1,}", "[01]", "/*c*/1",
+                                          "[nan]", "[inf]", "[.5]", "[+1]", "[-NaN]",
+                                          "[1 2]", "{\"a\" 1}", "\"\\x41\""};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        struct json_object *r = cd_json_parse(refused[i], strlen(refused[i]), 8, err,
+                                              sizeof err);
+        if (r)
+            fprintf(stderr, "accepted: %s\n", refused[i]);
+        CHECK(r == NULL);
+        json_object_put(r);
+    }
+    check_roundtrip(" \n[-Infinity, 1e5, -0.0e-0] \t", "[-Infinity, 100000.0, -0.0]");
+    check_roundtrip("  42  ", "42");
 
     /* The buffer ceiling is a clean error. */
     cd_buf small;
