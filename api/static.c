@@ -54,6 +54,24 @@ static int serve_beneath(cd_req *r, cd_resp *w, const char *dir, const char *rel
     if (!*rel || cd_fs_join_beneath(dir, rel, path, sizeof(path)) < 0)
         return cd_resp_empty(w, 404);
     if (cd_fs_is_dir(path)) return cd_resp_text(w, 403, "403: Forbidden");
+    /* A pre-compressed sibling (<file>.br / <file>.gz) when the client
+     * accepts it (spec §1.2, optional). */
+    static const struct { const char *token, *ext, *enc; } sib[] = {
+        {"br", ".br", "br"}, {"gzip", ".gz", "gzip"},
+    };
+    for (size_t i = 0; r->accept_encoding && i < 2; i++) {
+        char zpath[CD_PATH_MAX];
+        if (!strstr(r->accept_encoding, sib[i].token) || !cd_fs_is_file(path) ||
+            snprintf(zpath, sizeof(zpath), "%s%s", path, sib[i].ext) >= (int)sizeof(zpath) ||
+            !cd_fs_is_file(zpath))
+            continue;
+        const char *type = cd_mime_guess(path);
+        if (cd_resp_file(w, r, zpath, type ? type : "application/octet-stream") < 0 ||
+            cd_resp_header(w, "Content-Encoding", sib[i].enc, 1) < 0 ||
+            cd_resp_header(w, "Vary", "Accept-Encoding", 1) < 0)
+            return -1;
+        return 0;
+    }
     return cd_resp_file(w, r, path, NULL);
 }
 

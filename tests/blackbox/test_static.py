@@ -25,3 +25,11 @@ def test_front_end_root(make_server, tmp_path):
     assert requests.get(s + "/assets").status_code == 403        # directory
     assert requests.get(s + "/missing.js").status_code == 404
     assert requests.get(s + "/../etc/passwd").status_code == 404
+    import gzip
+    (root / "assets" / "big.js").write_text("x" * 1000)
+    (root / "assets" / "big.js.gz").write_bytes(gzip.compress(b"y" * 1000))
+    r = requests.get(s + "/assets/big.js", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["Content-Encoding"] == "gzip" and r.text == "y" * 1000
+    assert r.headers["Content-Type"].startswith("application/javascript")
+    r = requests.get(s + "/assets/big.js", headers={"Accept-Encoding": "identity"})
+    assert r.text == "x" * 1000 and "Content-Encoding" not in r.headers
