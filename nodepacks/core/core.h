@@ -242,6 +242,24 @@ int core_set_tensor(comfy_call *call, uint32_t index, comfy_tensor *t);
  * "out of memory" for COMFY_ENOMEM, else `what`. */
 int core_fail_status(comfy_call *call, int status, const char *what);
 
+/* Saves the images of `img` (3 or 4 channels) as PNGs under `which`
+ * ("output" or "temp") with `prefix` and zlib `level`, with the
+ * prompt/extra_pnginfo metadata of the call's hidden inputs, and sets the
+ * UI {"images": [{"filename", "subfolder", "type"}]}.  SaveImage,
+ * PreviewImage and MaskPreview use it.  Returns COMFY_OK or the failed
+ * call's status (or COMFY_EINTERRUPTED). */
+int core_save_images(comfy_call *call, const core_view *img,
+                     const char *which, const char *prefix, int level);
+
+/* "ComfyUI_temp_" + 5 random letters, kept per node id (PreviewImage,
+ * MaskPreview).  Executor thread only. */
+void core_preview_prefix(const char *node_id, char out[32]);
+
+/* ImageScale's body: resizes `img` to ow×oh into output 0, one batch item
+ * at a time with interrupt checks.  Fails the call on bad sizes. */
+int core_scale_to(comfy_call *call, const core_view *img, int64_t ow,
+                  int64_t oh, int method, int crop);
+
 /* --------------------------------------------------------- registration */
 
 /* Each node family's registration, called by pack.c's init. */
@@ -250,6 +268,7 @@ int core_register_postprocessing_nodes(const comfy_host *h,
                                        comfy_registrar *reg);
 int core_register_image_extras(const comfy_host *h, comfy_registrar *reg);
 int core_register_rebatch(const comfy_host *h, comfy_registrar *reg);
+int core_register_batch_nodes(const comfy_host *h, comfy_registrar *reg);
 int core_register_mask_nodes(const comfy_host *h, comfy_registrar *reg);
 int core_register_io_nodes(const comfy_host *h, comfy_registrar *reg);
 int core_register_primitives(const comfy_host *h, comfy_registrar *reg);

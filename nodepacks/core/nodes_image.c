@@ -25,9 +25,8 @@
 
 static const char *const crop_methods[] = { "disabled", "center", NULL };
 
-/* Scales `img` to ow×oh with `method` (and center crop) into output 0. */
-static int scale_to(comfy_call *call, const core_view *img, int64_t ow,
-                    int64_t oh, int method, int crop)
+int core_scale_to(comfy_call *call, const core_view *img, int64_t ow,
+                  int64_t oh, int method, int crop)
 {
     if (ow < 1 || oh < 1)
         return call->host->fail(call, "ValueError", "the output size %lldx%lld"
@@ -91,7 +90,7 @@ static int image_scale_execute(comfy_call *call)
         double v = nearbyint((double)img.h * (double)width / (double)img.w);
         height = v < 1 ? 1 : (int64_t)v;
     }
-    rc = scale_to(call, &img, width, height, method, crop);
+    rc = core_scale_to(call, &img, width, height, method, crop);
     core_view_free(&img);
     return rc;
 }
@@ -127,7 +126,7 @@ static int image_scale_by_execute(comfy_call *call)
                               "invalid size for a %lldx%lld image", s,
                               (long long)img.w, (long long)img.h);
     else
-        rc = scale_to(call, &img, (int64_t)w, (int64_t)h, method, 0);
+        rc = core_scale_to(call, &img, (int64_t)w, (int64_t)h, method, 0);
     core_view_free(&img);
     return rc;
 }
@@ -160,7 +159,7 @@ static int scale_total_execute(comfy_call *call)
                               "invalid size for a %lldx%lld image", mp,
                               (long long)img.w, (long long)img.h);
     else
-        rc = scale_to(call, &img, (int64_t)w, (int64_t)h, method, 0);
+        rc = core_scale_to(call, &img, (int64_t)w, (int64_t)h, method, 0);
     core_view_free(&img);
     return rc;
 }
@@ -765,5 +764,6 @@ int core_register_postprocessing_nodes(const comfy_host *h,
 
 int core_register_image_extras(const comfy_host *h, comfy_registrar *reg)
 {
-    return h->register_node(reg, &image_crop_node);
+    int rc = h->register_node(reg, &image_crop_node);
+    return rc ? rc : core_register_batch_nodes(h, reg);
 }

@@ -321,23 +321,18 @@ static int metadata_disabled(const comfy_host *h)
     return 0;
 }
 
-/* Saves input "images" as PNGs under `which` ("output"/"temp") with
- * `prefix`, zlib `level`, and the prompt/extra_pnginfo metadata; sets
- * the UI {"images": [{"filename", "subfolder", "type"}]}. */
-static int save_images(comfy_call *call, const char *which, const char *prefix,
-                       int level)
+int core_save_images(comfy_call *call, const core_view *imgv,
+                     const char *which, const char *prefix, int level)
 {
     const comfy_host *h = call->host;
-    core_view img;
+    const core_view img = *imgv;
     comfy_save_path sp;
     const char *keys[66], *texts[66];
     size_t n_texts = 0;
     uint8_t *px = NULL;
     comfy_value *list = NULL, *ui = NULL;
     char err[512];
-    int rc = core_in_image(call, "images", &img);
-    if (rc)
-        return rc;
+    int rc;
     if (img.c != 3 && img.c != 4) {
         rc = h->fail(call, "TypeError", "cannot save an image with %lld "
                      "channels as PNG (3 or 4 needed)", (long long)img.c);
@@ -427,6 +422,18 @@ out:
     h->value_release(list);
     h->value_release(ui);
     free(px);
+    return rc;
+}
+
+/* Saves input "images" (the shared body of SaveImage and PreviewImage). */
+static int save_input_images(comfy_call *call, const char *which,
+                             const char *prefix, int level)
+{
+    core_view img;
+    int rc = core_in_image(call, "images", &img);
+    if (rc)
+        return rc;
+    rc = core_save_images(call, &img, which, prefix, level);
     core_view_free(&img);
     return rc;
 }
@@ -437,7 +444,7 @@ static int save_image_execute(comfy_call *call)
     int rc = core_in_string(call, "filename_prefix", &prefix);
     if (rc)
         return rc;
-    return save_images(call, "output", prefix, 4);
+    return save_input_images(call, "output", prefix, 4);
 }
 
 /* ComfyUI draws PreviewImage's 5 letters once per node object, and keeps
@@ -451,6 +458,15 @@ static struct {
     char letters[6];
 } preview_ids[PREVIEW_IDS];
 static size_t preview_next;
+
+static void preview_letters(const char *node_id, char out[6]);
+
+void core_preview_prefix(const char *node_id, char out[32])
+{
+    char s[6];
+    preview_letters(node_id, s);
+    snprintf(out, 32, "ComfyUI_temp_%s", s);
+}
 
 static void preview_letters(const char *node_id, char out[6])
 {
@@ -481,10 +497,9 @@ static void preview_letters(const char *node_id, char out[6])
 
 static int preview_image_execute(comfy_call *call)
 {
-    char s[6], prefix[32];
-    preview_letters(call->node_id, s);
-    snprintf(prefix, sizeof(prefix), "ComfyUI_temp_%s", s);
-    return save_images(call, "temp", prefix, 1);
+    char prefix[32];
+    core_preview_prefix(call->node_id, prefix);
+    return save_input_images(call, "temp", prefix, 1);
 }
 
 static const comfy_input_def save_image_inputs[] = {

@@ -82,10 +82,12 @@ static void test_catalogue(void)
         "SaveImage", "PreviewImage", "LoadImage", "LoadImageMask",
         "ImageScale", "ImageScaleBy", "ImageInvert", "ImageBatch",
         "ImagePadForOutpaint", "EmptyImage", "ImageBlend", "ImageBlur",
-        "ImageSharpen", "ImageScaleToTotalPixels", "MaskToImage",
-        "ImageToMask", "SolidMask", "InvertMask", "CropMask",
-        "MaskComposite", "FeatherMask", "GrowMask", "ThresholdMask",
-        "RebatchImages", "ImageCrop", "PrimitiveString", "PrimitiveStringMultiline",
+        "ImageSharpen", "ImageScaleToTotalPixels", "ImageCompositeMasked",
+        "MaskToImage", "ImageToMask", "ImageColorToMask", "SolidMask",
+        "InvertMask", "CropMask", "MaskComposite", "FeatherMask", "GrowMask",
+        "ThresholdMask", "MaskPreview", "RebatchImages", "ImageCrop",
+        "RepeatImageBatch", "ImageFromBatch", "GetImageSize", "ImageRotate",
+        "ImageFlip", "ImageScaleToMaxDimension", "PrimitiveString", "PrimitiveStringMultiline",
         "PrimitiveInt", "PrimitiveFloat", "PrimitiveBoolean",
     };
     size_t n = sizeof(names) / sizeof(names[0]);

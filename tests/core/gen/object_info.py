@@ -27,8 +27,10 @@ PREFIX_TIP = ("The prefix for the file to save. This may include formatting "
 
 
 def v1(name, display, category, module, required, returns, hidden=None,
-       output_node=False, description=""):
+       output_node=False, description="", optional=None, names=None):
     inp = {"required": required}
+    if optional:
+        inp["optional"] = optional
     if hidden:
         inp["hidden"] = hidden
     return {
@@ -36,7 +38,7 @@ def v1(name, display, category, module, required, returns, hidden=None,
         "input_order": {k: list(v.keys()) for k, v in inp.items()},
         "output": list(returns),
         "output_is_list": [False] * len(returns),
-        "output_name": list(returns),
+        "output_name": list(names) if names else list(returns),
         "name": name,
         "display_name": display if display else name,
         "description": description,
@@ -101,6 +103,7 @@ PAD = integer(0, 0, MAX, 8)
 MASKS = "comfy_extras.nodes_mask"
 PP = "comfy_extras.nodes_post_processing"
 PRIM = "comfy_extras.nodes_primitive"
+IMAGES = "comfy_extras.nodes_images"
 SYS_MAXSIZE = sys.maxsize if sys.maxsize == 2**63 - 1 else 2**63 - 1
 
 CLASSES = [
@@ -148,10 +151,17 @@ CLASSES = [
     v3("ImageScaleToTotalPixels", None, "image/upscaling", PP,
        {"image": V3IMG, "upscale_method": v3combo(METHODS),
         "megapixels": v3float(1.0, 0.01, 16.0, 0.01)}, ["IMAGE"]),
+    v1("ImageCompositeMasked", None, "image", MASKS,
+       {"destination": IMG, "source": IMG, "x": XY, "y": XY,
+        "resize_source": ("BOOLEAN", {"default": False})}, ["IMAGE"],
+       optional={"mask": MASK}),
     v1("MaskToImage", "Convert Mask to Image", "mask", MASKS, {"mask": MASK},
        ["IMAGE"]),
     v1("ImageToMask", "Convert Image to Mask", "mask", MASKS,
        {"image": IMG, "channel": (["red", "green", "blue", "alpha"],)},
+       ["MASK"]),
+    v1("ImageColorToMask", None, "mask", MASKS,
+       {"image": IMG, "color": integer(0, 0, 0xFFFFFF, 1, display="color")},
        ["MASK"]),
     v1("SolidMask", None, "mask", MASKS,
        {"value": flt(1.0, 0.0, 1.0, 0.01), "width": WH, "height": WH},
@@ -171,15 +181,37 @@ CLASSES = [
         "tapered_corners": ("BOOLEAN", {"default": True})}, ["MASK"]),
     v1("ThresholdMask", None, "mask", MASKS,
        {"mask": MASK, "value": flt(0.5, 0.0, 1.0, 0.01)}, ["MASK"]),
+    v1("MaskPreview", None, "mask", MASKS, {"mask": MASK}, [], HIDDEN, True,
+       SAVE_DESC),
     v3("RebatchImages", "Rebatch Images", "image/batch",
        "comfy_extras.nodes_rebatch",
        {"images": V3IMG, "batch_size": ("INT", {"default": 1, "min": 1,
                                                 "max": 4096})},
        ["IMAGE"], is_list=True),
-    v1("ImageCrop", "Image Crop", "image/transform",
-       "comfy_extras.nodes_images",
+    v1("ImageCrop", "Image Crop", "image/transform", IMAGES,
        {"image": IMG, "width": WH, "height": WH, "x": XY, "y": XY},
        ["IMAGE"]),
+    v1("RepeatImageBatch", None, "image/batch", IMAGES,
+       {"image": IMG, "amount": integer(1, 1, 4096)}, ["IMAGE"]),
+    v1("ImageFromBatch", None, "image/batch", IMAGES,
+       {"image": IMG, "batch_index": integer(0, 0, 4095),
+        "length": integer(1, 1, 4096)}, ["IMAGE"]),
+    v1("GetImageSize", "Get Image Size", "image", IMAGES, {"image": IMG},
+       ["INT", "INT", "INT"], {"unique_id": "UNIQUE_ID"},
+       description="Returns width and height of the image, and passes it "
+                   "through unchanged.",
+       names=["width", "height", "batch_size"]),
+    v1("ImageRotate", None, "image/transform", IMAGES,
+       {"image": IMG, "rotation": (["none", "90 degrees", "180 degrees",
+                                    "270 degrees"],)}, ["IMAGE"]),
+    v1("ImageFlip", None, "image/transform", IMAGES,
+       {"image": IMG, "flip_method": (["x-axis: vertically",
+                                       "y-axis: horizontally"],)}, ["IMAGE"]),
+    v1("ImageScaleToMaxDimension", None, "image/upscaling", IMAGES,
+       {"image": IMG,
+        "upscale_method": (["area", "lanczos", "bilinear", "nearest-exact",
+                            "bilinear", "bicubic"],),
+        "largest_size": integer(512, 0, MAX, 1)}, ["IMAGE"]),
     v3("PrimitiveString", "String", "utils/primitive", PRIM,
        {"value": ("STRING", {"multiline": False})}, ["STRING"]),
     v3("PrimitiveStringMultiline", "String (Multiline)", "utils/primitive",
