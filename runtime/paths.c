@@ -625,6 +625,17 @@ cd_paths *cd_paths_new(const cd_config *cfg, cd_logger *log)
             goto nomem;
     }
 
+    if (cfg->base_directory)
+        cd_log(log, COMFY_LOG_INFO, "Setting base directory to: %s", p->base);
+    if (cfg->input_directory)
+        cd_log(log, COMFY_LOG_INFO, "Setting input directory to: %s", p->input);
+    if (cfg->output_directory)
+        cd_log(log, COMFY_LOG_INFO, "Setting output directory to: %s", p->output);
+    if (cfg->temp_directory)
+        cd_log(log, COMFY_LOG_INFO, "Setting temp directory to: %s", p->temp);
+    if (cfg->user_directory)
+        cd_log(log, COMFY_LOG_INFO, "Setting user directory to: %s", p->user);
+
     /* Temp is emptied at start-up (and at shutdown), as ComfyUI does. */
     if (remove_tree(p->temp) < 0)
         cd_log(log, COMFY_LOG_WARNING, "could not empty the temp directory %s: %s",

@@ -177,8 +177,11 @@ static class_block *class_make(cd_registry *r, const cd_pack *pack,
         snprintf(why, cap, "NULL node definition");
         return NULL;
     }
-    if (src->size < offsetof(comfy_node_def, check_lazy)) {
-        snprintf(why, cap, "node definition size %u is too small", src->size);
+    /* A pack of a newer minor version was refused already, so a struct
+     * larger than ours is malformed too. */
+    if (src->size < offsetof(comfy_node_def, check_lazy) ||
+        src->size > sizeof(comfy_node_def)) {
+        snprintf(why, cap, "node definition size %u is invalid", src->size);
         return NULL;
     }
     b = calloc(1, sizeof *b);
@@ -209,7 +212,8 @@ static class_block *class_make(cd_registry *r, const cd_pack *pack,
     const unsigned char *ip = (const unsigned char *)d->inputs;
     for (uint32_t i = 0; i < d->n_inputs; i++) {
         const comfy_input_def *in = (const comfy_input_def *)ip;
-        if (in->size < offsetof(comfy_input_def, choices)) {
+        if (in->size < offsetof(comfy_input_def, choices) ||
+            in->size > sizeof(comfy_input_def)) {
             snprintf(why, cap, "node %s: input %u has size %u", d->name, i,
                      in->size);
             goto fail;
@@ -270,7 +274,8 @@ static class_block *class_make(cd_registry *r, const cd_pack *pack,
     const unsigned char *op = (const unsigned char *)d->outputs;
     for (uint32_t i = 0; i < d->n_outputs; i++) {
         const comfy_output_def *o = (const comfy_output_def *)op;
-        if (o->size < offsetof(comfy_output_def, name)) {
+        if (o->size < offsetof(comfy_output_def, name) ||
+            o->size > sizeof(comfy_output_def)) {
             snprintf(why, cap, "node %s: output %u has size %u", d->name, i, o->size);
             goto fail;
         }
