@@ -98,10 +98,11 @@ int main(int argc, char **argv)
             loaded += n;
     }
     CHECK_INT(cd_registry_load_dir(r, "/nonexistent/packs"), -1);
-    CHECK_INT(loaded, 1);
-    CHECK_INT(cd_registry_pack_count(r), 1);
+    CHECK_INT(loaded, 2);
+    CHECK_INT(cd_registry_pack_count(r), 2);
     CHECK_STR(cd_pack_name(cd_registry_pack_at(r, 0)), "rt_good");
-    CHECK_INT(cd_registry_count(r), 4);
+    CHECK_STR(cd_pack_name(cd_registry_pack_at(r, 1)), "rt_oldminor");
+    CHECK_INT(cd_registry_count(r), 5);
     CHECK_STR(cd_registry_at(r, 0)->def->name, "LoadImage");
     CHECK_STR(cd_registry_at(r, 3)->def->name, "RtDouble");
     CHECK(cd_registry_find(r, "RtInitFail") == NULL);
@@ -123,6 +124,22 @@ int main(int argc, char **argv)
                          "are not a JSON object") != NULL);
     CHECK(strstr(b.data, "RtNoExecute has no execute function") != NULL);
     cd_buf_free(&b);
+
+    /* The older-minor pack: fields beyond each struct's size read as 0. */
+    const cd_class *old = cd_registry_find(r, "RtOldNode");
+    CHECK(old && old->def->size == sizeof(comfy_node_def));
+    CHECK(old && old->def->is_changed == NULL && old->def->validate_inputs == NULL);
+    CHECK(old && old->def->inputs[0].combo_as_type == 0 &&
+          old->def->inputs[0].choices_fn == NULL);
+    CHECK(old && old->def->outputs[0].is_list == 0);
+    CHECK(cd_pack_info(cd_registry_pack_at(r, 1))->fini == NULL);
+    check_info(r, "RtOldNode",
+               "{\"input\": {\"required\": {\"mode\": [[\"a\", \"b\"]]}}, "
+               "\"input_order\": {\"required\": [\"mode\"]}, \"output\": [\"STRING\"], "
+               "\"output_is_list\": [false], \"output_name\": [\"STRING\"], \"name\": "
+               "\"RtOldNode\", \"display_name\": \"RtOldNode\", \"description\": \"\", "
+               "\"python_module\": \"custom_nodes.rt_oldminor\", \"category\": \"sd\", "
+               "\"output_node\": false}");
 
     check_info(r, "LoadImage", LOAD_IMAGE);
     check_info(r, "SaveImage", SAVE_IMAGE);
