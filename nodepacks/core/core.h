@@ -251,9 +251,9 @@ int core_fail_status(comfy_call *call, int status, const char *what);
 int core_save_images(comfy_call *call, const core_view *img,
                      const char *which, const char *prefix, int level);
 
-/* "ComfyUI_temp_" + 5 random letters, kept per node id (PreviewImage,
- * MaskPreview).  Executor thread only. */
-void core_preview_prefix(const char *node_id, char out[32]);
+/* "ComfyUI_temp_" + 5 random letters, kept per (node id, class) across
+ * prompts (PreviewImage, MaskPreview).  Executor thread only. */
+void core_preview_prefix(comfy_call *call, char out[32]);
 
 /* ImageScale's body: resizes `img` to ow×oh into output 0, one batch item
  * at a time with interrupt checks.  Fails the call on bad sizes. */

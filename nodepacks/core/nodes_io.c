@@ -448,35 +448,29 @@ static int save_image_execute(comfy_call *call)
 }
 
 /* ComfyUI draws PreviewImage's 5 letters once per node object, and keeps
- * the object for a node id across prompts, so reruns of one node count
- * up under one prefix.  This table keeps that: node id -> letters, the
- * oldest entry replaced when full.  Executor thread only (execute runs
- * one node at a time), so no lock. */
+ * the object for a node id (of the same class) across prompts, so reruns
+ * of one node count up under one prefix.  This table keeps that:
+ * (node id, class) -> letters, the oldest entry replaced when full.
+ * Executor thread only (execute runs one node at a time), so no lock. */
 #define PREVIEW_IDS 256
 static struct {
     char node_id[64];
+    const char *cls;       /* a class name from a static node def */
     char letters[6];
 } preview_ids[PREVIEW_IDS];
 static size_t preview_next;
 
-static void preview_letters(const char *node_id, char out[6]);
-
-void core_preview_prefix(const char *node_id, char out[32])
-{
-    char s[6];
-    preview_letters(node_id, s);
-    snprintf(out, 32, "ComfyUI_temp_%s", s);
-}
-
-static void preview_letters(const char *node_id, char out[6])
+void core_preview_prefix(comfy_call *call, char out[32])
 {
     /* ComfyUI's alphabet: no 'w', 'p' twice. */
     static const char letters[] = "abcdefghijklmnopqrstupvxyz";
-    const char *id = node_id ? node_id : "";
+    const char *id = call->node_id ? call->node_id : "";
+    const char *cls = call->def->name;
+    char s[6];
     for (size_t i = 0; i < PREVIEW_IDS; i++) {
-        if (preview_ids[i].letters[0] &&
+        if (preview_ids[i].letters[0] && preview_ids[i].cls == cls &&
             strcmp(preview_ids[i].node_id, id) == 0) {
-            memcpy(out, preview_ids[i].letters, 6);
+            snprintf(out, 32, "ComfyUI_temp_%s", preview_ids[i].letters);
             return;
         }
     }
@@ -487,18 +481,20 @@ static void preview_letters(const char *node_id, char out[6])
             rnd[i] = (uint8_t)(t >> (i * 8 + 16));
     }
     for (int i = 0; i < 5; i++)
-        out[i] = letters[rnd[i] % 26];
-    out[5] = '\0';
+        s[i] = letters[rnd[i] % 26];
+    s[5] = '\0';
     size_t slot = preview_next++ % PREVIEW_IDS;
     snprintf(preview_ids[slot].node_id, sizeof(preview_ids[slot].node_id),
              "%s", id);
-    memcpy(preview_ids[slot].letters, out, 6);
+    preview_ids[slot].cls = cls;
+    memcpy(preview_ids[slot].letters, s, 6);
+    snprintf(out, 32, "ComfyUI_temp_%s", s);
 }
 
 static int preview_image_execute(comfy_call *call)
 {
     char prefix[32];
-    core_preview_prefix(call->node_id, prefix);
+    core_preview_prefix(call, prefix);
     return save_input_images(call, "temp", prefix, 1);
 }
 

@@ -550,7 +550,7 @@ static int mask_preview_execute(comfy_call *call)
     for (int64_t i = 0; i < m.b * m.h * m.w; i++)
         rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = m.data[i];
     core_view v = { m.b, m.h, m.w, 3, rgb, NULL };
-    core_preview_prefix(call->node_id, prefix);
+    core_preview_prefix(call, prefix);
     rc = core_save_images(call, &v, "temp", prefix, 4);
     free(rgb);
     core_view_free(&m);

@@ -462,6 +462,146 @@ static void test_rebatch(void)
     hn_end(c);
 }
 
+/* Compares output 0 with a float32 golden of n values. */
+static void check_golden(hn_call *c, const char *name, size_t n,
+                         double tol)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", CORE_TEST_DATA, name);
+    FILE *f = fopen(path, "rb");
+    float *want = malloc(n * sizeof(float) + 1);
+    size_t got_n = f ? fread(want, sizeof(float), n + 1, f) : 0;
+    if (f)
+        fclose(f);
+    comfy_tensor *t = hn_output_tensor(c, 0);
+    CHECK(got_n == n && t && (size_t)X->tensor_numel(t) == n,
+          "%s: %zu golden values, output %lld", name, got_n,
+          t ? (long long)X->tensor_numel(t) : -1LL);
+    double worst = 0;
+    for (size_t i = 0; got_n == n && t && i < n; i++) {
+        double d = fabs((double)((float *)t->data)[i] - want[i]);
+        worst = d > worst ? d : worst;
+    }
+    CHECK(worst <= tol, "%s differs by %g", name, worst);
+    free(want);
+}
+
+static void test_extras(void)
+{
+    int64_t sm[3] = { 1, 5, 5 };
+    static const struct {
+        const char *golden;
+        int x, y, mask, resize;
+    } cases[] = {
+        { "composite_plain.f32", 2, 1, 0, 0 },
+        { "composite_mask.f32", 5, 4, 1, 0 },
+        { "composite_resize.f32", 1, 2, 1, 1 },
+    };
+    for (int i = 0; i < 3; i++) {
+        hn_call *c = hn_begin(H, "ImageCompositeMasked");
+        hn_set(c, "destination", vimage(2, 6, 7, 3));
+        hn_set(c, "source", vimage(1, 3, 4, 3));
+        hn_set(c, "x", vint(cases[i].x));
+        hn_set(c, "y", vint(cases[i].y));
+        hn_set(c, "resize_source", vbool(cases[i].resize));
+        if (cases[i].mask)
+            hn_set(c, "mask", vtensor(3, sm));
+        CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+        check_golden(c, cases[i].golden, 2 * 6 * 7 * 3, 2e-6);
+        hn_end(c);
+    }
+
+    static const char *const rot[3] = { "90 degrees", "180 degrees",
+                                         "270 degrees" };
+    for (int k = 1; k <= 3; k++) {
+        char name[32];
+        snprintf(name, sizeof(name), "rot90_%d.f32", k);
+        hn_call *c = hn_begin(H, "ImageRotate");
+        hn_set(c, "image", vimage(2, 3, 5, 3));
+        hn_set(c, "rotation", vstr(rot[k - 1]));
+        CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+        CHECK(shape_is(hn_output_tensor(c, 0), 4, 2, k == 2 ? 3 : 5,
+                       k == 2 ? 5 : 3, 3), "rotated shape");
+        check_golden(c, name, 2 * 3 * 5 * 3, 0);
+        hn_end(c);
+    }
+    hn_call *c = hn_begin(H, "ImageFlip");
+    hn_set(c, "image", vimage(1, 2, 3, 1));
+    hn_set(c, "flip_method", vstr("y-axis: horizontally"));
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    comfy_tensor *t = hn_output_tensor(c, 0);
+    CHECK(t && ((float *)t->data)[0] == 2.0f / 16 &&
+              ((float *)t->data)[3] == 5.0f / 16, "flip y");
+    hn_set(c, "flip_method", vstr("x-axis: vertically"));
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    t = hn_output_tensor(c, 0);
+    CHECK(t && ((float *)t->data)[0] == 3.0f / 16, "flip x");
+    hn_end(c);
+
+    c = hn_begin(H, "ImageColorToMask");
+    int64_t s1[4] = { 1, 1, 2, 3 };
+    comfy_tensor *ct = X->tensor_new(X->ctx, COMFY_F32, 4, s1);
+    float *cp = ct->data;
+    cp[0] = 1.0f; cp[1] = 128.0f / 255; cp[2] = 0.0f;   /* 0xFF8000 */
+    cp[3] = 1.0f; cp[4] = 0.5f; cp[5] = 0.0f;           /* 127.5 -> 128 */
+    hn_set(c, "image", X->value_tensor(X->ctx, ct));
+    hn_set(c, "color", vint(0xFF8000));
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    t = hn_output_tensor(c, 0);
+    CHECK(t && ((float *)t->data)[0] == 1.0f && ((float *)t->data)[1] == 1.0f,
+          "color match (127.5 rounds to even 128)");
+    hn_end(c);
+
+    c = hn_begin(H, "RepeatImageBatch");
+    hn_set(c, "image", vimage(2, 1, 1, 3));
+    hn_set(c, "amount", vint(3));
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    t = hn_output_tensor(c, 0);
+    CHECK(shape_is(t, 4, 6, 1, 1, 3) && ((float *)t->data)[6] == 0.0f &&
+              ((float *)t->data)[9] == 3.0f / 16, "repeat tiles the batch");
+    hn_end(c);
+
+    c = hn_begin(H, "ImageFromBatch");
+    hn_set(c, "image", vimage(4, 1, 1, 3));
+    hn_set(c, "batch_index", vint(9));
+    hn_set(c, "length", vint(5));
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    t = hn_output_tensor(c, 0);
+    CHECK(shape_is(t, 4, 1, 1, 1, 3) && ((float *)t->data)[0] == 9.0f / 16,
+          "index clamps to the last image");
+    hn_end(c);
+
+    c = hn_begin(H, "GetImageSize");
+    hn_set(c, "image", vimage(2, 3, 5, 3));
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    int64_t w = 0, h = 0, b = 0;
+    X->value_get_int(hn_output(c, 0), &w);
+    X->value_get_int(hn_output(c, 1), &h);
+    X->value_get_int(hn_output(c, 2), &b);
+    CHECK(w == 5 && h == 3 && b == 2, "size %lld %lld %lld", (long long)w,
+          (long long)h, (long long)b);
+    hn_end(c);
+
+    c = hn_begin(H, "ImageScaleToMaxDimension");
+    hn_set(c, "image", vimage(1, 30, 20, 3));
+    hn_set(c, "upscale_method", vstr("area"));
+    hn_set(c, "largest_size", vint(12));
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    CHECK(shape_is(hn_output_tensor(c, 0), 4, 1, 12, 8, 3), "max dimension");
+    hn_end(c);
+
+    c = hn_begin(H, "MaskPreview");
+    hn_set(c, "mask", vtensor(3, sm));
+    CHECK(hn_run(c) == COMFY_OK, "%s", hn_error(c));
+    const comfy_value *imgs = hn_ui(c) ? X->map_get(hn_ui(c), "images")
+                                       : NULL;
+    CHECK(imgs && X->list_len(imgs) == 1 &&
+              strcmp(X->value_get_string(X->map_get(X->list_get(imgs, 0),
+                                                    "type")), "temp") == 0,
+          "mask preview");
+    hn_end(c);
+}
+
 static void test_primitives(void)
 {
     hn_call *c = hn_begin(H, "PrimitiveFloat");
@@ -954,6 +1094,7 @@ int main(void)
     test_mask_nodes();
     test_primitives();
     test_rebatch();
+    test_extras();
     test_save_and_load();
     test_load_formats();
     test_jpeg();

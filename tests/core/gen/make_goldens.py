@@ -74,6 +74,40 @@ def conv_reflect(img, kernel, r):
     return F.conv2d(p, k, groups=c).permute(0, 2, 3, 1).numpy()
 
 
+def flat_image(*shape):
+    """test_nodes.c's vtensor(): element i is (i % 17) / 16."""
+    n = int(np.prod(shape))
+    return ((np.arange(n) % 17) / 16.0).astype(np.float32).reshape(shape)
+
+
+def composite(dst, src, x, y, mask, resize):
+    """ImageCompositeMasked (multiplier 1) restated on [B, C, H, W]."""
+    dst = dst.clone()
+    if resize:
+        src = F.interpolate(src, size=(dst.shape[2], dst.shape[3]),
+                            mode="bilinear")
+    reps = -(-dst.shape[0] // src.shape[0])
+    src = src.repeat(reps, 1, 1, 1)[:dst.shape[0]]
+    x = max(-src.shape[3], min(x, dst.shape[3]))
+    y = max(-src.shape[2], min(y, dst.shape[2]))
+    right, bottom = x + src.shape[3], y + src.shape[2]
+    if mask is None:
+        mask = torch.ones_like(src)
+    else:
+        mask = F.interpolate(mask.reshape(-1, 1, mask.shape[-2],
+                                          mask.shape[-1]),
+                             size=(src.shape[2], src.shape[3]),
+                             mode="bilinear")
+        reps = -(-src.shape[0] // mask.shape[0])
+        mask = mask.repeat(reps, 1, 1, 1)[:src.shape[0]]
+    vw, vh = dst.shape[3] - x, dst.shape[2] - y
+    mask = mask[:, :, :vh, :vw]
+    part = mask * src[:, :, :vh, :vw] + (1 - mask) * dst[:, :, y:bottom,
+                                                         x:right]
+    dst[:, :, y:bottom, x:right] = part
+    return dst
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     img = test_image(2, 5, 7, 3)
@@ -104,6 +138,17 @@ def main():
     k = gaussian(11, 0.8) * -(2.0 * 10)
     k[5, 5] = k[5, 5] - k.sum() + 1.0
     save("sharpen_big_r5_s0.8_a2.f32", np.clip(conv_reflect(big, k, 5), 0, 1))
+
+    d = torch.from_numpy(flat_image(2, 6, 7, 3)).movedim(-1, 1)
+    src = torch.from_numpy(flat_image(1, 3, 4, 3)).movedim(-1, 1)
+    msk = torch.from_numpy(flat_image(1, 5, 5))
+    for name, args in [("composite_plain", (2, 1, None, False)),
+                       ("composite_mask", (5, 4, msk, False)),
+                       ("composite_resize", (1, 2, msk, True))]:
+        save(name + ".f32", composite(d, src, *args).movedim(1, -1).numpy())
+    r = torch.from_numpy(flat_image(2, 3, 5, 3))
+    for k in (1, 2, 3):
+        save(f"rot90_{k}.f32", torch.rot90(r, k=k, dims=[2, 1]).numpy())
 
     m = test_image(1, 6, 7, 1)[0, :, :, 0]
     plus = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
