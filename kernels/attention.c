@@ -11,9 +11,11 @@
  * scale·log2(e).  The Lq×Lk score matrix is never materialised: a thread
  * holds R×BK scores at a time.
  *
- * Two kernels: AVX-512 intrinsics (R = 6 rows × 64 keys of scores in 24
- * registers) and portable C (built per CPU by CK_CLONES), chosen at run
- * time by ck_cpu_features().
+ * Three kernels, chosen at run time by ck_cpu_features(): AVX-512
+ * intrinsics (R = 6 rows × 64 keys of scores in 24 registers), its bf16
+ * twin for CK_PREC_BF16 (vdpbf16ps on bf16 pairs: Kᵀ paired along D, V and
+ * P paired along keys; the softmax stays f32), and portable C (built per
+ * CPU by CK_CLONES).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -37,6 +39,8 @@ struct attn_job {
     float *scratch;        /* per thread                                   */
     size_t per_thread;     /* floats                                       */
     int avx512;
+    int bf16;              /* the AVX-512 BF16 path: kt, vp hold bf16 pairs */
+    int64_t D2;            /* head_dim rounded up to even (bf16 pairs)     */
 };
 
 static void pack_task(void *arg, int64_t t, int thread)
@@ -58,6 +62,30 @@ static void pack_task(void *arg, int64_t t, int thread)
             kb[e * BK] = real ? kr[e] : 0.0f;
         for (int64_t e = 0; e < j->Dp; e++)
             vp[l * j->Dp + e] = real && e < j->D ? vr[e] : 0.0f;
+    }
+}
+
+/* bf16 packing: Kᵀ as [Lk'/BK][D2/2][BK][2] (pairs along D, for the score
+ * dot products) and V as [Lk'/2][Dp][2] (pairs along keys, for P·V). */
+static void pack_bf16_task(void *arg, int64_t t, int thread)
+{
+    (void)thread;
+    struct attn_job *j = arg;
+    const ck_attn_desc *d = j->d;
+    int64_t b = t / d->heads, h = t % d->heads;
+    uint16_t *kt = (uint16_t *)j->kt + t * j->D2 * j->lkp;
+    uint16_t *vp = (uint16_t *)j->vp + t * j->lkp * j->Dp;
+    for (int64_t l = 0; l < j->lkp; l++) {
+        int real = l < d->lk;
+        const float *kr = j->k + (b * d->lk + l) * d->k_ld + h * j->D;
+        const float *vr = j->v + (b * d->lk + l) * d->v_ld + h * j->D;
+        uint16_t *kb = kt + (l / BK) * j->D2 * BK + (l % BK) * 2;
+        for (int64_t e = 0; e < j->D2; e++)
+            kb[(e / 2) * BK * 2 + e % 2] =
+                real && e < j->D ? ck_f32_to_bf16_1(kr[e]) : 0;
+        uint16_t *vb = vp + (l / 2) * j->Dp * 2 + l % 2;
+        for (int64_t e = 0; e < j->Dp; e++)
+            vb[e * 2] = real && e < j->D ? ck_f32_to_bf16_1(vr[e]) : 0;
     }
 }
 
@@ -236,6 +264,117 @@ AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
         }
     }
 }
+
+#define AVX512BF16 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512bf16")))
+
+/* scores with bf16 pairs: c[r][u] = Σ_pairs qb[r] · kb (nk vectors of 16
+ * keys); qb rows are D2/2 32-bit words (two bf16 each). */
+AVX512BF16 __attribute__((always_inline)) static inline void
+scores_bf16(const int nk, const uint32_t *qb, int64_t D2, const uint16_t *kb,
+            __m512 c[R][4])
+{
+    __m512 acc[R][4];
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < nk; u++)
+            acc[r][u] = _mm512_setzero_ps();
+    for (int64_t e2 = 0; e2 < D2 / 2; e2++) {
+        __m512bh kv[4];
+        for (int u = 0; u < nk; u++)
+            kv[u] = (__m512bh)_mm512_loadu_si512(kb + (e2 * BK + 16 * u) * 2);
+        for (int r = 0; r < R; r++) {
+            __m512bh qv = (__m512bh)_mm512_set1_epi32((int)qb[r * (D2 / 2) + e2]);
+            for (int u = 0; u < nk; u++)
+                acc[r][u] = _mm512_dpbf16_ps(acc[r][u], qv, kv[u]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < nk; u++)
+            c[r][u] = acc[r][u];
+}
+
+/* o[R][nv*16] += P[R][cnt] · V with P as bf16 pairs (sp, row stride BK
+ * bf16) and V as pairs along keys (vb, row pair stride ld*2 bf16). */
+AVX512BF16 __attribute__((always_inline)) static inline void
+pv_chunk_bf16(const int nv, float *o, int64_t ld, const uint16_t *sp,
+              const uint16_t *vb, int64_t pairs)
+{
+    __m512 acc[R][4];
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < nv; u++)
+            acc[r][u] = _mm512_loadu_ps(o + r * ld + 16 * u);
+    for (int64_t j2 = 0; j2 < pairs; j2++) {
+        __m512bh vv[4];
+        for (int u = 0; u < nv; u++)
+            vv[u] = (__m512bh)_mm512_loadu_si512(vb + (j2 * ld + 16 * u) * 2);
+        for (int r = 0; r < R; r++) {
+            uint32_t w;
+            memcpy(&w, sp + r * BK + 2 * j2, 4);
+            __m512bh pv = (__m512bh)_mm512_set1_epi32((int)w);
+            for (int u = 0; u < nv; u++)
+                acc[r][u] = _mm512_dpbf16_ps(acc[r][u], pv, vv[u]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < nv; u++)
+            _mm512_storeu_ps(o + r * ld + 16 * u, acc[r][u]);
+}
+
+/* The bf16 twin of block_avx512: same online softmax in f32. */
+AVX512BF16 static void block_bf16(const uint32_t *qb, float *acc, float *m, float *l,
+                                  uint16_t *sp, const uint16_t *kt, const uint16_t *vp,
+                                  int64_t D2, int64_t Dp, int64_t k0, int64_t cnt)
+{
+    __m512 c[R][4];
+    int nk = (int)((cnt + 15) / 16);
+    const uint16_t *kb = kt + (k0 / BK) * D2 * BK;
+    switch (nk) {
+    case 4: scores_bf16(4, qb, D2, kb, c); break;
+    case 3: scores_bf16(3, qb, D2, kb, c); break;
+    case 2: scores_bf16(2, qb, D2, kb, c); break;
+    default: scores_bf16(1, qb, D2, kb, c); break;
+    }
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    for (int r = 0; r < R; r++) {
+        for (int u = nk; u < 4; u++)
+            c[r][u] = ninf;
+        for (int u = 0; u < nk && cnt < BK; u++) {
+            int64_t left = cnt - 16 * u;
+            __mmask16 keep = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            c[r][u] = _mm512_mask_blend_ps(keep, ninf, c[r][u]);
+        }
+        __m512 mx4 = _mm512_max_ps(_mm512_max_ps(c[r][0], c[r][1]),
+                                   _mm512_max_ps(c[r][2], c[r][3]));
+        float mx = _mm512_reduce_max_ps(mx4);
+        mx = mx > m[r] ? mx : m[r];
+        __m512 mv = _mm512_set1_ps(mx);
+        __m512 sum = _mm512_setzero_ps();
+        for (int u = 0; u < nk; u++) {
+            __m512 pv = exp2_512(_mm512_sub_ps(c[r][u], mv));
+            sum = _mm512_add_ps(sum, pv);
+            __m256bh pb = _mm512_cvtneps_pbh(pv);
+            memcpy(sp + r * BK + 16 * u, &pb, 32);
+        }
+        __m512 al = exp2_512(_mm512_set1_ps(m[r] - mx));
+        float alpha = _mm512_cvtss_f32(al);
+        l[r] = l[r] * alpha + _mm512_reduce_add_ps(sum);
+        m[r] = mx;
+        if (alpha != 1.0f) {
+            float *ar = acc + r * Dp;
+            for (int64_t e = 0; e < Dp; e += 16)
+                _mm512_storeu_ps(ar + e, _mm512_mul_ps(al, _mm512_loadu_ps(ar + e)));
+        }
+    }
+    int64_t pairs = (cnt + 1) / 2; /* an odd tail pairs with a zero V row */
+    const uint16_t *vb = vp + (k0 / 2) * Dp * 2;
+    for (int64_t e0 = 0; e0 < Dp; e0 += 64) {
+        switch ((int)CK_MIN(4, (Dp - e0) / 16)) {
+        case 4: pv_chunk_bf16(4, acc + e0, Dp, sp, vb + e0 * 2, pairs); break;
+        case 3: pv_chunk_bf16(3, acc + e0, Dp, sp, vb + e0 * 2, pairs); break;
+        case 2: pv_chunk_bf16(2, acc + e0, Dp, sp, vb + e0 * 2, pairs); break;
+        default: pv_chunk_bf16(1, acc + e0, Dp, sp, vb + e0 * 2, pairs); break;
+        }
+    }
+}
 #endif
 
 /* qs = q row * scale, zero-padded to Dp (zeros for a padding row, q NULL);
@@ -283,6 +422,25 @@ static void attn_task(void *arg, int64_t t, int thread)
         m[r] = -INFINITY;
         l[r] = 0.0f;
     }
+#if defined(CK_X86_INTRIN)
+    if (j->bf16) {
+        /* q rows as bf16 pairs, in the scores buffer's place */
+        uint32_t *qb = (uint32_t *)s;
+        uint16_t *sp = (uint16_t *)(qb + BQ * (j->D2 / 2));
+        for (int64_t r = 0; r < rows_r; r++) /* pairs: little-endian halves */
+            ck_f32_to_bf16(NULL, qs + r * Dp, (uint16_t *)(qb + r * (j->D2 / 2)), j->D2);
+        const uint16_t *kt16 = (const uint16_t *)j->kt + bh * j->D2 * j->lkp;
+        const uint16_t *vp16 = (const uint16_t *)j->vp + bh * j->lkp * Dp;
+        for (int64_t k0 = 0; k0 < d->lk; k0 += BK)
+            for (int64_t r = 0; r < rows_r; r += R)
+                block_bf16(qb + r * (j->D2 / 2), acc + r * Dp, m + r, l + r, sp,
+                           kt16, vp16, j->D2, Dp, k0, CK_MIN(BK, d->lk - k0));
+        for (int64_t r = 0; r < rows; r++)
+            store_row(j->o + (b * d->lq + q0 + r) * d->o_ld + h * D, acc + r * Dp, D,
+                      1.0f / l[r]);
+        return;
+    }
+#endif
     for (int64_t k0 = 0; k0 < d->lk; k0 += BK) {
         int64_t cnt = CK_MIN(BK, d->lk - k0);
 #if defined(CK_X86_INTRIN)
@@ -303,11 +461,17 @@ static void attn_task(void *arg, int64_t t, int thread)
 int ck_attention(ck_pool *p, const ck_attn_desc *d, const float *q,
                  const float *k, const float *v, float *o)
 {
+    return ck_attention_prec(p, d, CK_PREC_F32, q, k, v, o);
+}
+
+int ck_attention_prec(ck_pool *p, const ck_attn_desc *d, int prec,
+                      const float *q, const float *k, const float *v, float *o)
+{
     if (!d || !q || !k || !v || !o || d->batch < 0 || d->heads <= 0 ||
         d->lq < 0 || d->lk <= 0 || d->head_dim <= 0 ||
         d->q_ld < d->heads * d->head_dim || d->k_ld < d->heads * d->head_dim ||
         d->v_ld < d->heads * d->head_dim || d->o_ld < d->heads * d->head_dim ||
-        d->head_dim > 4096)
+        d->head_dim > 4096 || (prec != CK_PREC_F32 && prec != CK_PREC_BF16))
         return COMFY_EINVAL;
     if (d->batch == 0 || d->lq == 0)
         return 0;
@@ -322,18 +486,29 @@ int ck_attention(ck_pool *p, const ck_attn_desc *d, const float *q,
     j.lkp = (d->lk + BK - 1) / BK * BK;
     j.qblocks = (d->lq + BQ - 1) / BQ;
     j.avx512 = (ck_cpu_features() & CK_CPU_AVX512) != 0;
+#if defined(CK_X86_INTRIN)
+    j.bf16 = prec == CK_PREC_BF16 && (ck_cpu_features() & CK_CPU_AVX512BF16);
+#endif
+    j.D2 = (j.D + 1) / 2 * 2;
     int64_t bh = d->batch * d->heads;
     int nt = ck_pool_threads(p);
-    j.per_thread = (size_t)(2 * BQ * j.Dp + 2 * BQ + R * BK + 16);
-    j.kt = ck_alloc((size_t)bh * (size_t)j.lkp * (size_t)(j.D + j.Dp) * sizeof(float));
+    /* the scores area also holds the bf16 q pairs and P: BQ*D2/2 + R*BK/2
+     * floats, within BQ*Dp + R*BK */
+    j.per_thread = (size_t)(3 * BQ * j.Dp + 2 * BQ + R * BK + 16);
+    j.kt = ck_alloc((size_t)bh * (size_t)j.lkp * (size_t)(j.D2 + j.Dp) * sizeof(float));
     j.scratch = ck_alloc((size_t)nt * j.per_thread * sizeof(float));
     if (!j.kt || !j.scratch) {
         ck_free(j.kt);
         ck_free(j.scratch);
         return COMFY_ENOMEM;
     }
-    j.vp = j.kt + bh * j.lkp * j.D;
-    ck_pool_run(p, bh, pack_task, &j);
+    if (j.bf16) {
+        j.vp = (float *)((uint16_t *)j.kt + bh * j.lkp * j.D2);
+        ck_pool_run(p, bh, pack_bf16_task, &j);
+    } else {
+        j.vp = j.kt + bh * j.lkp * j.D;
+        ck_pool_run(p, bh, pack_task, &j);
+    }
     ck_pool_run(p, bh * j.qblocks, attn_task, &j);
     ck_free(j.kt);
     ck_free(j.scratch);

@@ -427,6 +427,32 @@ static void test_attention(void)
                     free(q);
                 free(qkv); free(kv); free(o); free(r);
             }
+    /* bf16 precision: against the reference on bf16-rounded q, k, v (the
+     * softmax weights are rounded too, hence the looser bound) */
+    for (size_t s = 0; s < sizeof(cases) / sizeof(cases[0]); s++)
+        for (int pi = 0; pi < N_POOLS; pi += 3) {
+            ck_attn_desc d = { cases[s][0], cases[s][1], cases[s][2], cases[s][3],
+                               cases[s][4], 0, 0, 0, 0, 0 };
+            int64_t C = d.heads * d.head_dim;
+            d.scale = 1.0f / sqrtf((float)d.head_dim);
+            d.q_ld = d.k_ld = d.v_ld = d.o_ld = C;
+            int64_t nq = d.batch * d.lq * C, nk = d.batch * d.lk * C;
+            float *q = rnd(nq, 2), *k = rnd(nk, 2), *v = rnd(nk, 2);
+            float *o = zeros(nq), *r = zeros(nq);
+            int rc = ck_attention_prec(pools[pi], &d, CK_PREC_BF16, q, k, v, o);
+            round_bf16(q, nq);
+            round_bf16(k, nk);
+            round_bf16(v, nk);
+            ref_attention(&d, q, k, v, r);
+            char what[96];
+            snprintf(what, sizeof(what), "attention bf16 case %zu %s", s, pool_names[pi]);
+            if (rc) {
+                printf("FAIL %s rc %d\n", what, rc);
+                failures++;
+            }
+            check(what, o, r, nq, 1.5e-2f, 1e-2f);
+            free(q); free(k); free(v); free(o); free(r);
+        }
     ck_attn_desc bad = { 1, 1, 1, 0, 4, 4, 4, 4, 4, 1 };
     float z[4] = { 0 };
     if (ck_attention(NULL, &bad, z, z, z, z) != COMFY_EINVAL)
