@@ -674,6 +674,7 @@ out:
     pthread_cond_destroy(&a.job_cv);
     free(a.run_client);
     free(a.run_node);
+    cd_event_free(a.held_preview);
     g_api = NULL;
     return rc;
 }

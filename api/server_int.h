@@ -40,6 +40,8 @@ struct cd_api {
     ws_client *clients;               /* every open socket (list)          */
     char *run_client;                 /* owned: client of the running node */
     char *run_node;                   /* owned: its display node id        */
+    cd_event *held_preview;           /* owned: a type-1 preview waiting to
+                                         follow its `progress` (spec §2.7) */
 
     /* Requests handled on worker threads (server.c). */
     pthread_mutex_t job_lock;

@@ -455,22 +455,45 @@ static void send_preview(cd_api *a, const cd_event *ev)
     free(jpg);
 }
 
-static void route_event(cd_api *a, const cd_event *ev)
+static void flush_held(cd_api *a)
 {
+    if (!a->held_preview) return;
+    send_preview(a, a->held_preview);
+    cd_event_free(a->held_preview);
+    a->held_preview = NULL;
+}
+
+/* Routes one event.  The runtime reports a preview just before its
+ * `progress` message; a type-4 frame goes out there, a type-1 frame after
+ * the `progress` (spec §2.7), so it is held until that message passes.
+ * Returns 1 when the event was kept (held), 0 when the caller frees it. */
+static int route_event(cd_api *a, cd_event *ev)
+{
+    static const char progress[] = "{\"type\": \"progress\", ";
     if (ev->kind == CD_EVENT_PREVIEW) {
-        send_preview(a, ev);
-        return;
+        ws_client *t = ev->client_id ? find_sid(a, ev->client_id) : NULL;
+        flush_held(a);
+        if (t && t->preview_meta) {
+            send_preview(a, ev);
+            return 0;
+        }
+        a->held_preview = ev;
+        return 1;
     }
-    if (!ev->json) return;
+    if (!ev->json) return 0;
+    int is_progress = strncmp(ev->json, progress, sizeof(progress) - 1) == 0;
+    if (!is_progress) flush_held(a);
     track_running(a, ev);
     size_t n = strlen(ev->json);
     if (ev->client_id) {
         ws_client *c = find_sid(a, ev->client_id);
         if (c) enqueue(a, c, 0, ev->json, n);
-        return;
+    } else {
+        for (ws_client *c = a->clients; c; c = c->next)
+            if (c->registered) enqueue(a, c, 0, ev->json, n);
     }
-    for (ws_client *c = a->clients; c; c = c->next)
-        if (c->registered) enqueue(a, c, 0, ev->json, n);
+    if (is_progress) flush_held(a);
+    return 0;
 }
 
 void cd_ws_drain(cd_api *a)
@@ -486,9 +509,7 @@ void cd_ws_drain(cd_api *a)
         }
         pthread_mutex_unlock(&a->evq_lock);
         if (!n) return;
-        for (size_t i = 0; i < n; i++) {
-            route_event(a, batch[i]);
-            cd_event_free(batch[i]);
-        }
+        for (size_t i = 0; i < n; i++)
+            if (!route_event(a, batch[i])) cd_event_free(batch[i]);
     }
 }

@@ -188,6 +188,9 @@ def test_binary_preview_frames(server, ws_client):               # 44, 45, 46
                                                  "inputs": {"seed": 1}}})
     frames = preview_frames(msgs)
     assert len(frames) == 2
+    for i, m in enumerate(msgs):                   # type 4 comes before its progress
+        if isinstance(m, bytes):
+            assert msgs[i + 1]["type"] == "progress"
     for f in frames:
         kind, mlen = struct.unpack(">II", f[:8])
         assert kind == 4                           # never type 1 for this client
@@ -201,9 +204,15 @@ def test_binary_preview_frames(server, ws_client):               # 44, 45, 46
 
     # a client without the flag gets type 1 (JPEG) for its own prompt
     r = queue(server, {"1": {"class_type": "ApiTestPreview", "inputs": {"seed": 2}}}, plain.sid)
-    frames = preview_frames(plain.until_done(r.json()["prompt_id"]))
+    plain_msgs = plain.until_done(r.json()["prompt_id"])
+    frames = preview_frames(plain_msgs)
     assert len(frames) == 2
     assert all(struct.unpack(">II", f[:8]) == (1, 1) and f[8:10] == b"\xff\xd8" for f in frames)
+    # order (spec 2.7): type 1 right after its progress message
+    msgs = plain_msgs
+    for i, m in enumerate(msgs):
+        if isinstance(m, bytes):
+            assert isinstance(msgs[i - 1], dict) and msgs[i - 1]["type"] == "progress"
 
     # no client_id: type 1 to everyone
     r = queue(server, {"1": {"class_type": "ApiTestPreview", "inputs": {"seed": 3}}})
