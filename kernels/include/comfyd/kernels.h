@@ -54,7 +54,7 @@ unsigned ck_cpu_features(void);
 /* 1 when the library was built with oneDNN, else 0. */
 int ck_have_dnnl(void);
 
-/* Compute precision of matmul and convolution. */
+/* Compute precision of matmul, convolution and ck_attention_prec. */
 enum { CK_PREC_F32 = 0, CK_PREC_BF16 = 1 };
 
 /* ------------------------------------------------------------------------ */
@@ -62,8 +62,8 @@ enum { CK_PREC_F32 = 0, CK_PREC_BF16 = 1 };
  *
  * A pool of n threads: the calling thread plus n-1 workers that sleep
  * between ops.  ck_pool_run hands out tasks 0..n_tasks-1 to the threads and
- * returns when all are done.  A task function may not call ck_pool_run on
- * the same pool (it runs nested calls serially, which is correct but slow).
+ * returns when all are done.  A task that calls ck_pool_run on the same
+ * pool gets a serial run on its own thread (correct, without parallelism).
  * The pool also carries the oneDNN engine and stream when built with oneDNN.
  */
 typedef struct ck_pool ck_pool;
