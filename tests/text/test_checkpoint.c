@@ -17,7 +17,7 @@
 #include <comfy/comfy.h>
 
 #include "ckpt_writer.h"
-#include "clip_text_model.h"
+#include "clip_stack.h"
 #include "detect.h"
 #include "safetensors.h"
 
@@ -114,6 +114,38 @@ static void run(cd_arch_id id, const char *dir, ck_pool *pool)
     }
     free(conds[0]);
     free(conds[1]);
+
+    /* The same through a stack, as CheckpointLoaderSimple + CLIPTextEncode. */
+    cd_clip_stack *stack = NULL;
+    rc = cd_clip_stack_load(cd_st_index(f), &d, &stack, err, sizeof err);
+    CHECK(rc == 0, "%s: stack: %s", a->name, err);
+    if (rc == 0) {
+        cd_clip_cond cc;
+        rc = cd_clip_stack_encode(stack, pool, "a (cat:1.3)", 11, &cc, err, sizeof err);
+        int64_t want_w = stack->family == CD_CLIP_SDXL ? stack->l->cfg.width + stack->g->cfg.width
+                         : stack->l                     ? stack->l->cfg.width
+                                                        : stack->g->cfg.width;
+        CHECK(rc == 0 && cc.rows == 77 && cc.width == want_w, "%s: stack encode %d (%s)", a->name, rc, err);
+        cd_clip_cond_free(&cc);
+        cd_clip_stack *v = cd_clip_stack_view(stack);
+        cd_clip_stack_set_last_layer(v, -1);
+        rc = cd_clip_stack_encode(v, pool, "a (cat:1.3)", 11, &cc, err, sizeof err);
+        CHECK(rc == 0 && cc.rows == 77, "%s: clip skip -1", a->name);
+        cd_clip_cond_free(&cc);
+        cd_clip_stack_free(v);
+        rc = cd_clip_stack_encode(stack, pool, "embedding:", 10, &cc, err, sizeof err);
+        CHECK(rc == 0, "%s: without a loader embedding: is text", a->name);
+        cd_clip_cond_free(&cc);
+        if (stack->family == CD_CLIP_SDXL) {
+            rc = cd_clip_stack_encode_sdxl(stack, pool, "a, b", 4, "", 0, &cc, err, sizeof err);
+            CHECK(rc == 0 && cc.rows == 77 && cc.pooled_width == stack->g->cfg.width, "sdxl encode");
+            cd_clip_cond_free(&cc);
+        } else {
+            CHECK(cd_clip_stack_encode_sdxl(stack, pool, "a", 1, "b", 1, &cc, err, sizeof err) ==
+                      COMFY_EINVAL, "sdxl encode on %s", a->name);
+        }
+        cd_clip_stack_free(stack);
+    }
 out:
     cd_st_close(f);
     unlink(path);

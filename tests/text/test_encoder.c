@@ -21,7 +21,7 @@
 
 #include <comfy/comfy.h>
 
-#include "clip_text_model.h"
+#include "clip_stack.h"
 
 #define W 128
 #define MLP 256
@@ -221,10 +221,15 @@ int main(int argc, char **argv)
     cd_clip_text_model *models[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* [openclip][gelu] */
     json_object *cases = json_object_object_get(idx, "cases");
     size_t n = json_object_array_length(cases);
+    size_t sdxl_cases[16], n_sdxl = 0;
     for (size_t c = 0; c < n; c++) {
         json_object *cs = json_object_array_get_idx(cases, c);
 #define GET(k) json_object_object_get(cs, k)
         const char *preset = json_object_get_string(GET("preset"));
+        if (strcmp(preset, "sdxl") == 0) {
+            sdxl_cases[n_sdxl++] = c;
+            continue;
+        }
         int gelu = strcmp(json_object_get_string(GET("act")), "gelu") == 0;
         int oc = strncmp(preset, "sd1", 3) != 0;
         if (!models[oc][gelu]) {
@@ -311,6 +316,44 @@ int main(int argc, char **argv)
         cd_clip_tw_list_free(&tw);
 #undef GET
     }
+    /* SDXL through the stack: "l" = the HF quick_gelu model, "g" = the
+     * OpenCLIP gelu one (same weights, as in the generator). */
+    CHECK(n_sdxl > 0, "sdxl cases");
+    for (size_t k = 0; k < n_sdxl && models[0][0] && models[1][1]; k++) {
+        json_object *cs = json_object_array_get_idx(cases, sdxl_cases[k]);
+        cd_clip_stack st;
+        memset(&st, 0, sizeof st);
+        st.family = CD_CLIP_SDXL;
+        st.l = models[0][0];
+        st.g = models[1][1];
+        st.embed_fn = serve_embedding;
+        char err[256] = "";
+        cd_clip_cond out;
+        const char *tg = json_object_get_string(json_object_object_get(cs, "prompt"));
+        json_object *jl = json_object_object_get(cs, "prompt_l");
+        int rc = jl ? cd_clip_stack_encode_sdxl(&st, pool, tg, strlen(tg), json_object_get_string(jl),
+                                               strlen(json_object_get_string(jl)), &out, err, sizeof err)
+                    : cd_clip_stack_encode(&st, pool, tg, strlen(tg), &out, err, sizeof err);
+        size_t rows = (size_t)json_object_get_int(json_object_object_get(cs, "rows"));
+        size_t width = (size_t)json_object_get_int(json_object_object_get(cs, "width"));
+        size_t off = (size_t)json_object_get_int64(json_object_object_get(cs, "offset")) / sizeof(float);
+        CHECK(rc == 0 && (size_t)out.rows == rows && (size_t)out.width == width && out.pooled_width == W,
+              "sdxl encode rc %d (%s) rows %lld", rc, err, (long long)out.rows);
+        if (rc == 0 && (size_t)out.rows == rows && (size_t)out.width == width) {
+            double e1 = 0, e2 = 0, scale = 0;
+            for (size_t i = 0; i < rows * width; i++) {
+                e1 = fmax(e1, fabs((double)out.cond[i] - blob[off + i]));
+                scale = fmax(scale, fabs(blob[off + i]));
+            }
+            for (size_t i = 0; i < W; i++)
+                e2 = fmax(e2, fabs((double)out.pooled[i] - blob[off + rows * width + i]));
+            printf("sdxl          %-13s %-41.41s max|err| cond %.3g pooled %.3g (scale %.3g)\n",
+                   jl ? "EncodeSDXL" : "Encode", tg, e1, e2, scale);
+            CHECK(e1 <= 1e-4 * fmax(1, scale) && e2 <= 1e-4 * fmax(1, scale), "sdxl case %zu", k);
+        }
+        cd_clip_cond_free(&out);
+    }
+
     /* Bad input is an error, not a crash. */
     if (models[0][0]) {
         cd_clip_text_model *m = models[0][0];

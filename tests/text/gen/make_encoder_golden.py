@@ -237,6 +237,46 @@ def main():
                               "layer_idx": layer_idx or 0, "norm_hidden": norm_hidden,
                               "projected_pooled": proj, "clip_skip": skip or 0, "prompt": prompt,
                               "rows": int(cond.shape[1]), "width": int(cond.shape[2]), "offset": off})
+        # SDXL: ComfyUI's SDXLClipModel.encode_token_weights over an "l"
+        # (CLIP-L options) and a "g" (bigG options) SDClipModel, for
+        # CLIPTextEncode (same text) and CLIPTextEncodeSDXL (text_g, text_l,
+        # the shorter list padded with the empty prompt's windows).
+        def sdxl_model(act, pad, proj):
+            config = {"hidden_size": W, "num_attention_heads": HEADS, "num_hidden_layers": LAYERS,
+                      "intermediate_size": MLP, "hidden_act": act, "max_position_embeddings": POS,
+                      "eos_token_id": 49407, "vocab_size": VOCAB}
+            m = sd1.SDClipModel(layer="hidden", layer_idx=-2, textmodel_json_config=config,
+                                special_tokens={"start": 49406, "end": 49407, "pad": pad},
+                                layer_norm_hidden_state=False, return_projected_pooled=proj,
+                                model_options={"custom_operations": sd1.comfy.ops.manual_cast})
+            m.load_sd(make_state_dict(act))
+            return m
+        ml, mg = sdxl_model("quick_gelu", 49407, True), sdxl_model("gelu", 0, True)
+        tl = sd1.SDTokenizer(tokenizer_path=tok_path, pad_with_end=True, embedding_directory=d,
+                             embedding_size=W, embedding_key="clip_x")
+        tg = sd1.SDTokenizer(tokenizer_path=tok_path, pad_with_end=False, embedding_directory=d,
+                             embedding_size=W, embedding_key="clip_x")
+        for text_g, text_l in ((PROMPTS[2], None), (PROMPTS[3], PROMPTS[0]),
+                               (PROMPTS[0], PROMPTS[3])):
+            tokens = {"g": tg.tokenize_with_weights(text_g)}
+            tokens["l"] = tl.tokenize_with_weights(text_g if text_l is None else text_l)
+            if len(tokens["l"]) != len(tokens["g"]):
+                empty = {"g": tg.tokenize_with_weights(""), "l": tl.tokenize_with_weights("")}
+                while len(tokens["l"]) < len(tokens["g"]):
+                    tokens["l"] += empty["l"]
+                while len(tokens["l"]) > len(tokens["g"]):
+                    tokens["g"] += empty["g"]
+            g_out, g_pooled = mg.encode_token_weights(tokens["g"])
+            l_out, l_pooled = ml.encode_token_weights(tokens["l"])
+            cut_to = min(l_out.shape[1], g_out.shape[1])
+            cond = torch.cat([l_out[:, :cut_to], g_out[:, :cut_to]], dim=-1).float().contiguous()
+            pooled = g_pooled.float().contiguous()
+            off = len(blob)
+            blob += struct.pack("<%df" % cond.numel(), *cond.reshape(-1).tolist())
+            blob += struct.pack("<%df" % pooled.numel(), *pooled.reshape(-1).tolist())
+            cases.append({"preset": "sdxl", "prompt": text_g, "prompt_l": text_l,
+                          "rows": int(cond.shape[1]), "width": int(cond.shape[2]),
+                          "pooled_width": int(pooled.shape[-1]), "offset": off})
     with open(os.path.join(DATA, "encoder.bin"), "wb") as f:
         f.write(bytes(blob))
     with open(os.path.join(DATA, "encoder.json"), "w", encoding="utf-8") as f:
