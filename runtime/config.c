@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "buf.h"
@@ -635,6 +636,20 @@ int cd_config_parse(cd_config *c, int argc, char **argv)
                 goto bad;
             break;
         }
+        }
+    }
+    /* As ComfyUI's argparse (type=is_valid_directory): these two must name
+     * existing directories. */
+    const char *must_exist[][2] = {{"front-end-root", c->front_end_root},
+                                   {"user-directory", c->user_directory}};
+    for (size_t i = 0; i < 2; i++) {
+        struct stat st;
+        if (must_exist[i][1] &&
+            (stat(must_exist[i][1], &st) < 0 || !S_ISDIR(st.st_mode))) {
+            fprintf(stderr, "comfyd: error: argument --%s: invalid is_valid_directory "
+                            "value: '%s' (not an existing directory)\n",
+                    must_exist[i][0], must_exist[i][1]);
+            goto bad;
         }
     }
     if (!c->listen && set_str(&c->listen, "127.0.0.1") < 0)

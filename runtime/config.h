@@ -55,7 +55,9 @@ typedef struct cd_config {
 /* Parses argv into *cfg (defaults first, then --config file, then flags).
  * Returns 0 to run, 1 when --help/--version printed and the program should
  * exit 0, or 2 after printing a clear message to stderr for a bad flag or
- * an unreadable config (exit code 2). */
+ * an unreadable config (exit code 2).  As in ComfyUI, --front-end-root and
+ * --user-directory must name existing directories.  After 1 or 2 the
+ * config holds nothing (cd_config_free is still safe to call). */
 int cd_config_parse(cd_config *cfg, int argc, char **argv);
 
 /* Frees every string the config owns. */

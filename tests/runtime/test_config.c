@@ -123,6 +123,9 @@ int main(void)
     CHECK_INT(PARSE(&c, "--config", write_file("list.yaml", "- port\n")), 2);
     CHECK_INT(PARSE(&c, "--config", write_file("badport.yaml", "port: many\n")), 2);
     CHECK_INT(PARSE(&c, "--config", write_file("badbool.yaml", "cpu: maybe\n")), 2);
+    CHECK_INT(PARSE(&c, "--front-end-root", "/nonexistent/web"), 2);
+    CHECK_INT(PARSE(&c, "--user-directory", "/nonexistent/user"), 2);
+    CHECK_INT(PARSE(&c, "--user-directory", "/etc/hostname"), 2);
     fprintf(stderr, "--- end of expected errors ---\n");
 
     /* --config: the file first, then flags win. */
@@ -152,6 +155,10 @@ int main(void)
     cd_config_free(&c);
     CHECK_INT(PARSE(&c, "--config", write_file("empty.yaml", "")), 0);
     CHECK_INT(c.port, 8188);
+    cd_config_free(&c);
+
+    CHECK_INT(PARSE(&c, "--front-end-root", tmpdir, "--user-directory", tmpdir), 0);
+    CHECK_STR(c.front_end_root, tmpdir);
     cd_config_free(&c);
 
     /* --help and --version ask the caller to exit 0. */
