@@ -58,6 +58,21 @@ static void list(const char *root, const char *rel)
         closedir(d);
 }
 
+static int warnings;
+
+static void count_warn(void *ctx, const char *msg)
+{
+    (void)ctx;
+    (void)msg;
+    warnings++;
+}
+
+static int resolve(void *ctx, const char *rel, char *path, size_t cap)
+{
+    int n = snprintf(path, cap, "%s/%s", (const char *)ctx, rel);
+    return n < 0 || (size_t)n >= cap ? COMFY_EINVAL : 0;
+}
+
 static int cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -127,7 +142,15 @@ int main(int argc, char **argv)
     CHECK(cd_clip_embedding_find((const char *const *)files, n_files, "../emb_a") < 0, "dotdot");
     CHECK(cd_clip_embedding_find((const char *const *)files, n_files, "/emb_a") < 0, "absolute");
     CHECK(cd_clip_embedding_find((const char *const *)files, n_files, "emb_c") >= 0, "sub-folder");
+    /* The ready loader over the folder. */
+    cd_clip_embed_dir dir = {(const char *const *)files, n_files, resolve, root, count_warn, NULL};
     cd_clip_embedding e;
+    CHECK(cd_clip_embed_dir_fn(&dir, "emb_c", 1024, "clip_h", &e) == 1 && e.rows == 1 && e.width == 1024 &&
+              e.data[0] == 20.0f, "dir loader, sub-folder");
+    free(e.data);
+    CHECK(cd_clip_embed_dir_fn(&dir, "nope", 768, "clip_l", &e) == 0, "dir loader, missing");
+    CHECK(cd_clip_embed_dir_fn(&dir, "emb_list", 768, "clip_l", &e) == 0 && warnings == 1,
+          "dir loader, unreadable file warns and skips");
     char err[128];
     snprintf(path, sizeof path, "%s/prompts.json", argv[1]);
     CHECK(cd_clip_embedding_read(path, 768, "clip_l", &e, err, sizeof err) == COMFY_EINVAL && err[0] &&

@@ -197,3 +197,27 @@ out:
     cd_ckpt_close(ck);
     return rc;
 }
+
+int cd_clip_embed_dir_fn(void *ctx, const char *name, size_t embedding_size, const char *key,
+                         cd_clip_embedding *out)
+{
+    const cd_clip_embed_dir *d = ctx;
+    long i = cd_clip_embedding_find(d->files, d->n_files, name);
+    if (i < 0)
+        return 0;
+    char path[4096], err[256] = "";
+    if (d->resolve(d->resolve_ctx, d->files[i], path, sizeof path) < 0)
+        return 0;
+    int rc = cd_clip_embedding_read(path, embedding_size, key, out, err, sizeof err);
+    if (rc == COMFY_ENOMEM)
+        return rc;
+    if (rc < 0) {
+        if (d->warn) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s\n\nerror loading embedding, skipping loading: %s", err, name);
+            d->warn(d->warn_ctx, msg);
+        }
+        return 0;
+    }
+    return 1;
+}

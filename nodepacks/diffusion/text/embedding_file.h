@@ -38,4 +38,22 @@ long cd_clip_embedding_find(const char *const *files, size_t n, const char *name
 int cd_clip_embedding_read(const char *path, size_t embedding_size, const char *key,
                            cd_clip_embedding *out, char *err, size_t errlen);
 
+/* A ready cd_clip_embed_fn over one embeddings folder: pass a
+ * cd_clip_embed_dir as the context.  Lookups go find -> resolve -> read;
+ * a file that cannot be read is skipped with ComfyUI's warning ("error
+ * loading embedding, skipping loading: NAME") and counts as not found. */
+typedef struct cd_clip_embed_dir {
+    const char *const *files; /* relative names as host->folder_list gives them */
+    size_t n_files;
+    /* host->folder_resolve("embeddings", rel, path, cap) or the like: 0 and
+     * the absolute path, or a negative status. */
+    int (*resolve)(void *ctx, const char *rel, char *path, size_t cap);
+    void *resolve_ctx;
+    void (*warn)(void *ctx, const char *msg); /* optional */
+    void *warn_ctx;
+} cd_clip_embed_dir;
+
+int cd_clip_embed_dir_fn(void *dir, const char *name, size_t embedding_size, const char *key,
+                         cd_clip_embedding *out);
+
 #endif
