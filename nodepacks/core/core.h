@@ -5,11 +5,12 @@
  * maths lives in plain functions over contiguous float32 buffers so that
  * unit tests can call it without a host:
  *   image_scale.c  resampling (ComfyUI's common_upscale)
- *   image_ops.c    invert, blend, blur, sharpen, pad, crop, batch, fill
- *   mask_ops.c     mask nodes
+ *   image_ops.c    blend, blur, sharpen, outpaint padding, colour fill
+ *   mask_ops.c     MaskComposite, FeatherMask, GrowMask
  *   image_io.c     PNG/JPEG/WebP decoding, PNG encoding, SHA-256
- * The node declarations and execute functions live in nodes_*.c and
- * primitives.c; pack.c registers them.
+ * The node declarations and execute functions live in nodes_io.c (file
+ * nodes), nodes_image.c, nodes_batch.c, nodes_mask.c and primitives.c,
+ * with node_util.c's input/output helpers; pack.c registers them.
  *
  * Layouts: an IMAGE buffer is [b, h, w, c] row-major (channels last), a
  * MASK buffer is [b, h, w].  Every function here is reentrant and may be
