@@ -520,6 +520,13 @@ static struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* permessage-deflate (RFC 7692) when the client offers it, as aiohttp does. */
+static const struct lws_extension extensions[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
+    {NULL, NULL, NULL},
+};
+
 /* ---- lifetime -------------------------------------------------------------- */
 
 static void on_signal(int sig)
@@ -559,6 +566,7 @@ static int make_vhosts(cd_api *a)
         vi.vhost_name = name;
         vi.port = a->cfg->port;
         vi.protocols = protocols;
+        vi.extensions = extensions;
         vi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
         /* lws shares one listen socket between vhosts on the same port and
          * interface, so "0.0.0.0,::" is one dual-stack IPv6 socket. */

@@ -219,3 +219,36 @@ def test_binary_preview_frames(server, ws_client):               # 44, 45, 46
     time.sleep(1.0)
     got = preview_frames(meta_client.drain(0.5))
     assert got and all(struct.unpack(">I", f[:4])[0] == 1 for f in got)
+
+
+def test_permessage_deflate(server):
+    """Browsers offer permessage-deflate; the server accepts it (spec 2.1)."""
+    import base64
+    import os
+    import socket
+    import zlib
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        s.sendall((f"GET /ws?clientId=deflate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                   f"Sec-WebSocket-Version: 13\r\n"
+                   f"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                   f"\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < 2:
+            data += s.recv(4096)
+        head, frame = data.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101")
+        assert b"permessage-deflate" in head.lower()
+        assert frame[0] == 0xC1                      # FIN, RSV1 (compressed), text
+        n = frame[1] & 0x7F
+        hdr = 2
+        if n == 126:
+            while len(frame) < 4:
+                frame += s.recv(4096)
+            n, hdr = int.from_bytes(frame[2:4], "big"), 4
+        while len(frame) < hdr + n:
+            frame += s.recv(4096)
+        text = zlib.decompressobj(-15).decompress(frame[hdr:hdr + n] + b"\x00\x00\xff\xff")
+        msg = json.loads(text)
+        assert msg["type"] == "status" and msg["data"]["sid"] == "deflate"
