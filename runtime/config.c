@@ -118,6 +118,13 @@ static const opt opts[] = {
      "Do not log each request."},
     {"quick-test-for-ci", K_BOOL, F(quick_test_for_ci), 0, NULL, NULL, NULL,
      "Exit right after start-up (loads packs and folders, then quits)."},
+    {"log-stdout", K_BOOL, F(log_stdout), 0, NULL, NULL, NULL,
+     "Write the log to stdout instead of stderr."},
+    {"disable-auto-launch", K_BOOL, F(disable_auto_launch), 0, NULL, NULL, NULL,
+     "Accepted for ComfyUI compatibility: comfyd never opens a browser."},
+    {"disable-api-nodes", K_BOOL, F(disable_api_nodes), 0, NULL, NULL, NULL,
+     "Accepted for ComfyUI compatibility: no pack marks API nodes to load "
+     "or skip (packs may read it with host->setting)."},
     {"nodepack-dir", K_LIST, F(nodepack_dirs), F(n_nodepack_dirs), NULL, NULL,
      "DIR",
      "Load node packs (*.so) from DIR (repeatable; default: the built-in "

@@ -50,6 +50,10 @@ typedef struct cd_config {
     int quick_test_for_ci;     /* --quick-test-for-ci: exit after start-up */
     int max_upload_size_given; /* --max-upload-size was given: /features then
                                   prints max_upload_size as a float (§1.11) */
+    int log_stdout;            /* --log-stdout: the log goes to stdout */
+    int disable_auto_launch;   /* --disable-auto-launch (comfyd never opens
+                                  a browser; accepted as ComfyUI does) */
+    int disable_api_nodes;     /* --disable-api-nodes */
 } cd_config;
 
 /* Parses argv into *cfg (defaults first, then --config file, then flags).

@@ -30,6 +30,7 @@ struct cd_logger {
     size_t head;         /* index of the oldest entry */
     size_t count;
     int min_level;       /* lines below are dropped */
+    int fd;              /* where lines are written: stderr, or stdout */
     cd_log_listener listener;
     void *listener_user;
 };
@@ -48,6 +49,7 @@ cd_logger *cd_logger_new(size_t ring_entries, int verbose)
     }
     lg->cap = ring_entries;
     lg->min_level = verbose ? COMFY_LOG_DEBUG : COMFY_LOG_INFO;
+    lg->fd = STDERR_FILENO;
     pthread_mutex_init(&lg->mu, NULL);
     return lg;
 }
@@ -71,6 +73,12 @@ void cd_logger_set_listener(cd_logger *lg, cd_log_listener fn, void *user)
     lg->listener = fn;
     lg->listener_user = user;
     pthread_mutex_unlock(&lg->mu);
+}
+
+void cd_logger_to_stdout(cd_logger *lg, int on)
+{
+    if (lg)
+        lg->fd = on ? STDOUT_FILENO : STDERR_FILENO;
 }
 
 void cd_logger_set_level(cd_logger *lg, int level)
@@ -104,7 +112,7 @@ void cd_vlog(cd_logger *lg, int level, const char *fmt, va_list ap)
     line[len++] = '\n';
     line[len] = '\0';
     /* One write so concurrent lines do not interleave. */
-    ssize_t w = write(STDERR_FILENO, line, len);
+    ssize_t w = write(lg ? lg->fd : STDERR_FILENO, line, len);
     (void)w;
     if (!lg)
         return;

@@ -1,5 +1,5 @@
 /*
- * log.h — the server log: stderr plus a bounded in-memory ring that
+ * log.h — the server log: stderr (or stdout) plus a bounded in-memory ring that
  * /internal/logs serves.  One cd_logger per runtime, passed explicitly to
  * whoever logs; thread-safe.
  */
@@ -36,5 +36,9 @@ void cd_logger_set_listener(cd_logger *lg, cd_log_listener fn, void *user);
 /* Lines below `level` (a comfy_log_level) are dropped; the default is
  * INFO, or DEBUG for a logger made with verbose. */
 void cd_logger_set_level(cd_logger *lg, int level);
+
+/* Writes lines to stdout instead of stderr (--log-stdout).  Main thread,
+ * before other threads log. */
+void cd_logger_to_stdout(cd_logger *lg, int on);
 
 #endif

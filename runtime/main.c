@@ -31,6 +31,7 @@ int main(int argc, char **argv)
         return 1;
     }
     cd_logger_set_level(log, cfg.log_level);
+    cd_logger_to_stdout(log, cfg.log_stdout);
     cd_log(log, COMFY_LOG_INFO, "comfyd %s (node-pack SDK ABI %d.%d)",
            COMFYD_VERSION, COMFY_ABI_MAJOR, COMFY_ABI_MINOR);
 

@@ -35,5 +35,10 @@ grep -q "Loaded node pack rt_good 1.0: 4 nodes" "$tmp/out" ||
   { echo "FAIL: start-up log lacks the pack line"; cat "$tmp/out"; fails=$((fails + 1)); }
 [ -d "$tmp/base/input" ] && [ -d "$tmp/base/output" ] && [ -d "$tmp/base/user" ] ||
   { echo "FAIL: folders not created"; fails=$((fails + 1)); }
+# --log-stdout moves the log from stderr to stdout.
+"$comfyd" --config "$tmp/ok.yaml" --quick-test-for-ci --log-stdout --disable-auto-launch \
+  >"$tmp/stdout" 2>"$tmp/stderr"
+grep -q "Loaded node pack rt_good" "$tmp/stdout" && ! grep -q "Loaded node pack" "$tmp/stderr" ||
+  { echo "FAIL: --log-stdout"; fails=$((fails + 1)); }
 [ "$fails" -eq 0 ] && echo "CLI test passed"
 [ "$fails" -eq 0 ]
