@@ -65,9 +65,10 @@ size_t cd_vae_encode_scratch_bytes(const cd_vae *v, int64_t B, int64_t H, int64_
 int cd_vae_decode(const cd_vae *v, const cd_nets_run *run, const float *z, int64_t B,
                   int64_t h, int64_t w, float *img);
 
-/* Encodes img [B, H, W, 3] (0..1; H and W multiples of 8 — VAEEncode
- * crops first) into z [B, C, H/8, W/8], the posterior mean.  Same
- * returns. */
+/* Encodes img [B, H, W, 3] (0..1) into z [B, C, H/8, W/8], the posterior
+ * mean.  VAEEncode crops to multiples of 8 first; other sizes >= 8 give
+ * the sizes of the strided convolutions (as in ComfyUI's tiles).  Same
+ * returns (COMFY_EINVAL for a side < 8). */
 int cd_vae_encode(const cd_vae *v, const cd_nets_run *run, const float *img, int64_t B,
                   int64_t H, int64_t W, float *z);
 
@@ -83,7 +84,8 @@ int cd_vae_decode_tiled(const cd_vae *v, const cd_nets_run *run, const float *z,
 /* ComfyUI's VAEEncodeTiled core (encode_tiled_): tile_x, tile_y and
  * overlap in pixels.  The mean of three tiled encodes with tiles
  * (tile_x, tile_y), (tile_x*2, tile_y/2) and (tile_x/2, tile_y*2).  Same
- * returns and limits as cd_vae_decode_tiled; H and W multiples of 8. */
+ * returns and limits as cd_vae_decode_tiled; z is [B, C, round(H/8),
+ * round(W/8)]. */
 int cd_vae_encode_tiled(const cd_vae *v, const cd_nets_run *run, const float *img, int64_t B,
                         int64_t H, int64_t W, int64_t tile_x, int64_t tile_y, int64_t overlap,
                         float *z);
