@@ -146,6 +146,17 @@ static void run(cd_arch_id id, const char *dir, ck_pool *pool)
         }
         cd_clip_stack_free(stack);
     }
+    /* CLIPLoader's path: classify the file as a text encoder, load it. */
+    cd_text_encoder te;
+    rc = cd_detect_text_encoder(cd_st_index(f), &te, err, sizeof err);
+    CHECK(rc == 0, "%s: detect text encoder: %s", a->name, err);
+    if (rc == 0) {
+        cd_clip_text_model *m = NULL;
+        rc = cd_clip_load_encoder(cd_st_index(f), &te, 1, &m, err, sizeof err);
+        CHECK(rc == 0 && m->cfg.width == te.width && m->cfg.layers == te.layers, "%s: CLIPLoader load %s",
+              a->name, err);
+        cd_clip_text_model_free(m);
+    }
 out:
     cd_st_close(f);
     unlink(path);

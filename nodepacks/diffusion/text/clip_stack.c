@@ -83,6 +83,15 @@ static int64_t small_heads(const cd_text_encoder *te)
     return 0;
 }
 
+int cd_clip_load_encoder(const cd_sd *sd, const cd_text_encoder *te, int reduced,
+                         cd_clip_text_model **out, char *err, size_t errlen)
+{
+    return cd_clip_text_model_load(sd, te->prefix,
+                                   te->openclip_layout ? CD_CLIP_NAMES_OPENCLIP : CD_CLIP_NAMES_HF,
+                                   te->kind == CD_TEXT_CLIP_L ? CD_CLIP_ACT_QUICK_GELU : CD_CLIP_ACT_GELU,
+                                   reduced ? small_heads(te) : 0, out, err, errlen);
+}
+
 int cd_clip_stack_load(const cd_sd *sd, const cd_detect *d, cd_clip_stack **out, char *err,
                        size_t errlen)
 {
@@ -107,11 +116,7 @@ int cd_clip_stack_load(const cd_sd *sd, const cd_detect *d, cd_clip_stack **out,
         cd_clip_text_model **slot = te->kind == CD_TEXT_CLIP_L ? &l : &g;
         if (*slot)
             continue;
-        int64_t heads = d->reduced_width ? small_heads(te) : 0;
-        int rc = cd_clip_text_model_load(sd, te->prefix,
-                                         te->openclip_layout ? CD_CLIP_NAMES_OPENCLIP : CD_CLIP_NAMES_HF,
-                                         te->kind == CD_TEXT_CLIP_L ? CD_CLIP_ACT_QUICK_GELU : CD_CLIP_ACT_GELU,
-                                         heads, slot, err, errlen);
+        int rc = cd_clip_load_encoder(sd, te, d->reduced_width, slot, err, errlen);
         if (rc < 0) {
             cd_clip_text_model_free(l);
             cd_clip_text_model_free(g);

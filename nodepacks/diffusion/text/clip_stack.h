@@ -59,6 +59,15 @@ int cd_clip_stack_new(cd_clip_family family, cd_clip_text_model *l, cd_clip_text
 int cd_clip_stack_load(const cd_sd *sd, const cd_detect *d, cd_clip_stack **out, char *err,
                        size_t errlen);
 
+/* Loads one detected text encoder (a checkpoint's, or a standalone file's
+ * from cd_detect_text_encoder for CLIPLoader / DualCLIPLoader): HF or
+ * OpenCLIP names, quick_gelu for CLIP-L and gelu otherwise; `reduced`
+ * (cd_detect.reduced_width, or a file made by comfyd-mkcheckpoint) takes
+ * the head count from the reduced arch tables.  Returns as
+ * cd_clip_text_model_load. */
+int cd_clip_load_encoder(const cd_sd *sd, const cd_text_encoder *te, int reduced,
+                         cd_clip_text_model **out, char *err, size_t errlen);
+
 /* A stack sharing s's models (not owning them) with its own options: what
  * CLIPSetLastLayer returns.  Must not outlive s.  NULL on OOM. */
 cd_clip_stack *cd_clip_stack_view(const cd_clip_stack *s);
