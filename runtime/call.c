@@ -169,7 +169,7 @@ static const char *call_expand_prefix(comfy_call *call)
 static int64_t call_expand_value(comfy_call *call, comfy_value *v)
 {
     cd_xcall *c = X(call);
-    if (!c || !c->ex || c->mode != CD_CALL_EXECUTE || !v) {
+    if (!c || !c->ex || c->mode != CD_CALL_EXECUTE || c->async_call || !v) {
         cd_value_release(v);
         return COMFY_EINVAL;
     }
@@ -179,7 +179,7 @@ static int64_t call_expand_value(comfy_call *call, comfy_value *v)
 static int call_expand(comfy_call *call, const char *graph_json)
 {
     cd_xcall *c = X(call);
-    if (!c || !c->ex || c->mode != CD_CALL_EXECUTE || !graph_json)
+    if (!c || !c->ex || c->mode != CD_CALL_EXECUTE || c->async_call || !graph_json)
         return COMFY_EINVAL;
     char err[128];
     struct json_object *g = cd_json_parse(graph_json, strlen(graph_json), 64, err, sizeof(err));

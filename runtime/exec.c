@@ -32,6 +32,7 @@
 #define MSG_MAX ((size_t)1 << 28)
 
 struct run;
+static int run_aborted(struct run *r);
 
 struct cd_executor {
     const cd_config *cfg;
@@ -203,6 +204,8 @@ void cd_executor_set_event_sink(cd_executor *ex, cd_event_sink sink, void *user)
 
 int cd_exec_take_interrupt(cd_executor *ex)
 {
+    if (run_aborted(ex->run))
+        return 1;
     return atomic_exchange(&ex->interrupt, 0) != 0;
 }
 
@@ -856,6 +859,7 @@ typedef struct xnode {
     long real;                        /* its top-level node                */
     long display;                     /* the node the UI shows             */
     xexp *exp;                        /* waiting for its sub-graph         */
+    struct atask *task;               /* running on its own thread         */
 } xnode;
 
 typedef struct run {
@@ -871,6 +875,12 @@ typedef struct run {
     int64_t *val_ids;
     size_t n_vals, cap_vals;
     char *dyn_text;                   /* DYNPROMPT text, or NULL; owned    */
+    pthread_mutex_t pmu;              /* guards pnodes (async nodes)       */
+    pthread_mutex_t amu;              /* guards the async task list        */
+    pthread_cond_t acv;
+    struct atask *tasks;              /* running async nodes               */
+    int n_async;
+    atomic_int abort;                 /* the run stopped: async nodes quit */
     size_t *pend;                     /* pending, insertion order          */
     size_t n_pend;
     struct json_object *messages;     /* history status messages; owned    */
@@ -880,6 +890,9 @@ typedef struct run {
     int result;                       /* 0 ok, 1 error, 2 interrupted      */
     int oom;
 } run;
+
+static int run_aborted(struct run *r) { return r && atomic_load(&r->abort); }
+
 
 static long xfind(run *r, const char *id)
 {
@@ -1048,6 +1061,7 @@ static struct json_object *num_json(double v)
     return json_object_new_double(v);
 }
 
+/* Call with r->pmu held. */
 static void emit_progress_state(run *r)
 {
     struct json_object *d = pid_data(r);
@@ -1062,6 +1076,7 @@ static void pstate(run *r, long i, int kind)
 {
     const char *id = nid(r, i);
     xnode *x = &r->nodes[i];
+    pthread_mutex_lock(&r->pmu);
     struct json_object *e = json_object_object_get(r->pnodes, id);
     if (kind == 0 || !e) {
         e = json_object_new_object();
@@ -1082,6 +1097,7 @@ static void pstate(run *r, long i, int kind)
         json_object_object_add(e, "state", json_object_new_string("finished"));
     }
     emit_progress_state(r);
+    pthread_mutex_unlock(&r->pmu);
 }
 
 void cd_exec_progress(cd_executor *ex, cd_xcall *c, double value, double max,
@@ -1091,6 +1107,7 @@ void cd_exec_progress(cd_executor *ex, cd_xcall *c, double value, double max,
     if (!r)
         return;
     const char *id = c->pub.node_id;
+    pthread_mutex_lock(&r->pmu);
     struct json_object *e = json_object_object_get(r->pnodes, id);
     if (e) {
         json_object_object_add(e, "value", num_json(value));
@@ -1098,6 +1115,7 @@ void cd_exec_progress(cd_executor *ex, cd_xcall *c, double value, double max,
         json_object_object_add(e, "state", json_object_new_string("running"));
         emit_progress_state(r);
     }
+    pthread_mutex_unlock(&r->pmu);
     if (preview && preview->dtype == COMFY_U8 && preview->ndim == 3 && preview->shape[2] == 3 &&
         preview->shape[0] > 0 && preview->shape[1] > 0 && preview->shape[0] <= 8192 &&
         preview->shape[1] <= 8192) {
@@ -1117,10 +1135,9 @@ void cd_exec_progress(cd_executor *ex, cd_xcall *c, double value, double max,
             ev->client_id = r->client_id ? strdup(r->client_id) : NULL;
             ev->node_id = strdup(id);
             ev->prompt_id = strdup(r->prompt_id);
-            long xi = xfind(r, id);
-            ev->display_node = strdup(xi >= 0 ? nid(r, r->nodes[xi].display) : id);
-            ev->real_node_id = strdup(xi >= 0 ? nid(r, r->nodes[xi].real) : id);
-            ev->parent_node = xi >= 0 && r->nodes[xi].parent >= 0 ? strdup(nid(r, r->nodes[xi].parent)) : NULL;
+            ev->display_node = strdup(c->display_node ? c->display_node : id);
+            ev->real_node_id = strdup(c->real_node ? c->real_node : id);
+            ev->parent_node = c->parent_node ? strdup(c->parent_node) : NULL;
             pthread_mutex_lock(&ex->emu);
             if (ex->sink)
                 ex->sink(ex->sink_user, ev);
@@ -1487,6 +1504,8 @@ static void remove_pending(run *r, long i)
 static int ready(run *r, long i)
 {
     xnode *x = &r->nodes[i];
+    if (x->task)
+        return 0;   /* running */
     if (x->exp) {
         for (size_t k = 0; k < x->exp->ncalls * x->exp->nout; k++)
             if (x->exp->link[k] >= 0 && !available(r, x->exp->link[k]))
@@ -1544,7 +1563,7 @@ static long pick(run *r)
         if (ready(r, (long)r->pend[k]))
             rd[nready++] = (long)r->pend[k];
     for (size_t k = 0; k < nready && first < 0; k++)
-        if (is_output(r, rd[k]))
+        if (is_output(r, rd[k]) || (r->nodes[rd[k]].cls->def->flags & COMFY_NODE_ASYNC))
             first = rd[k];
     for (size_t k = 0; k < nready && first < 0; k++)
         if (feeds_output(r, rd[k], 1))
@@ -1693,6 +1712,177 @@ static struct json_object *merge_ui(struct json_object **uis, size_t n)
     return out;
 }
 
+/* ---- async nodes (COMFY_NODE_ASYNC) ------------------------------------------ */
+
+typedef struct atask {
+    struct atask *next;
+    run *r;
+    long i;                   /* the node                                   */
+    const cd_class *cls;
+    const char *id, *display, *real, *parent;  /* node ids; stable strings  */
+    inputs_set s;             /* owned                                      */
+    int whole;
+    xexp *xe;                 /* results, owned                             */
+    int status;               /* 0 ok, 1 interrupted, 2 error               */
+    char *err_type, *err_msg; /* owned                                      */
+    int done;
+    pthread_t th;
+} atask;
+
+static void atask_free(atask *t)
+{
+    inputs_free(&t->s);
+    exp_free(t->xe);
+    free(t->err_type);
+    free(t->err_msg);
+    free(t);
+}
+
+/* The thread of an async node: every call of it, results into t->xe.
+ * Touches nothing of the run but its own task (and events). */
+static void *async_main(void *arg)
+{
+    atask *t = arg;
+    run *r = t->r;
+    cd_executor *ex = r->ex;
+    uint32_t no = t->cls->def->n_outputs;
+    for (size_t e = 0; e < t->xe->ncalls && t->status == 0; e++) {
+        if (cd_exec_take_interrupt(ex)) {
+            t->status = 1;
+            break;
+        }
+        const comfy_value *blk = call_blocker(&t->s, t->whole, e);
+        if (blk) {
+            for (uint32_t k = 0; k < no; k++)
+                t->xe->lit[e * no + k] = cd_value_object(CD_BLOCKER_TYPE, NULL, NULL, NULL);
+            continue;
+        }
+        cd_xcall call;
+        if (cd_xcall_init(&call, ex->host, t->cls, t->id, r->prompt_id, CD_CALL_EXECUTE) < 0) {
+            t->status = 2;
+            t->err_type = strdup("MemoryError");
+            t->err_msg = strdup("out of memory");
+            break;
+        }
+        call.ex = ex;
+        call.n_in = t->s.n;
+        call.in_names = t->s.names;
+        call.in_lists = t->s.lists;
+        call.whole_lists = t->whole;
+        call.elem = e;
+        call.display_node = t->display;
+        call.real_node = t->real;
+        call.parent_node = t->parent;
+        call.async_call = 1;
+        int erc = t->cls->def->execute(&call.pub);
+        if (erc == COMFY_EINTERRUPTED || call.was_interrupted) {
+            t->status = 1;
+        } else if (erc != COMFY_OK || call.expand_graph || call.out_link_id) {
+            char fallback[160];
+            if (erc == COMFY_OK)
+                snprintf(fallback, sizeof(fallback), "async node %s cannot expand", t->cls->def->name);
+            else
+                snprintf(fallback, sizeof(fallback), "node %s failed (status %d)", t->cls->def->name, erc);
+            t->status = 2;
+            t->err_type = strdup(call.err_type ? call.err_type : "RuntimeError");
+            t->err_msg = strdup(call.err_msg ? call.err_msg : fallback);
+        } else {
+            for (uint32_t k = 0; k < no; k++) {
+                comfy_value *v = call.outs[k];
+                t->xe->lit[e * no + k] = v ? cd_value_retain(v) : cd_value_none();
+            }
+            if (call.ui)
+                t->xe->uis[e] = cd_value_to_json(call.ui);
+        }
+        cd_xcall_clear(&call);
+    }
+    pthread_mutex_lock(&r->amu);
+    t->done = 1;
+    pthread_cond_broadcast(&r->acv);
+    pthread_mutex_unlock(&r->amu);
+    return NULL;
+}
+
+static int finish_node(run *r, long i, xexp *e);
+
+/* Collects finished async nodes (waiting for one when `block`): their
+ * results are cached, or their failure reported (unless the run already
+ * failed).  Worker thread. */
+static void harvest(run *r, int block)
+{
+    pthread_mutex_lock(&r->amu);
+    for (;;) {
+        int any = 0;
+        for (atask *t = r->tasks; t; t = t->next)
+            any |= t->done;
+        if (any || !block || !r->tasks)
+            break;
+        pthread_cond_wait(&r->acv, &r->amu);
+    }
+    atask *done = NULL, **pp = &r->tasks;
+    while (*pp) {
+        atask *t = *pp;
+        if (t->done) {
+            *pp = t->next;
+            t->next = done;
+            done = t;
+            r->n_async--;
+        } else {
+            pp = &t->next;
+        }
+    }
+    pthread_mutex_unlock(&r->amu);
+    while (done) {
+        atask *t = done;
+        done = t->next;
+        pthread_join(t->th, NULL);
+        xnode *x = &r->nodes[t->i];
+        x->task = NULL;
+        if (r->result == 0 && !run_aborted(r)) {
+            if (t->status == 1)
+                report_interrupt(r, x);
+            else if (t->status == 2)
+                report_error(r, x, t->err_type, t->err_msg, &t->s);
+            else if (finish_node(r, t->i, t->xe) < 0)
+                report_error(r, x, "MemoryError", "out of memory", &t->s);
+        }
+        atask_free(t);
+    }
+}
+
+/* Starts node i's calls on a thread; takes s and xe.  0, or -1 when no
+ * thread could be made (then the caller still owns s and xe). */
+static int start_async(run *r, long i, inputs_set *s, int whole, xexp *xe)
+{
+    atask *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -1;
+    xnode *x = &r->nodes[i];
+    t->r = r;
+    t->i = i;
+    t->cls = x->cls;
+    t->id = x->id;
+    t->display = nid(r, x->display);
+    t->real = nid(r, x->real);
+    t->parent = x->parent >= 0 ? nid(r, x->parent) : NULL;
+    t->s = *s;
+    t->whole = whole;
+    t->xe = xe;
+    pthread_mutex_lock(&r->amu);
+    if (pthread_create(&t->th, NULL, async_main, t) != 0) {
+        pthread_mutex_unlock(&r->amu);
+        free(t);
+        return -1;
+    }
+    t->next = r->tasks;
+    r->tasks = t;
+    r->n_async++;
+    pthread_mutex_unlock(&r->amu);
+    x->task = t;
+    memset(s, 0, sizeof(*s));
+    return 0;
+}
+
 /* Builds node i's output lists from the per-call results (values, or
  * links into its finished sub-graph), caches them with the merged UI and
  * reports the node finished.  0, or -1 when memory runs out. */
@@ -1809,7 +1999,10 @@ static int run_node(run *r, long i)
         json_object_object_add(d, "output", hit->ui ? json_object_get(hit->ui) : NULL);
         json_object_object_add(d, "prompt_id", json_object_new_string(r->prompt_id));
         send_c(r, "executed", d);
-        pstate(r, i, json_object_object_get(r->pnodes, x->id) ? 1 : 2);
+        pthread_mutex_lock(&r->pmu);
+        int started = json_object_object_get(r->pnodes, x->id) != NULL;
+        pthread_mutex_unlock(&r->pmu);
+        pstate(r, i, started ? 1 : 2);
         remove_pending(r, i);
         return 0;
     }
@@ -1920,6 +2113,11 @@ static int run_node(run *r, long i)
     }
     for (size_t k = 0; k < ncalls * no; k++)
         xe->link[k] = -1;
+    if ((def->flags & COMFY_NODE_ASYNC) && start_async(r, i, &s, whole, xe) == 0) {
+        xe = NULL;
+        rc = 2;   /* running on its own thread */
+        goto out;
+    }
     int expanded = 0;
     for (size_t e = 0; e < ncalls; e++) {
         x = &r->nodes[i];
@@ -1948,7 +2146,9 @@ static int run_node(run *r, long i)
         call.in_lists = s.lists;
         call.whole_lists = whole;
         call.elem = e;
-        call.display_node = x->id;
+        call.display_node = nid(r, x->display);
+        call.real_node = nid(r, x->real);
+        call.parent_node = x->parent >= 0 ? nid(r, x->parent) : NULL;
         int erc = def->execute(&call.pub);
         if (erc == COMFY_EINTERRUPTED || call.was_interrupted) {
             cd_xcall_clear(&call);
@@ -2104,6 +2304,9 @@ static void run_free(run *r)
     free(r->vals);
     free(r->val_ids);
     free(r->dyn_text);
+    pthread_mutex_destroy(&r->pmu);
+    pthread_mutex_destroy(&r->amu);
+    pthread_cond_destroy(&r->acv);
     free(r->nodes);
     free(r->pend);
     json_object_put(r->index);
@@ -2173,6 +2376,9 @@ static struct json_object *run_prompt(cd_executor *ex, cd_qitem *it)
     r.pnodes = json_object_new_object();
     r.index = json_object_new_object();
     r.prompt_text = cd_json_to_string(r.prompt, (size_t)1 << 30);
+    pthread_mutex_init(&r.pmu, NULL);
+    pthread_mutex_init(&r.amu, NULL);
+    pthread_cond_init(&r.acv, NULL);
     atomic_store(&ex->interrupt, 0);
     ex->run = &r;
 
@@ -2217,7 +2423,14 @@ static struct json_object *run_prompt(cd_executor *ex, cd_qitem *it)
             add_pending(&r, i);
     }
     while (r.n_pend > 0 && r.result == 0 && !r.oom) {
+        harvest(&r, 0);
+        if (r.result != 0 || r.n_pend == 0)
+            break;
         long i = pick(&r);
+        if (i < 0 && r.n_async > 0) {
+            harvest(&r, 1);   /* wait for a running async node */
+            continue;
+        }
         if (i < 0) {
             /* nothing ready: a dependency cycle */
             xnode *x = &r.nodes[cycle_blame(&r)];
@@ -2240,6 +2453,11 @@ static struct json_object *run_prompt(cd_executor *ex, cd_qitem *it)
         if (run_node(&r, i) < 0)
             break;
     }
+    /* a failed run stops its async nodes and waits for them */
+    atomic_store(&r.abort, r.result != 0 || r.oom);
+    while (r.n_async > 0)
+        harvest(&r, 1);
+    atomic_store(&r.abort, 0);
     if (r.result == 0 && !r.oom)
         add_message(&r, "execution_success", pid_data(&r), 0);
     else if (r.oom && r.result == 0)

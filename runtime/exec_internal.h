@@ -37,6 +37,7 @@ typedef struct cd_xcall {
     char *err_type, *err_msg;    /* owned, set by fail()                   */
     int was_interrupted;         /* interrupted()/progress() saw the flag  */
     const char *display_node;    /* for progress events                    */
+    const char *real_node, *parent_node;  /* for previews (parent may be NULL) */
     /* Node expansion (execute only): the graph this call returned, and
      * for each output either a value (outs) or a link into that graph. */
     struct json_object *expand_graph;  /* owned, or NULL                    */
@@ -44,6 +45,7 @@ typedef struct cd_xcall {
     uint32_t *out_link_slot;
     char prefix[256];            /* expand_prefix() text                    */
     int graph_count;             /* graphs made by this call so far         */
+    int async_call;              /* on an async node's thread: no expansion */
 } cd_xcall;
 
 /* Initialises `c` for class `cls` (outs allocated when n_outputs > 0).

@@ -262,6 +262,11 @@ typedef struct comfy_output_def {
 #define COMFY_NODE_V3_SCHEMA     (1u << 5) /* print object_info as V3 nodes */
 #define COMFY_NODE_API_NODE      (1u << 6) /* print "api_node": true        */
 #define COMFY_NODE_OUTPUT_TOOLTIPS (1u << 7) /* V1: print output_tooltips   */
+/* ComfyUI's async nodes (ABI 1.2): execute runs on a thread of its own,
+ * concurrently with other nodes of the prompt; the executor starts it as
+ * soon as its inputs are ready and goes on with other ready nodes.  Such
+ * a node must be thread-safe and cannot expand.                           */
+#define COMFY_NODE_ASYNC         (1u << 8)
 
 /* One invocation of a node.  Inputs are read with host->input(); results
  * are given with host->set_output() and host->set_ui().  Returns COMFY_OK,
