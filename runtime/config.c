@@ -118,6 +118,9 @@ static const opt opts[] = {
      "Do not log each request."},
     {"quick-test-for-ci", K_BOOL, F(quick_test_for_ci), 0, NULL, NULL, NULL,
      "Exit right after start-up (loads packs and folders, then quits)."},
+    {"list-node-classes", K_BOOL, F(list_node_classes), 0, NULL, NULL, NULL,
+     "Print one line \"PACK CLASS\" per registered node class and exit "
+     "(packaging fills Comfyd-Node-Classes from it)."},
     {"log-stdout", K_BOOL, F(log_stdout), 0, NULL, NULL, NULL,
      "Write the log to stdout instead of stderr."},
     {"disable-auto-launch", K_BOOL, F(disable_auto_launch), 0, NULL, NULL, NULL,

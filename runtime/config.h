@@ -47,6 +47,7 @@ typedef struct cd_config {
     char *hashing_function;    /* --default-hashing-function, "sha256" */
     int cache_classic;         /* --cache-classic (the default policy anyway) */
     int dont_print_server;     /* --dont-print-server */
+    int list_node_classes;     /* --list-node-classes: print, then exit */
     int quick_test_for_ci;     /* --quick-test-for-ci: exit after start-up */
     int max_upload_size_given; /* --max-upload-size was given: /features then
                                   prints max_upload_size as a float (§1.11) */

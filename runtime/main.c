@@ -3,12 +3,13 @@
  * packs, executor), then the network loop until SIGINT/SIGTERM.
  *
  * Exit codes: 0 after a clean stop (or --help / --version /
- * --quick-test-for-ci), 1 when start-up fails (folders, port), 2 for a bad
+ * --list-node-classes / --quick-test-for-ci), 1 when start-up fails (folders, port), 2 for a bad
  * flag or an unreadable --config file.
  */
 #include <stdio.h>
 
 #include "config.h"
+#include "registry.h"
 #include "log.h"
 #include "runtime.h"
 #include "server.h"
@@ -40,7 +41,14 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    if (cfg.quick_test_for_ci) {
+    if (cfg.list_node_classes) {
+        const cd_registry *reg = cd_runtime_registry(rt);
+        for (size_t i = 0; i < cd_registry_count(reg); i++) {
+            const cd_class *c = cd_registry_at(reg, i);
+            printf("%s %s\n", cd_pack_name(c->pack), c->def->name);
+        }
+        rc = fflush(stdout) == 0 ? 0 : 1;
+    } else if (cfg.quick_test_for_ci) {
         cd_log(log, COMFY_LOG_INFO, "--quick-test-for-ci: start-up complete, "
                                     "exiting");
         rc = 0;

@@ -44,6 +44,11 @@ cd_runtime *cd_runtime_new(const cd_config *cfg);
  * frees everything.  NULL is fine. */
 void cd_runtime_free(cd_runtime *rt);
 
+/* The node registry (read-only after start-up), for main's
+ * --list-node-classes and for tests.  Borrowed. */
+struct cd_registry;
+const struct cd_registry *cd_runtime_registry(const cd_runtime *rt);
+
 /* Folder layout in force (input, output, temp, user, model folders). */
 const cd_paths *cd_runtime_paths(const cd_runtime *rt);
 
