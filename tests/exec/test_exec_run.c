@@ -422,6 +422,72 @@ static void test_history_limit(void)
     h = saved;
 }
 
+/* Node expansion (§5.8): the for loop of ComfyUI's suite, a dynamic
+ * dependency cycle blamed on the generator, and async nodes in parallel. */
+static void test_expansion_and_async(void)
+{
+    /* for loop: average(black, v) three times over a white image -> 1/8 */
+    h_clear_events(&h);
+    const char *id = h_queue(&h,
+        "{\"1\": {\"class_type\": \"StubImage\", \"inputs\": {\"content\": \"BLACK\", \"height\": 4, \"width\": 4, \"batch_size\": 1}}, "
+        "\"2\": {\"class_type\": \"StubImage\", \"inputs\": {\"content\": \"WHITE\", \"height\": 4, \"width\": 4, \"batch_size\": 1}}, "
+        "\"3\": {\"class_type\": \"TestForLoopOpen\", \"inputs\": {\"remaining\": 3, \"initial_value1\": [\"2\", 0]}}, "
+        "\"4\": {\"class_type\": \"TestVariadicAverage\", \"inputs\": {\"input1\": [\"1\", 0], \"input2\": [\"3\", 2]}}, "
+        "\"5\": {\"class_type\": \"TestForLoopClose\", \"inputs\": {\"flow_control\": [\"3\", 0], \"initial_value1\": [\"4\", 0]}}, "
+        "\"6\": {\"class_type\": \"TestToBoolNode\", \"inputs\": {\"value\": [\"5\", 0]}}, "
+        "\"9\": {\"class_type\": \"ExecTestUI\", \"inputs\": {\"value\": [\"6\", 0]}}}", NULL);
+    char p[64];
+    snprintf(p, sizeof(p), "%s", id ? id : "");
+    CHECK(h_wait_done(&h, p) >= 0, "for loop run");
+    char got[16384];
+    h_trace(&h, p, got, sizeof(got));
+    CHECK(strstr(got, "execution_success") != NULL, "for loop: %s", got);
+    /* expanded nodes carry the parent's id as prefix and their display node */
+    CHECK(strstr(got, "executing:5.0.0.") != NULL, "expanded nodes ran: %s", got);
+    struct json_object *hi = history(p);
+    char path[128];
+    snprintf(path, sizeof(path), "%s.outputs.9.text.0", p);
+    CHECK(hi && json_object_get_boolean(jget(hi, path)), "loop result is non-zero");
+    json_object_put(hi);
+
+    /* a cycle created by expansion is an execution error on the generator */
+    h_clear_events(&h);
+    id = h_queue(&h,
+        "{\"1\": {\"class_type\": \"StubImage\", \"inputs\": {\"content\": \"BLACK\", \"height\": 4, \"width\": 4, \"batch_size\": 1}}, "
+        "\"2\": {\"class_type\": \"TestDynamicDependencyCycle\", \"inputs\": {\"input1\": [\"1\", 0], \"input2\": [\"1\", 0]}}, "
+        "\"9\": {\"class_type\": \"ExecTestUI\", \"inputs\": {\"value\": [\"2\", 0]}}}", NULL);
+    snprintf(p, sizeof(p), "%s", id ? id : "");
+    CHECK(h_wait_done(&h, p) >= 0, "cycle run");
+    hi = history(p);
+    snprintf(path, sizeof(path), "%s.status.messages.2.1", p);
+    struct json_object *err = jget(hi, path);
+    CHECK(err && strcmp(jstr(err, "exception_type"), "graph.DependencyCycleError") == 0 &&
+          strcmp(jstr(err, "node_id"), "2") == 0, "cycle error: %s",
+          err ? json_object_to_json_string(err) : "(none)");
+    json_object_put(hi);
+
+    /* three async sleeps of 0.4 s run side by side */
+    h_clear_events(&h);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    id = h_queue(&h,
+        "{\"1\": {\"class_type\": \"TestSleep\", \"inputs\": {\"value\": 1, \"seconds\": 0.4}}, "
+        "\"2\": {\"class_type\": \"TestSleep\", \"inputs\": {\"value\": 2, \"seconds\": 0.41}}, "
+        "\"3\": {\"class_type\": \"TestSleep\", \"inputs\": {\"value\": 3, \"seconds\": 0.42}}, "
+        "\"4\": {\"class_type\": \"TestMakeListNode\", \"inputs\": {\"value1\": [\"1\", 0], \"value2\": [\"2\", 0], \"value3\": [\"3\", 0]}}, "
+        "\"9\": {\"class_type\": \"ExecTestUI\", \"inputs\": {\"value\": [\"4\", 0]}}}", NULL);
+    snprintf(p, sizeof(p), "%s", id ? id : "");
+    CHECK(h_wait_done(&h, p) >= 0, "async run");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(secs < 1.1, "async sleeps took %.2f s (serial would be 1.23 s)", secs);
+    hi = history(p);
+    snprintf(path, sizeof(path), "%s.outputs.9.text", p);
+    CHECK(hi && strcmp(json_object_to_json_string_ext(jget(hi, path), JSON_C_TO_STRING_PLAIN), "[1,2,3]") == 0,
+          "list of async results: %s", hi ? json_object_to_json_string(jget(hi, path)) : "");
+    json_object_put(hi);
+}
+
 int main(void)
 {
     if (h_start(&h, (char *)NULL) != 0) {
@@ -436,6 +502,7 @@ int main(void)
     test_history_windows();
     test_hidden();
     test_is_changed();
+    test_expansion_and_async();
     h_stop(&h);
     test_policy("--cache-none", NULL, 1);
     test_policy("--cache-lru", "10", 0);
