@@ -289,7 +289,18 @@ typedef int (*comfy_is_changed_fn)(comfy_call *call, comfy_value **out);
  * COMFY_OK, or host->fail() with a message (custom_validation_failed).
  * A node that has this hook skips the host's own min/max and COMBO checks
  * for the inputs named in `validates` (NULL-terminated), as ComfyUI skips
- * them for the arguments of its VALIDATE_INPUTS.                          */
+ * them for the arguments of its VALIDATE_INPUTS.  Two names are special:
+ * "input_types" (the Python parameter of that name) switches off the
+ * link type check for the node, and host->input(call, "input_types") then
+ * gives a MAP input name -> STRING type of every linked input; "*" (Python
+ * **kwargs) takes over every input.  On failure one error is reported per
+ * input named (and present), with details "<name> - <message>".
+ *
+ * ExecutionBlocker (ComfyUI's comfy_execution.graph.ExecutionBlocker): an
+ * output set to an OBJECT value of type "ExecutionBlocker" (value_object
+ * with iface NULL and self the message, a static string, or NULL) blocks
+ * every node it reaches; with a message an `execution_error` "Execution
+ * Blocked: <message>" is sent, once per blocked call.                      */
 typedef int (*comfy_validate_fn)(comfy_call *call);
 
 typedef struct comfy_node_def {
