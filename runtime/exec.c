@@ -59,6 +59,8 @@ struct cd_executor {
 
     cd_event_sink sink;
     void *sink_user;
+    cd_unload_fn unload;
+    void *unload_user;
 
     cd_cache cache;              /* worker only                    */
     long long nonce;             /* is_changed "never equal" keys  */
@@ -200,6 +202,14 @@ void cd_executor_set_event_sink(cd_executor *ex, cd_event_sink sink, void *user)
     ex->sink = sink;
     ex->sink_user = user;
     pthread_mutex_unlock(&ex->emu);
+}
+
+void cd_executor_set_unload_hook(cd_executor *ex, cd_unload_fn fn, void *user)
+{
+    pthread_mutex_lock(&ex->mu);
+    ex->unload = fn;
+    ex->unload_user = user;
+    pthread_mutex_unlock(&ex->mu);
 }
 
 int cd_exec_take_interrupt(cd_executor *ex)
@@ -2503,8 +2513,17 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&ex->mu);
             if (fm)
                 cd_cache_clear(&ex->cache);
-            if (um)
-                cd_log(ex->log, COMFY_LOG_INFO, "executor: unload_models requested");
+            if (um) {
+                pthread_mutex_lock(&ex->mu);
+                cd_unload_fn fn = ex->unload;
+                void *user = ex->unload_user;
+                pthread_mutex_unlock(&ex->mu);
+                if (fn)
+                    fn(user);
+                else
+                    cd_log(ex->log, COMFY_LOG_DEBUG, "executor: unload_models: no model holder registered");
+            }
+            malloc_trim(0);
             pthread_mutex_lock(&ex->mu);
             continue;
         }

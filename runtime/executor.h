@@ -51,4 +51,11 @@ int cd_executor_free_memory(cd_executor *ex, const char *body, size_t len, cd_bu
 int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out);
 int cd_executor_get_job(cd_executor *ex, const char *id, cd_buf *out);
 
+/* POST /free {"unload_models": true} (§3.6): `fn(user)` runs on the worker
+ * thread between prompts (or at once when idle), after the output cache
+ * was emptied if free_memory was asked too.  Packs holding models will be
+ * reached through it.  NULL: only logged.  Set before serving. */
+typedef void (*cd_unload_fn)(void *user);
+void cd_executor_set_unload_hook(cd_executor *ex, cd_unload_fn fn, void *user);
+
 #endif
