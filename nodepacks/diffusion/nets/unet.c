@@ -750,3 +750,66 @@ out:
     free(heap);
     return rc;
 }
+
+/* ---- operation count ------------------------------------------------------ */
+
+static double res_flops(const resblock *r, double n, double hw)
+{
+    double f = 2.0 * n * hw * 9.0 * (double)(r->cin * r->cout + r->cout * r->cout);
+    if (r->has_skip)
+        f += 2.0 * n * hw * (double)(r->cin * r->cout);
+    return f;
+}
+
+static double st_flops(const xformer *t, double n, double hw, double T, double ctx)
+{
+    const double I = (double)t->inner, rows = n * hw;
+    double f = 2.0 * rows * (double)t->ch * I * 2.0; /* proj in + out */
+    double blk = 2.0 * rows * I * I * 4.0             /* self q k v o   */
+               + 2.0 * rows * I * I * 2.0             /* cross q, o     */
+               + 2.0 * n * T * ctx * I * 2.0          /* cross k, v     */
+               + 4.0 * n * hw * hw * I                /* self scores+pv */
+               + 4.0 * n * hw * T * I                 /* cross          */
+               + 2.0 * rows * I * 8.0 * I + 2.0 * rows * 4.0 * I * I; /* GEGLU FF */
+    return f + blk * (double)t->depth;
+}
+
+double cd_unet_flops(const cd_unet *u, int64_t B, int64_t h, int64_t w, int64_t T)
+{
+    plan p;
+    if (!u || make_plan(u, B, h, w, T, &p) < 0)
+        return 0;
+    const double n = (double)B, ctx = (double)u->cfg.context_dim, t = (double)T;
+    double f = 0;
+    for (int i = 0; i < u->n_in; i++) {
+        const ublock *k = &u->in[i];
+        const double hw = (double)(p.hl[k->level] * p.wl[k->level]);
+        if (k->kind & B_CONV)
+            f += 2.0 * n * hw * 9.0 * (double)(k->conv.cin * k->conv.cout);
+        if (k->kind & B_RES)
+            f += res_flops(&k->res, n, hw);
+        if (k->kind & B_ST)
+            f += st_flops(&k->st, n, hw, t, ctx);
+        if (k->kind & B_DOWN)
+            f += 2.0 * n * (double)(p.hl[k->level + 1] * p.wl[k->level + 1]) * 9.0 *
+                 (double)(k->conv.cin * k->conv.cout);
+    }
+    const int L = u->cfg.n_levels;
+    const double hwm = (double)(p.hl[L - 1] * p.wl[L - 1]);
+    if (u->mid_kind)
+        f += res_flops(&u->mid0, n, hwm) + res_flops(&u->mid2, n, hwm);
+    if (u->mid_kind == 2)
+        f += st_flops(&u->mid1, n, hwm, t, ctx);
+    for (int i = 0; i < u->n_out; i++) {
+        const ublock *k = &u->out[i];
+        const double hw = (double)(p.hl[k->level] * p.wl[k->level]);
+        f += res_flops(&k->res, n, hw);
+        if (k->kind & B_ST)
+            f += st_flops(&k->st, n, hw, t, ctx);
+        if (k->kind & B_UP)
+            f += 2.0 * n * (double)(p.hl[k->level - 1] * p.wl[k->level - 1]) * 9.0 *
+                 (double)(k->conv.cin * k->conv.cout);
+    }
+    f += 2.0 * n * (double)(h * w) * 9.0 * (double)(u->out_conv.cin * u->out_conv.cout);
+    return f;
+}

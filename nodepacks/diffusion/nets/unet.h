@@ -92,4 +92,8 @@ int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, in
                     int64_t h, int64_t w, const float *timesteps, const float *context,
                     int64_t T, const float *y, float *out);
 
+/* Floating-point operations of one forward (convolutions, matmuls and
+ * attention, 2 per multiply-add), for benchmarks; 0 for a bad size. */
+double cd_unet_flops(const cd_unet *u, int64_t B, int64_t h, int64_t w, int64_t T);
+
 #endif

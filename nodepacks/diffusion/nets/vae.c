@@ -865,3 +865,41 @@ out:
     free(acc);
     return rc;
 }
+
+/* ---- operation count ------------------------------------------------------ */
+
+static double vres_flops(const vres *r, double hw)
+{
+    double f = 2.0 * hw * 9.0 * (double)(r->cin * r->cout + r->cout * r->cout);
+    if (r->has_skip)
+        f += 2.0 * hw * (double)(r->cin * r->cout);
+    return f;
+}
+
+static double vattn_flops(const vattn *a, double hw)
+{
+    return 2.0 * hw * (double)(a->c * a->c) * 4.0 + 4.0 * hw * hw * (double)a->c;
+}
+
+double cd_vae_decode_flops(const cd_vae *v, int64_t B, int64_t h, int64_t w)
+{
+    if (!v || !v->dec.present || B <= 0 || h <= 0 || w <= 0)
+        return 0;
+    const vhalf *d = &v->dec;
+    double hw = (double)(h * w), f = 0;
+    if (v->has_quant)
+        f += 2.0 * hw * (double)(v->embed * v->z);
+    f += 2.0 * hw * 9.0 * (double)(d->conv_in.cin * d->conv_in.cout);
+    f += vres_flops(&d->mid1, hw) + vattn_flops(&d->attn, hw) + vres_flops(&d->mid2, hw);
+    for (int l = v->n_levels - 1; l >= 0; l--) {
+        const vlevel *L = &d->lv[l];
+        for (int i = 0; i < L->nblocks; i++)
+            f += vres_flops(&L->blk[i], hw);
+        if (L->has_sample) {
+            hw *= 4.0;
+            f += 2.0 * hw * 9.0 * (double)(L->sample.cin * L->sample.cout);
+        }
+    }
+    f += 2.0 * hw * 9.0 * (double)(d->conv_out.cin * d->conv_out.cout);
+    return f * (double)B;
+}

@@ -90,4 +90,8 @@ int cd_vae_encode_tiled(const cd_vae *v, const cd_nets_run *run, const float *im
                         int64_t H, int64_t W, int64_t tile_x, int64_t tile_y, int64_t overlap,
                         float *z);
 
+/* Floating-point operations of cd_vae_decode (2 per multiply-add), for
+ * benchmarks; 0 for a bad size or no decoder. */
+double cd_vae_decode_flops(const cd_vae *v, int64_t B, int64_t h, int64_t w);
+
 #endif
