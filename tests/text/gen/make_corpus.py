@@ -179,7 +179,9 @@ def main():
             seen.add(p)
             uniq.append(p)
     with open(OUT, "w", encoding="utf-8") as f:
-        json.dump(uniq, f, ensure_ascii=True, indent=0)
+        # Raw UTF-8, not \uXXXX escapes: json-c 0.16 mangles escaped
+        # surrogate pairs that straddle its read chunks into U+FFFD.
+        json.dump(uniq, f, ensure_ascii=False, indent=0)
         f.write("\n")
     print(len(uniq), "prompts")
 

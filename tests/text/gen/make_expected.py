@@ -36,7 +36,7 @@ import transformers
 import regex
 import unicodedata
 
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+DATA = os.environ.get("TEXT_DATA_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
 
 
 FLOAT_CASES = [
@@ -175,7 +175,7 @@ def main():
         json.dump({"meta": meta, "prompts": weights}, f, separators=(",", ":"))
         f.write("\n")
     with open(os.path.join(DATA, "embeddings.json"), "w", encoding="utf-8") as f:
-        json.dump({"meta": meta, "calls": calls}, f, indent=1, sort_keys=True, ensure_ascii=True)
+        json.dump({"meta": meta, "calls": calls}, f, indent=1, sort_keys=True, ensure_ascii=False)
         f.write("\n")
     # Python float() on the strings a weight may carry.
     floats = []
@@ -185,7 +185,7 @@ def main():
         except ValueError:
             floats.append([x, None])
     with open(os.path.join(DATA, "expected_floats.json"), "w", encoding="utf-8") as f:
-        json.dump(floats, f, indent=0, ensure_ascii=True)
+        json.dump(floats, f, indent=0, ensure_ascii=False)  # raw UTF-8 (see make_corpus.py)
         f.write("\n")
     print(len(prompts), "prompts;", len(calls), "embedding lookups;", len(floats), "floats")
 
