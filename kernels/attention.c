@@ -487,7 +487,10 @@ int ck_attention_prec(ck_pool *p, const ck_attn_desc *d, int prec,
     j.qblocks = (d->lq + BQ - 1) / BQ;
     j.avx512 = (ck_cpu_features() & CK_CPU_AVX512) != 0;
 #if defined(CK_X86_INTRIN)
-    j.bf16 = prec == CK_PREC_BF16 && (ck_cpu_features() & CK_CPU_AVX512BF16);
+    /* bf16 pays off once packing is amortised over many queries and keys;
+     * short sequences run the f32 kernel (more precise, and as fast) */
+    j.bf16 = prec == CK_PREC_BF16 && (ck_cpu_features() & CK_CPU_AVX512BF16) &&
+             d->lq >= 512 && d->lk >= 128;
 #endif
     j.D2 = (j.D + 1) / 2 * 2;
     int64_t bh = d->batch * d->heads;

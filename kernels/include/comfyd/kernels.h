@@ -198,7 +198,8 @@ int ck_attention(ck_pool *p, const ck_attn_desc *d, const float *q,
 /* ck_attention with a compute precision: CK_PREC_F32 is ck_attention;
  * CK_PREC_BF16 rounds q, k, v and the softmax weights to bf16 and sums the
  * products in f32 (AVX-512 BF16, about twice as fast); on CPUs without
- * AVX-512 BF16 it runs the f32 path. */
+ * AVX-512 BF16, and for short sequences (lq < 512 or lk < 128) where
+ * bf16 gains nothing, it runs the f32 path. */
 int ck_attention_prec(ck_pool *p, const ck_attn_desc *d, int prec,
                       const float *q, const float *k, const float *v, float *o);
 
