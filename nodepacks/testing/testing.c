@@ -4,9 +4,9 @@
  * names, inputs and behaviour, so that ComfyUI's execution test suite can
  * run against comfyd.  Node expansion (TestMixedExpansionReturns, the for
  * and while loops, TestParallelSleep, TestDynamicDependencyCycle) uses the
- * host's expand functions (ABI 1.2).  Not here: the async-only classes of
- * async_test_nodes.py and TestSamplingInExpansion (needs the diffusion
- * nodes).
+ * host's expand functions (ABI 1.2); Python's async nodes are
+ * COMFY_NODE_ASYNC nodes.  Not here: TestSamplingInExpansion (needs the
+ * diffusion nodes).
  *
  * Conventions used with the executor:
  *   - a validate_inputs hook whose `validates` list holds "input_types"
@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 #include <math.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1361,6 +1362,259 @@ static const comfy_input_def blocker_in[] = {
     IN("input", "*", COMFY_REQUIRED, NULL), IN("block", "BOOLEAN", COMFY_REQUIRED, NULL),
     IN("verbose", "BOOLEAN", COMFY_REQUIRED, "{\"default\": false}")};
 
+/* ---- async_test_nodes.py ------------------------------------------------------------- */
+
+/* Sleeps `secs`, checking for interrupt every 10 ms.  COMFY_OK or the
+ * status to return. */
+static int nap(comfy_call *call, double secs)
+{
+    double end = mono_seconds() + secs;
+    while (mono_seconds() < end) {
+        int rc = H->interrupted(call);
+        if (rc != COMFY_OK)
+            return rc;
+        double left = end - mono_seconds();
+        if (left > 0.01)
+            left = 0.01;
+        if (left > 0) {
+            struct timespec d = {0, (long)(left * 1e9)};
+            nanosleep(&d, NULL);
+        }
+    }
+    return COMFY_OK;
+}
+
+static int async_validation_exec(comfy_call *call)
+{
+    return out_tensor(call, 0, filled(1, 512, 512, 3, get_float(call, "value", 5.0) / 10.0));
+}
+
+/* Python str() of a float for messages. */
+static void pyfloat(double d, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.17g", d);
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            break;
+    }
+    if (!strpbrk(out, ".eninf"))
+        strncat(out, ".0", cap - strlen(out) - 1);
+}
+
+static int async_validation_hook2(comfy_call *call)
+{
+    struct timespec d = {0, 50 * 1000 * 1000};
+    nanosleep(&d, NULL);
+    double v = get_float(call, "value", 5.0), t = get_float(call, "threshold", 10.0);
+    if (v > t) {
+        char a[40], b[40];
+        pyfloat(v, a, sizeof(a));
+        pyfloat(t, b, sizeof(b));
+        return H->fail(call, "ValueError", "Value %s exceeds threshold %s", a, b);
+    }
+    return COMFY_OK;
+}
+
+static int async_validation_error_exec(comfy_call *call)
+{
+    double v = get_float(call, "value", 5.0), m = get_float(call, "max_value", 10.0);
+    return out_tensor(call, 0, filled(1, 512, 512, 3, v / m));
+}
+
+static int async_validation_error_hook(comfy_call *call)
+{
+    struct timespec d = {0, 50 * 1000 * 1000};
+    nanosleep(&d, NULL);
+    double v = get_float(call, "value", 5.0), m = get_float(call, "max_value", 10.0);
+    if (v > m) {
+        char a[40], b[40];
+        pyfloat(v, a, sizeof(a));
+        pyfloat(m, b, sizeof(b));
+        return H->fail(call, "ValueError", "Async validation failed: %s > %s", a, b);
+    }
+    return COMFY_OK;
+}
+
+static int async_error(comfy_call *call)
+{
+    int rc = nap(call, get_float(call, "error_after", 0.1));
+    if (rc != COMFY_OK)
+        return rc;
+    return H->fail(call, "RuntimeError", "Intentional async execution error for testing");
+}
+
+static int async_timeout(comfy_call *call)
+{
+    double timeout = get_float(call, "timeout", 1.0), op = get_float(call, "operation_time", 2.0);
+    int rc = nap(call, op < timeout ? op : timeout);
+    if (rc != COMFY_OK)
+        return rc;
+    if (op > timeout) {
+        char t[40];
+        pyfloat(timeout, t, sizeof(t));
+        return H->fail(call, "RuntimeError", "Operation timed out after %s seconds", t);
+    }
+    return pass_input(call, 0, "value");
+}
+
+static int async_lazy_check(comfy_call *call, comfy_value *needed)
+{
+    struct timespec d = {0, 50 * 1000 * 1000};
+    nanosleep(&d, NULL);
+    int cond = get_bool(call, "condition", 1);
+    if (cond && !H->input(call, "input1"))
+        H->list_append(needed, H->value_string(H->ctx, "input1", (size_t)-1));
+    if (!cond && !H->input(call, "input2"))
+        H->list_append(needed, H->value_string(H->ctx, "input2", (size_t)-1));
+    return COMFY_OK;
+}
+
+static int async_lazy_exec(comfy_call *call)
+{
+    return out_tensor(call, 0, filled(1, 512, 512, 3, 1.0));
+}
+
+static int dynamic_async(comfy_call *call)
+{
+    if (can_expand(call) != COMFY_OK)
+        return COMFY_ERR;
+    int64_t n = get_int(call, "num_async_nodes", 3);
+    double secs = get_float(call, "sleep_duration", 0.2);
+    const char *p = H->expand_prefix(call);
+    sbuf b = {0};
+    sb_printf(&b, "{");
+    for (int64_t i = 0; i < n; i++) {
+        sb_printf(&b, "\"%s%lld\": {\"class_type\": \"TestSleep\", \"inputs\": {\"value\": ", p, (long long)i + 1);
+        sb_value(&b, call, H->input(call, i % 2 == 0 ? "image1" : "image2"));
+        sb_printf(&b, ", \"seconds\": %.17g}}, ", secs);
+    }
+    char out[300];
+    if (n == 1) {
+        snprintf(out, sizeof(out), "%s1", p);
+        sb_printf(&b, "\"%sunused\": {\"class_type\": \"StubInt\", \"inputs\": {\"value\": 0}}}", p);
+    } else {
+        snprintf(out, sizeof(out), "%savg", p);
+        sb_printf(&b, "\"%savg\": {\"class_type\": \"TestVariadicAverage\", \"inputs\": {", p);
+        for (int64_t i = 0; i < n; i++)
+            sb_printf(&b, "%s\"input%lld\": [\"%s%lld\", 0]", i ? ", " : "", (long long)i + 1, p,
+                      (long long)i + 1);
+        sb_printf(&b, "}}}");
+    }
+    int rc = sb_expand(call, &b);
+    return rc == COMFY_OK ? H->set_output_link(call, 0, out, 0) : rc;
+}
+
+/* TestAsyncResourceUser's class-level resource table. */
+static pthread_mutex_t res_mu = PTHREAD_MUTEX_INITIALIZER;
+static char res_busy[64][128];
+
+static int resource_user(comfy_call *call)
+{
+    const char *id = get_str(call, "resource_id");
+    int slot = -1;
+    pthread_mutex_lock(&res_mu);
+    for (int i = 0; i < 64; i++)
+        if (strcmp(res_busy[i], id) == 0) {
+            pthread_mutex_unlock(&res_mu);
+            return H->fail(call, "RuntimeError", "Resource %s is already in use!", id);
+        }
+    for (int i = 0; i < 64 && slot < 0; i++)
+        if (!res_busy[i][0])
+            slot = i;
+    if (slot >= 0)
+        snprintf(res_busy[slot], sizeof(res_busy[slot]), "%s", id);
+    pthread_mutex_unlock(&res_mu);
+    int rc = nap(call, get_float(call, "duration", 0.1));
+    if (slot >= 0) {
+        pthread_mutex_lock(&res_mu);
+        res_busy[slot][0] = 0;
+        pthread_mutex_unlock(&res_mu);
+    }
+    return rc != COMFY_OK ? rc : pass_input(call, 0, "value");
+}
+
+static int batch_processing(comfy_call *call)
+{
+    comfy_tensor *a = in_tensor(call, "images");
+    if (!a)
+        return COMFY_ERR;
+    double per = get_float(call, "process_time_per_item", 0.1);
+    int64_t bsz = a->ndim > 0 ? a->shape[0] : 1;
+    comfy_tensor *o = H->tensor_new(H->ctx, COMFY_F32, (int)a->ndim, a->shape);
+    if (!o)
+        return H->fail(call, "MemoryError", "cannot allocate a tensor");
+    int64_t per_item = bsz > 0 ? numel(a) / bsz : 0;
+    for (int64_t i = 0; i < bsz; i++) {
+        int rc = nap(call, per);
+        if (rc == COMFY_OK)
+            rc = H->progress(call, (double)(i + 1), (double)bsz, NULL);
+        if (rc != COMFY_OK) {
+            H->tensor_release(o);
+            return rc;
+        }
+        for (int64_t k = 0; k < per_item; k++)
+            ((float *)o->data)[i * per_item + k] = 1.0f - ((const float *)a->data)[i * per_item + k];
+    }
+    return out_tensor(call, 0, o);
+}
+
+/* TestAsyncConcurrentLimit's semaphore of 2. */
+static pthread_mutex_t sem_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sem_cv = PTHREAD_COND_INITIALIZER;
+static int sem_free = 2;
+
+static int concurrent_limit(comfy_call *call)
+{
+    pthread_mutex_lock(&sem_mu);
+    while (sem_free == 0)
+        pthread_cond_wait(&sem_cv, &sem_mu);
+    sem_free--;
+    pthread_mutex_unlock(&sem_mu);
+    int rc = nap(call, get_float(call, "duration", 0.5));
+    pthread_mutex_lock(&sem_mu);
+    sem_free++;
+    pthread_cond_signal(&sem_cv);
+    pthread_mutex_unlock(&sem_mu);
+    return rc != COMFY_OK ? rc : pass_input(call, 0, "value");
+}
+
+static const comfy_input_def async_validation_in[] = {
+    IN("value", "FLOAT", COMFY_REQUIRED, "{\"default\": 5.0}"),
+    IN("threshold", "FLOAT", COMFY_REQUIRED, "{\"default\": 10.0}")};
+static const comfy_input_def async_validation_error_in[] = {
+    IN("value", "FLOAT", COMFY_REQUIRED, "{\"default\": 5.0}"),
+    IN("max_value", "FLOAT", COMFY_REQUIRED, "{\"default\": 10.0}")};
+static const char *const v_value_threshold[] = {"value", "threshold", NULL};
+static const char *const v_value_max[] = {"value", "max_value", NULL};
+static const comfy_input_def async_error_in[] = {
+    IN("value", "*", COMFY_REQUIRED, "{}"),
+    IN("error_after", "FLOAT", COMFY_REQUIRED, "{\"default\": 0.1, \"min\": 0.0, \"max\": 10.0}")};
+static const comfy_input_def async_timeout_in[] = {
+    IN("value", "*", COMFY_REQUIRED, "{}"),
+    IN("timeout", "FLOAT", COMFY_REQUIRED, "{\"default\": 1.0, \"min\": 0.1, \"max\": 10.0}"),
+    IN("operation_time", "FLOAT", COMFY_REQUIRED, "{\"default\": 2.0, \"min\": 0.1, \"max\": 10.0}")};
+static const comfy_input_def async_lazy_in[] = {
+    IN("input1", "*", COMFY_REQUIRED, "{\"lazy\": true}"),
+    IN("input2", "*", COMFY_REQUIRED, "{\"lazy\": true}"),
+    IN("condition", "BOOLEAN", COMFY_REQUIRED, "{\"default\": true}")};
+static const comfy_input_def dynamic_async_in[] = {
+    IN("image1", "IMAGE", COMFY_REQUIRED, NULL), IN("image2", "IMAGE", COMFY_REQUIRED, NULL),
+    IN("num_async_nodes", "INT", COMFY_REQUIRED, "{\"default\": 3, \"min\": 1, \"max\": 10}"),
+    IN("sleep_duration", "FLOAT", COMFY_REQUIRED, "{\"default\": 0.2, \"min\": 0.1, \"max\": 1.0}")};
+static const comfy_input_def resource_in[] = {
+    IN("value", "*", COMFY_REQUIRED, "{}"),
+    IN("resource_id", "STRING", COMFY_REQUIRED, "{\"default\": \"resource_0\"}"),
+    IN("duration", "FLOAT", COMFY_REQUIRED, "{\"default\": 0.1, \"min\": 0.0, \"max\": 1.0}")};
+static const comfy_input_def batch_in[] = {
+    IN("images", "IMAGE", COMFY_REQUIRED, NULL),
+    IN("process_time_per_item", "FLOAT", COMFY_REQUIRED, "{\"default\": 0.1, \"min\": 0.01, \"max\": 1.0}"),
+    IN("unique_id", "UNIQUE_ID", COMFY_HIDDEN, NULL)};
+static const comfy_input_def limit_in[] = {
+    IN("value", "*", COMFY_REQUIRED, "{}"),
+    IN("duration", "FLOAT", COMFY_REQUIRED, "{\"default\": 0.5, \"min\": 0.1, \"max\": 2.0}"),
+    IN("node_id", "INT", COMFY_REQUIRED, "{\"default\": 0}")};
+
 /* ---- the class table -------------------------------------------------------------- */
 
 #define NODE(nm, disp, cat, ins, outs, fn, ...)                                                  \
@@ -1399,6 +1653,27 @@ static const comfy_node_def nodes[] = {
     NODE("TestSyncProgressUpdate", "Sync Progress Update Test Node", "_for_testing/async", progress_in,
          o_any, progress_update),
     NODE("TestSyncError", "Test Sync Error", "_for_testing/async", sync_error_in, o_any, sync_error),
+    NODE("TestAsyncValidation", "Test Async Validation", "_for_testing/async", async_validation_in, o_image,
+         async_validation_exec, .validate_inputs = async_validation_hook2, .validates = v_value_threshold),
+    NODE("TestAsyncError", "Test Async Error", "_for_testing/async", async_error_in, o_any, async_error,
+         .flags = COMFY_NODE_ASYNC),
+    NODE("TestAsyncValidationError", "Test Async Validation Error", "_for_testing/async",
+         async_validation_error_in, o_image, async_validation_error_exec,
+         .validate_inputs = async_validation_error_hook, .validates = v_value_max),
+    NODE("TestAsyncTimeout", "Test Async Timeout", "_for_testing/async", async_timeout_in, o_any,
+         async_timeout, .flags = COMFY_NODE_ASYNC),
+    NODE("TestAsyncLazyCheck", "Test Async Lazy Check", "_for_testing/async", async_lazy_in, o_image,
+         async_lazy_exec, .check_lazy = async_lazy_check),
+    NODE("TestDynamicAsyncGeneration", "Test Dynamic Async Generation", "_for_testing/async",
+         dynamic_async_in, o_image, dynamic_async),
+    NODE("TestAsyncResourceUser", "Test Async Resource User", "_for_testing/async", resource_in, o_any,
+         resource_user, .flags = COMFY_NODE_ASYNC),
+    NODE("TestAsyncBatchProcessing", "Test Async Batch Processing", "_for_testing/async", batch_in,
+         o_image, batch_processing, .flags = COMFY_NODE_ASYNC),
+    NODE("TestAsyncConcurrentLimit", "Test Async Concurrent Limit", "_for_testing/async", limit_in, o_any,
+         concurrent_limit, .flags = COMFY_NODE_ASYNC),
+    NODE("TestAsyncProgressUpdate", "Async Progress Update Test Node", "_for_testing/async", progress_in,
+         o_any, progress_update, .flags = COMFY_NODE_ASYNC),
     NODE("TestWhileLoopOpen", "While Loop Open", "Testing/Flow", while_open_in, while_open_out, while_open,
          .validate_inputs = variant_validate, .validates = v_types),
     NODE("TestWhileLoopClose", "While Loop Close", "Testing/Flow", while_close_in, while_close_out,

@@ -11,7 +11,8 @@
 # client-side dependencies (pytest, websocket-client, numpy, pillow; no
 # torch), then runs the suite with the comfyd_suite plugin, which starts
 # comfyd (COMFYD_BUILD/comfyd, default build/) with the core and testing
-# packs in place of ComfyUI's main.py.
+# packs in place of ComfyUI's main.py.  COMFYD_SUITE_TESTS picks other test
+# files of the suite (default tests/execution/test_execution.py).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -41,4 +42,4 @@ COMFYD_BINARY="$build/comfyd" \
 COMFYD_PACK_DIRS="$build/nodepacks:$build/test-packs/testing" \
 PYTHONPATH="$here:$comfyui" \
     "$venv/bin/python" -m pytest -p comfyd_suite -q -p no:cacheprovider \
-    tests/execution/test_execution.py --output_dir "$out" --port "$port" "$@"
+    ${COMFYD_SUITE_TESTS:-tests/execution/test_execution.py} --output_dir "$out" --port "$port" "$@"
