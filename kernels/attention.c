@@ -203,6 +203,47 @@ scores(const int nk, const float *qs, int64_t Dp, const float *kb, int64_t D,
             c[r][u] = acc[r][u];
 }
 
+/* The online-softmax step of one block for R rows.  c holds the scores
+ * (nk vectors, cnt real keys); on return c[r][u] = 2^(score - m[r]).  The
+ * row max m moves lazily: only when the block's max exceeds it by more than
+ * 8 (so P stays below 2^8), and then the running sums lv (16 lanes per row,
+ * reduced at the end) and the output rows acc are rescaled. */
+AVX512 __attribute__((always_inline)) static inline void
+softmax_step(__m512 c[R][4], int nk, int64_t cnt, float *m, float *lv,
+             float *acc, int64_t Dp)
+{
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    for (int r = 0; r < R; r++) {
+        if (cnt < BK)
+            for (int u = 0; u < nk; u++) {
+                int64_t left = cnt - 16 * u;
+                __mmask16 keep = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+                c[r][u] = _mm512_mask_blend_ps(keep, ninf, c[r][u]);
+            }
+        __m512 mx4 = c[r][0];
+        for (int u = 1; u < nk; u++)
+            mx4 = _mm512_max_ps(mx4, c[r][u]);
+        float mx = _mm512_reduce_max_ps(mx4);
+        __m512 sum = _mm512_loadu_ps(lv + r * 16);
+        if (m[r] == -INFINITY) {
+            m[r] = mx;
+        } else if (mx > m[r] + 8.0f) {
+            __m512 al = exp2_512(_mm512_set1_ps(m[r] - mx));
+            sum = _mm512_mul_ps(sum, al);
+            float *ar = acc + r * Dp;
+            for (int64_t e = 0; e < Dp; e += 16)
+                _mm512_storeu_ps(ar + e, _mm512_mul_ps(al, _mm512_loadu_ps(ar + e)));
+            m[r] = mx;
+        }
+        __m512 mv = _mm512_set1_ps(m[r]);
+        for (int u = 0; u < nk; u++) {
+            c[r][u] = exp2_512(_mm512_sub_ps(c[r][u], mv));
+            sum = _mm512_add_ps(sum, c[r][u]);
+        }
+        _mm512_storeu_ps(lv + r * 16, sum);
+    }
+}
+
 /* One block of R rows × BK keys (cnt real keys at k0). */
 AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
                                 float *s, const float *kt, const float *vp,
@@ -220,39 +261,10 @@ AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
     case 2: scores(2, qs, Dp, kb, D, c); break;
     default: scores(1, qs, Dp, kb, D, c); break;
     }
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
-    for (int r = 0; r < R; r++) {
-        for (int u = nk; u < 4; u++)
-            c[r][u] = ninf;
-        if (cnt < BK) {
-            for (int u = 0; u < nk; u++) {
-                int64_t left = cnt - 16 * u;
-                __mmask16 keep = left >= 16 ? 0xffff
-                               : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-                c[r][u] = _mm512_mask_blend_ps(keep, ninf, c[r][u]);
-            }
-        }
-        __m512 mx4 = _mm512_max_ps(_mm512_max_ps(c[r][0], c[r][1]),
-                                   _mm512_max_ps(c[r][2], c[r][3]));
-        float mx = _mm512_reduce_max_ps(mx4);
-        mx = mx > m[r] ? mx : m[r];
-        __m512 mv = _mm512_set1_ps(mx);
-        __m512 sum = _mm512_setzero_ps();
-        for (int u = 0; u < nk; u++) {
-            __m512 pv = exp2_512(_mm512_sub_ps(c[r][u], mv));
-            sum = _mm512_add_ps(sum, pv);
-            _mm512_storeu_ps(s + r * BK + 16 * u, pv);
-        }
-        __m512 al = exp2_512(_mm512_set1_ps(m[r] - mx));
-        float alpha = _mm512_cvtss_f32(al);
-        l[r] = l[r] * alpha + _mm512_reduce_add_ps(sum);
-        m[r] = mx;
-        if (alpha != 1.0f) { /* the max moved: rescale what was summed */
-            float *ar = acc + r * Dp;
-            for (int64_t e = 0; e < Dp; e += 16)
-                _mm512_storeu_ps(ar + e, _mm512_mul_ps(al, _mm512_loadu_ps(ar + e)));
-        }
-    }
+    softmax_step(c, nk, cnt, m, l, acc, Dp);
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < nk; u++)
+            _mm512_storeu_ps(s + r * BK + 16 * u, c[r][u]);
     /* O[R][Dp] += P[R][cnt] · V[cnt][Dp], 64 columns of D at a time */
     const float *vb = vp + k0 * Dp;
     for (int64_t e0 = 0; e0 < Dp; e0 += 64) {
@@ -333,37 +345,12 @@ AVX512BF16 static void block_bf16(const uint32_t *qb, float *acc, float *m, floa
     case 2: scores_bf16(2, qb, D2, kb, c); break;
     default: scores_bf16(1, qb, D2, kb, c); break;
     }
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
-    for (int r = 0; r < R; r++) {
-        for (int u = nk; u < 4; u++)
-            c[r][u] = ninf;
-        for (int u = 0; u < nk && cnt < BK; u++) {
-            int64_t left = cnt - 16 * u;
-            __mmask16 keep = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-            c[r][u] = _mm512_mask_blend_ps(keep, ninf, c[r][u]);
-        }
-        __m512 mx4 = _mm512_max_ps(_mm512_max_ps(c[r][0], c[r][1]),
-                                   _mm512_max_ps(c[r][2], c[r][3]));
-        float mx = _mm512_reduce_max_ps(mx4);
-        mx = mx > m[r] ? mx : m[r];
-        __m512 mv = _mm512_set1_ps(mx);
-        __m512 sum = _mm512_setzero_ps();
+    softmax_step(c, nk, cnt, m, l, acc, Dp);
+    for (int r = 0; r < R; r++)
         for (int u = 0; u < nk; u++) {
-            __m512 pv = exp2_512(_mm512_sub_ps(c[r][u], mv));
-            sum = _mm512_add_ps(sum, pv);
-            __m256bh pb = _mm512_cvtneps_pbh(pv);
+            __m256bh pb = _mm512_cvtneps_pbh(c[r][u]);
             memcpy(sp + r * BK + 16 * u, &pb, 32);
         }
-        __m512 al = exp2_512(_mm512_set1_ps(m[r] - mx));
-        float alpha = _mm512_cvtss_f32(al);
-        l[r] = l[r] * alpha + _mm512_reduce_add_ps(sum);
-        m[r] = mx;
-        if (alpha != 1.0f) {
-            float *ar = acc + r * Dp;
-            for (int64_t e = 0; e < Dp; e += 16)
-                _mm512_storeu_ps(ar + e, _mm512_mul_ps(al, _mm512_loadu_ps(ar + e)));
-        }
-    }
     int64_t pairs = (cnt + 1) / 2; /* an odd tail pairs with a zero V row */
     const uint16_t *vb = vp + (k0 / 2) * Dp * 2;
     for (int64_t e0 = 0; e0 < Dp; e0 += 64) {
@@ -392,6 +379,15 @@ static void load_row(float *qs, float *acc, const float *q, int64_t D, int64_t D
         acc[e] = 0.0f;
 }
 
+/* The sum of a row's 16 partial sums (AVX-512 kernels). */
+static float lane_sum(const float *v)
+{
+    double s = 0;
+    for (int i = 0; i < 16; i++)
+        s += v[i];
+    return (float)s;
+}
+
 CK_CLONES
 static void store_row(float *o, const float *acc, int64_t D, float inv)
 {
@@ -410,8 +406,8 @@ static void attn_task(void *arg, int64_t t, int thread)
     float *qs = j->scratch + (size_t)thread * j->per_thread;
     float *acc = qs + BQ * Dp;
     float *m = acc + BQ * Dp;
-    float *l = m + BQ;
-    float *s = l + BQ;
+    float *l = m + BQ;     /* generic: BQ sums; AVX-512: BQ x 16 lanes     */
+    float *s = l + BQ * 16;
     const float *kt = j->kt + bh * D * j->lkp;
     const float *vp = j->vp + bh * j->lkp * Dp;
     const float qscale = d->scale * 1.4426950408889634f;
@@ -420,8 +416,8 @@ static void attn_task(void *arg, int64_t t, int thread)
         const float *qr = r < rows ? j->q + (b * d->lq + q0 + r) * d->q_ld + h * D : NULL;
         load_row(qs + r * Dp, acc + r * Dp, qr, D, Dp, qscale);
         m[r] = -INFINITY;
-        l[r] = 0.0f;
     }
+    memset(l, 0, (size_t)(BQ * 16) * sizeof(float));
 #if defined(CK_X86_INTRIN)
     if (j->bf16) {
         /* q rows as bf16 pairs, in the scores buffer's place */
@@ -433,11 +429,11 @@ static void attn_task(void *arg, int64_t t, int thread)
         const uint16_t *vp16 = (const uint16_t *)j->vp + bh * j->lkp * Dp;
         for (int64_t k0 = 0; k0 < d->lk; k0 += BK)
             for (int64_t r = 0; r < rows_r; r += R)
-                block_bf16(qb + r * (j->D2 / 2), acc + r * Dp, m + r, l + r, sp,
+                block_bf16(qb + r * (j->D2 / 2), acc + r * Dp, m + r, l + r * 16, sp,
                            kt16, vp16, j->D2, Dp, k0, CK_MIN(BK, d->lk - k0));
         for (int64_t r = 0; r < rows; r++)
             store_row(j->o + (b * d->lq + q0 + r) * d->o_ld + h * D, acc + r * Dp, D,
-                      1.0f / l[r]);
+                      1.0f / lane_sum(l + r * 16));
         return;
     }
 #endif
@@ -446,7 +442,7 @@ static void attn_task(void *arg, int64_t t, int thread)
 #if defined(CK_X86_INTRIN)
         if (j->avx512) {
             for (int64_t r = 0; r < rows_r; r += R)
-                block_avx512(qs + r * Dp, acc + r * Dp, m + r, l + r, s, kt, vp,
+                block_avx512(qs + r * Dp, acc + r * Dp, m + r, l + r * 16, s, kt, vp,
                              D, Dp, j->lkp, k0, cnt);
             continue;
         }
@@ -455,7 +451,7 @@ static void attn_task(void *arg, int64_t t, int thread)
     }
     for (int64_t r = 0; r < rows; r++)
         store_row(j->o + (b * d->lq + q0 + r) * d->o_ld + h * D, acc + r * Dp, D,
-                  1.0f / l[r]);
+                  1.0f / (j->avx512 ? lane_sum(l + r * 16) : l[r]));
 }
 
 int ck_attention(ck_pool *p, const ck_attn_desc *d, const float *q,
@@ -497,7 +493,7 @@ int ck_attention_prec(ck_pool *p, const ck_attn_desc *d, int prec,
     int nt = ck_pool_threads(p);
     /* the scores area also holds the bf16 q pairs and P: BQ*D2/2 + R*BK/2
      * floats, within BQ*Dp + R*BK */
-    j.per_thread = (size_t)(3 * BQ * j.Dp + 2 * BQ + R * BK + 16);
+    j.per_thread = (size_t)(3 * BQ * j.Dp + 17 * BQ + R * BK + 16);
     j.kt = ck_alloc((size_t)bh * (size_t)j.lkp * (size_t)(j.D2 + j.Dp) * sizeof(float));
     j.scratch = ck_alloc((size_t)nt * j.per_thread * sizeof(float));
     if (!j.kt || !j.scratch) {
