@@ -13,8 +13,8 @@ reference ran: transformers switches to ftfy when it is importable):
     python3 -m venv --system-site-packages /work/venvs/text-oc
     /work/venvs/text-oc/bin/pip install ftfy regex
     /work/venvs/text-oc/bin/python tests/text/gen/compare_openclip.py \\
-        open_clip/tokenizer.py open_clip/bpe_simple_vocab_16e6.txt.gz
-(the two files from the open_clip_torch wheel).
+        open_clip/tokenizer.py open_clip/bpe_simple_vocab_16e6.txt.gz "open_clip_torch 3.3.0"
+(the two files from the open_clip_torch wheel; the last argument labels them).
 """
 import importlib.util
 import json
@@ -38,9 +38,9 @@ def main():
             lines.append("%d\t%s" % (i, json.dumps(p, ensure_ascii=True)[:120]))
     import ftfy
     with open(os.path.join(DATA, "openclip_differences.txt"), "w", encoding="utf-8") as f:
-        f.write("# open_clip %s (ftfy %s) vs transformers CLIPTokenizer: %d of %d prompts differ\n"
-                % (os.path.basename(os.path.dirname(os.path.abspath(sys.argv[1]))), ftfy.__version__,
-                   len(lines), len(prompts)))
+        label = sys.argv[3] if len(sys.argv) > 3 else "open_clip"
+        f.write("# %s SimpleTokenizer (ftfy %s) vs transformers CLIPTokenizer: %d of %d prompts differ\n"
+                % (label, ftfy.__version__, len(lines), len(prompts)))
         f.write("# index<TAB>prompt (JSON, cut at 120 chars)\n")
         for ln in lines:
             f.write(ln + "\n")
