@@ -269,10 +269,67 @@ static void openclip(void)
     CHECK_EQ(cd_convert_openclip_text_key("visual.proj", k), CD_MODEL_ENOTFOUND);
 }
 
+/* Diffusers-named UNets of every table detect like their LDM originals. */
+typedef struct dv_ctx {
+    const cd_arch *a;
+    vlist v;
+} dv_ctx;
+
+static int dv_cb(const cd_arch_tensor *t, void *ud)
+{
+    dv_ctx *c = ud;
+    char diff[600];
+    cd_arch_tensor u = *t;
+    if (unet_inv(&c->a->unet, t->name, diff, sizeof diff) < 0)
+        return 0;
+    if (strlen(diff) >= sizeof u.name)
+        return 0;
+    memcpy(u.name, diff, strlen(diff) + 1);
+    return vl_cb(&u, &c->v);
+}
+
+static void diffusers_detect(void)
+{
+    for (int id = 0; id < CD_ARCH_COUNT; id++) {
+        for (int w = 0; w < 2; w++) {
+            dv_ctx c = {cd_arch_get((cd_arch_id)id, (cd_arch_width)w), {0}};
+            cd_unet_config ldm;
+            CHECK_EQ(arch_config(c.a, &ldm), 0);
+            cd_arch_foreach_unet(c.a, "", dv_cb, &c);
+            cd_sd sd;
+            cd_detect d;
+            char err[256];
+            CHECK_EQ(cd_sd_init(&sd, c.v.t, c.v.n, err, sizeof err), 0);
+            int r = cd_detect_checkpoint(&sd, &d, err, sizeof err);
+            CHECK_EQ(r, 0);
+            if (r)
+                fprintf(stderr, "%s: %s\n", c.a->name, err);
+            CHECK_EQ(d.diffusers, 1);
+            CHECK_EQ(d.reduced_width, w);
+            CHECK(cd_detect_arch(&d) == c.a);
+            CHECK_EQ(d.unet.n_transformer_depth, ldm.n_transformer_depth);
+            CHECK_EQ(d.unet.n_transformer_depth_output, ldm.n_transformer_depth_output);
+            CHECK(memcmp(d.unet.transformer_depth, ldm.transformer_depth, sizeof ldm.transformer_depth) == 0);
+            CHECK(memcmp(d.unet.transformer_depth_output, ldm.transformer_depth_output,
+                         sizeof ldm.transformer_depth_output) == 0);
+            CHECK(memcmp(d.unet.channel_mult, ldm.channel_mult, sizeof ldm.channel_mult) == 0);
+            CHECK(memcmp(d.unet.num_res_blocks, ldm.num_res_blocks, sizeof ldm.num_res_blocks) == 0);
+            CHECK_EQ(d.unet.transformer_depth_middle, ldm.transformer_depth_middle);
+            CHECK_EQ(d.unet.use_linear_in_transformer, ldm.use_linear_in_transformer);
+            cd_sd_free(&sd);
+            for (size_t i = 0; i < c.v.n; i++)
+                free(c.v.names[i]);
+            free(c.v.names);
+            free(c.v.t);
+        }
+    }
+}
+
 int main(void)
 {
     known_pairs();
     openclip();
+    diffusers_detect();
     for (int id = 0; id < CD_ARCH_COUNT; id++) {
         for (int w = 0; w < 2; w++) {
             ctx c = {cd_arch_get((cd_arch_id)id, (cd_arch_width)w), {0}, 0, 0};
