@@ -1,0 +1,276 @@
+/*
+ * dpack.h — internals of the diffusion node pack (nodepacks/diffusion).
+ *
+ * The pack exposes the libraries of this folder (model/, text/, sampling/,
+ * nets/) as ComfyUI's loader, conditioning, latent, sampling and VAE
+ * nodes.  Files:
+ *   pack.c               entry point, shared compute pool, helpers
+ *   model_cache.c        loaded checkpoints cached by path + mtime + size
+ *   nodes_loaders.c      CheckpointLoaderSimple (+ the MODEL/CLIP/VAE objects)
+ *   nodes_conditioning.c CLIPTextEncode, CLIPSetLastLayer, Conditioning*
+ *   nodes_latent.c       EmptyLatentImage and the latent transforms
+ *   nodes_sampling.c     KSampler, KSamplerAdvanced
+ *   cfg_guider.c         the denoiser: calc_cond_batch + CFG (sampling_function)
+ *   nodes_vae.c          VAEDecode, VAEEncode and their tiled forms
+ *
+ * The libraries' headers cannot all meet in one translation unit (detect.h
+ * and sampling/model_sampling.h both name an enum cd_prediction), so this
+ * header includes neither: the objects below hold the library types through
+ * opaque pointers, and each .c file includes the library headers it needs.
+ *
+ * Object values: MODEL, CLIP and VAE are host OBJECT values whose self is a
+ * reference-counted dp_model / dp_clip / dp_vae (the model cache holds one
+ * reference, each value another).  CONDITIONING is a host LIST of entries,
+ * each a LIST [TENSOR cond [1, T, D], MAP options], as in ComfyUI (see
+ * sdk/include/comfy/diffusion.h).  LATENT is a MAP {"samples", ...}.
+ *
+ * Threads: execute functions run on the executor thread; the compute pool
+ * is used by one node at a time.
+ */
+#ifndef DPACK_H
+#define DPACK_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <comfy/comfy.h>
+#include <comfy/diffusion.h>
+#include <comfyd/kernels.h>
+
+struct cd_unet;
+struct cd_vae;
+struct cd_clip_stack;
+struct cd_model_sampling;
+struct cd_model_file;
+
+/* Model families (the detected checkpoint's). */
+enum { DP_SD1 = 1, DP_SD2, DP_SDXL, DP_SDXL_REFINER };
+
+/* A loaded diffusion model (MODEL).  Immutable after loading. */
+typedef struct dp_model {
+    atomic_int refs;
+    struct cd_unet *unet;               /* owned                             */
+    struct cd_model_file *file;         /* reference: weights may borrow it  */
+    struct cd_model_sampling *ms;       /* owned (malloc)                    */
+    int family;                         /* DP_*                              */
+    int v_pred;                         /* 1: v-prediction                   */
+    int in_channels, latent_channels;   /* 4 / 9 for inpaint models; 4       */
+    int context_dim, adm_in_channels;
+    float latent_scale;                 /* 0.18215 SD1/SD2, 0.13025 SDXL    */
+    char name[256];                     /* file name, for messages           */
+} dp_model;
+
+/* A CLIP: a text-encoder stack; a CLIPSetLastLayer view keeps its parent. */
+typedef struct dp_clip {
+    atomic_int refs;
+    struct cd_clip_stack *stack;        /* owned                             */
+    struct dp_clip *parent;             /* reference, or NULL                */
+    struct dp_clip_embed *embed;        /* owned, NULL: no embeddings folder */
+} dp_clip;
+
+/* A VAE (first-stage model). */
+typedef struct dp_vae {
+    atomic_int refs;
+    struct cd_vae *vae;                 /* owned                             */
+    struct cd_model_file *file;         /* reference                         */
+    float latent_scale;
+    int latent_channels;
+} dp_vae;
+
+/* ------------------------------------------------------------ references */
+
+dp_model *dp_model_ref(dp_model *m);
+void dp_model_unref(dp_model *m);
+dp_clip *dp_clip_ref(dp_clip *c);
+void dp_clip_unref(dp_clip *c);
+dp_vae *dp_vae_ref(dp_vae *v);
+void dp_vae_unref(dp_vae *v);
+
+/* New OBJECT values (one host reference) holding a new reference to the
+ * object; NULL when memory runs out (the object's reference is then
+ * dropped). */
+comfy_value *dp_model_value(const comfy_host *h, dp_model *m);
+comfy_value *dp_clip_value(const comfy_host *h, dp_clip *c);
+comfy_value *dp_vae_value(const comfy_host *h, dp_vae *v);
+
+/* Input readers: borrowed objects of input `name`, or NULL after failing
+ * the call with ComfyUI's message. */
+dp_model *dp_in_model(comfy_call *call, const char *name);
+dp_clip *dp_in_clip(comfy_call *call, const char *name);
+dp_vae *dp_in_vae(comfy_call *call, const char *name);
+
+/* The interface tables the objects carry (comfy/diffusion.h). */
+extern const comfy_model_iface dp_model_iface;
+extern const comfy_vae_iface dp_vae_iface;
+
+/* --------------------------------------------------------------- pack */
+
+/* The pack's compute pool (threads from --threads, 0 = every core),
+ * made on first use; NULL if it cannot be made (then ops run on the
+ * calling thread).  Executor thread only. */
+ck_pool *dp_pool(const comfy_host *h);
+
+/* Bytes of memory available now (MemAvailable), or 0 when unknown. */
+uint64_t dp_mem_available(void);
+
+/* Checks that `bytes` of scratch can be had; otherwise fails the call with
+ * "... needs N MiB, M MiB free" and returns COMFY_ENOMEM. */
+int dp_check_memory(comfy_call *call, const char *what, uint64_t bytes);
+
+/* A scratch arena of `bytes` (rounded up); NULL after failing the call. */
+ck_arena *dp_arena(comfy_call *call, const char *what, uint64_t bytes);
+
+/* The executor-side interrupt poll the nets call between blocks. */
+int dp_interrupted(void *call);
+
+/* Maps a negative status from the libraries to host->fail: COMFY_ENOMEM
+ * becomes "out of memory ..." with `err`, COMFY_EINTERRUPTED is returned as
+ * is, everything else fails with `what`: `err`. */
+int dp_fail_status(comfy_call *call, int status, const char *what, const char *err);
+
+/* Input readers (fail the call with a ValueError on a wrong kind). */
+int dp_in_int(comfy_call *call, const char *name, int64_t *out);
+int dp_in_uint(comfy_call *call, const char *name, uint64_t *out);
+int dp_in_float(comfy_call *call, const char *name, double *out);
+int dp_in_bool(comfy_call *call, const char *name, int *out);
+int dp_in_string(comfy_call *call, const char *name, const char **out);
+
+/* A LATENT input: the MAP and its "samples" tensor as contiguous f32
+ * (a copy in *owned when the tensor is not already so; free it).  */
+typedef struct dp_latent {
+    const comfy_value *map;   /* borrowed */
+    int64_t b, c, h, w;
+    const float *data;        /* borrowed or == owned */
+    float *owned;
+} dp_latent;
+int dp_in_latent(comfy_call *call, const char *name, dp_latent *out);
+void dp_latent_free(dp_latent *l);
+
+/* A new f32 tensor (zero-filled, one reference) after checking the element
+ * ceiling; NULL after failing the call. */
+comfy_tensor *dp_new_tensor(comfy_call *call, int ndim, const int64_t *shape);
+
+/* A copy of LATENT map `src` (every key kept, in order) with "samples"
+ * replaced by `samples` (reference taken); NULL on OOM (reference dropped). */
+comfy_value *dp_latent_with(const comfy_host *h, const comfy_value *src,
+                            comfy_tensor *samples);
+
+/* A contiguous f32 copy of any tensor (malloc'd, caller frees), or NULL. */
+float *dp_tensor_f32(const comfy_host *h, const comfy_tensor *t);
+
+/* ---------------------------------------------------------- families */
+
+int dp_register_loaders(const comfy_host *h, comfy_registrar *reg);
+int dp_register_conditioning(const comfy_host *h, comfy_registrar *reg);
+int dp_register_latent(const comfy_host *h, comfy_registrar *reg);
+int dp_register_sampling(const comfy_host *h, comfy_registrar *reg);
+int dp_register_vae(const comfy_host *h, comfy_registrar *reg);
+
+/* ------------------------------------------------------ model cache */
+
+/* Loads (or returns the cached) checkpoint at absolute `path`: new
+ * references to its model, clip (NULL when the file has no text encoder)
+ * and vae (NULL without one).  Fails the call with a clear message. */
+int dp_cache_checkpoint(comfy_call *call, const char *path, const char *name,
+                        dp_model **model, dp_clip **clip, dp_vae **vae);
+
+/* Drops every cached checkpoint (holders keep theirs). */
+void dp_cache_clear(void);
+
+/* Loads the objects of one checkpoint (nodes_loaders.c). */
+int dp_load_checkpoint(comfy_call *call, const char *path, const char *name,
+                       dp_model **model, dp_clip **clip, dp_vae **vae);
+
+/* The model-sampling table of a model (nodes_sampling.c, which alone
+ * includes sampling/model_sampling.h): a new malloc'd table (free()), or
+ * NULL on OOM. */
+struct cd_model_sampling *dp_ms_new(int v_pred, int zsnr);
+float dp_ms_sigma_min(const struct cd_model_sampling *ms);
+float dp_ms_sigma_max(const struct cd_model_sampling *ms);
+
+/* The model's UNet (nodes_loaders.c, which alone includes nets/unet.h):
+ * scratch bytes of one forward, and one forward (cd_unet_forward's
+ * arguments; errors as there, message in err). */
+uint64_t dp_unet_scratch(const dp_model *m, int64_t B, int64_t h, int64_t w, int64_t T);
+int dp_unet_forward(const dp_model *m, ck_pool *pool, ck_arena *arena, comfy_call *call,
+                    const float *x, int64_t B, int64_t h, int64_t w, const float *t,
+                    const float *ctx, int64_t T, const float *y, float *out, char *err,
+                    size_t errlen);
+
+/* The VAE (nodes_loaders.c): decode z [B, 4, h, w] -> img [B, 8h, 8w, 3],
+ * encode img [B, H, W, 3] -> z [B, 4, H/8, W/8], and the tiled forms
+ * (tile sizes as cd_vae_decode_tiled / cd_vae_encode_tiled take them).
+ * Each reserves its scratch, reports errors through the call. */
+int dp_vae_decode(dp_vae *v, comfy_call *call, const float *z, int64_t B, int64_t h, int64_t w,
+                  float *img);
+int dp_vae_encode(dp_vae *v, comfy_call *call, const float *img, int64_t B, int64_t H, int64_t W,
+                  float *z);
+/* Scratch bytes of a whole decode / encode (0 on overflow). */
+uint64_t dp_vae_decode_need(dp_vae *v, int64_t B, int64_t h, int64_t w);
+uint64_t dp_vae_encode_need(dp_vae *v, int64_t B, int64_t H, int64_t W);
+int dp_vae_tiled(dp_vae *v, comfy_call *call, int encode, const float *in, int64_t B,
+                 int64_t h, int64_t w, int64_t tx, int64_t ty, int64_t overlap, float *out);
+
+/* ------------------------------------------------------- the guider */
+
+/* One conditioning entry, resolved for sampling (cfg_guider.c). */
+typedef struct dp_cond {
+    const float *ctx;      /* [T, D] borrowed from the CONDITIONING tensor */
+    int64_t T, D;
+    float *y;              /* [adm] owned, or NULL                          */
+    float strength;
+    int has_area;          /* area in latent units                          */
+    int64_t ah, aw, ay, ax;
+    float *mask;           /* [mb, h, w] resized to the latent, owned, or NULL */
+    int64_t mb;
+    float mask_strength;
+    int has_range;
+    double sigma_start, sigma_end;
+} dp_cond;
+
+typedef struct dp_guider {
+    const comfy_host *h;
+    comfy_call *call;
+    dp_model *model;       /* borrowed */
+    struct dp_centry *pos, *neg; /* owned arrays (cfg_guider.c) */
+    size_t npos, nneg;
+    double cfg;
+    int64_t B, C, H, W;    /* latent shape */
+    ck_pool *pool;
+    ck_arena *arena;       /* owned */
+    char err[512];
+    /* The last x0 prediction (for denoised_output), B*C*H*W, owned. */
+    float *last_denoised;
+} dp_guider;
+
+/* Builds the guider: resolves both lists for a latent of B×C×H×W
+ * (areas, masks, timestep ranges, SDXL ADM vectors), checks that the
+ * model can take the latent and the context, and reserves the scratch
+ * arena.  neg may be NULL (BasicGuider).  Fails the call on error. */
+int dp_guider_init(dp_guider *g, comfy_call *call, dp_model *model,
+                   const comfy_value *pos, const comfy_value *neg, double cfg,
+                   int64_t B, int64_t C, int64_t H, int64_t W);
+void dp_guider_free(dp_guider *g);
+
+/* The cd_denoiser_fn of the sampling library over a dp_guider. */
+int dp_guider_denoise(void *user, const float *x, float sigma, float *denoised,
+                      float *uncond, size_t n);
+
+/* Runs a whole sampling: noise (unscaled, B*C*H*W), latent (raw VAE space,
+ * not yet process_in'd), optional noise mask [mn, mh, mw], sigmas; writes
+ * the result (raw VAE space) to out and, if denoised_out is not NULL, the
+ * last x0 prediction (raw space).  Reports progress.  (nodes_sampling.c) */
+typedef struct dp_sample_args {
+    const char *sampler;
+    const float *sigmas;
+    size_t nsig;
+    const float *noise;
+    const float *latent;
+    const float *mask;
+    int64_t mn, mh, mw;
+    uint64_t seed;
+    int add_noise;
+} dp_sample_args;
+
+#endif

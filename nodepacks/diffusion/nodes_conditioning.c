@@ -1,0 +1,611 @@
+/*
+ * nodes_conditioning.c — CLIPTextEncode, CLIPSetLastLayer,
+ * CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner and the Conditioning*
+ * nodes that edit CONDITIONING lists (entries [tensor, options], see
+ * comfy/diffusion.h).  Execute runs on the executor thread.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dpack.h"
+
+#include "clip_stack.h"
+
+/* --------------------------------------------------------------- helpers */
+
+/* A new f32 tensor value [1, rows, width] (or [1, width] when rows < 0)
+ * copied from data; NULL on OOM. */
+static comfy_value *tensor_value(const comfy_host *h, const float *data, int64_t rows,
+                                 int64_t width)
+{
+    int64_t shape3[3] = {1, rows, width};
+    int64_t shape2[2] = {1, width};
+    comfy_tensor *t = rows < 0 ? h->tensor_new(h->ctx, COMFY_F32, 2, shape2)
+                               : h->tensor_new(h->ctx, COMFY_F32, 3, shape3);
+    if (!t)
+        return NULL;
+    size_t n = (size_t)(rows < 0 ? 1 : rows) * (size_t)width;
+    if (data)
+        memcpy(t->data, data, n * sizeof(float));
+    return h->value_tensor(h->ctx, t);
+}
+
+/* A new entry [cond, options]; takes both references (NULLs are OOM). */
+static comfy_value *make_entry(const comfy_host *h, comfy_value *cond, comfy_value *opts)
+{
+    comfy_value *e = h->value_list(h->ctx);
+    if (!e || !cond || !opts) {
+        h->value_release(e);
+        h->value_release(cond);
+        h->value_release(opts);
+        return NULL;
+    }
+    if (h->list_append(e, cond) != COMFY_OK) {
+        h->value_release(opts);
+        h->value_release(e);
+        return NULL;
+    }
+    if (h->list_append(e, opts) != COMFY_OK) {
+        h->value_release(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Reads a CONDITIONING input: the list (borrowed), or NULL after failing. */
+static const comfy_value *in_cond(comfy_call *call, const char *name)
+{
+    const comfy_host *h = call->host;
+    const comfy_value *v = h->input(call, name);
+    if (h->value_kind(v) != COMFY_KIND_LIST)
+        goto bad;
+    for (size_t i = 0; i < h->list_len(v); i++) {
+        const comfy_value *e = h->list_get(v, i);
+        if (h->value_kind(e) != COMFY_KIND_LIST || h->list_len(e) != 2 ||
+            !h->value_get_tensor(h->list_get(e, 0)) ||
+            h->value_kind(h->list_get(e, 1)) != COMFY_KIND_MAP)
+            goto bad;
+    }
+    return v;
+bad:
+    h->fail(call, "ValueError", "%s is not a CONDITIONING (a list of [tensor, dict])", name);
+    return NULL;
+}
+
+/* A copy of options map `src` (references retained). */
+static comfy_value *map_copy(const comfy_host *h, const comfy_value *src)
+{
+    comfy_value *m = h->value_map(h->ctx);
+    if (!m)
+        return NULL;
+    for (size_t i = 0; i < h->map_len(src); i++)
+        if (h->map_set(m, h->map_key(src, i), h->value_retain(h->map_value(src, i))) != COMFY_OK) {
+            h->value_release(m);
+            return NULL;
+        }
+    return m;
+}
+
+/* Sets output 0 to `v` or fails with OOM when it is NULL. */
+static int set_cond_output(comfy_call *call, comfy_value *v)
+{
+    if (!v)
+        return call->host->fail(call, "RuntimeError", "out of memory");
+    return call->host->set_output(call, 0, v);
+}
+
+/* Encodes `text` with the CLIP and returns a one-entry CONDITIONING with
+ * pooled_output and the `extra` options already in the map (NULL: none;
+ * reference taken).  NULL after failing the call. */
+static comfy_value *encode_text(comfy_call *call, dp_clip *clip, const char *text_g,
+                                const char *text_l, comfy_value *opts)
+{
+    const comfy_host *h = call->host;
+    cd_clip_cond cc = {0};
+    char err[512] = "";
+    int rc = text_l ? cd_clip_stack_encode_sdxl(clip->stack, dp_pool(h), text_g, strlen(text_g),
+                                                text_l, strlen(text_l), &cc, err, sizeof err)
+                    : cd_clip_stack_encode(clip->stack, dp_pool(h), text_g, strlen(text_g), &cc,
+                                           err, sizeof err);
+    if (rc < 0) {
+        h->value_release(opts);
+        if (rc == COMFY_ENOMEM)
+            dp_fail_status(call, rc, "text encoding failed", err);
+        else
+            h->fail(call, "RuntimeError", "%s", *err ? err : "text encoding failed");
+        return NULL;
+    }
+    if (!opts)
+        opts = h->value_map(h->ctx);
+    comfy_value *pooled = cc.pooled ? tensor_value(h, cc.pooled, -1, cc.pooled_width)
+                                    : h->value_none(h->ctx);
+    comfy_value *cond = tensor_value(h, cc.cond, cc.rows, cc.width);
+    cd_clip_cond_free(&cc);
+    comfy_value *list = h->value_list(h->ctx);
+    if (!opts || !pooled || !list) {
+        h->value_release(pooled);
+        goto oom;
+    }
+    /* pooled_output first, as ComfyUI's dict. */
+    comfy_value *o2 = h->value_map(h->ctx);
+    if (!o2 || h->map_set(o2, "pooled_output", pooled) != COMFY_OK) {
+        h->value_release(o2);
+        if (!o2)
+            h->value_release(pooled);
+        goto oom;
+    }
+    for (size_t i = 0; i < h->map_len(opts); i++)
+        if (h->map_set(o2, h->map_key(opts, i), h->value_retain(h->map_value(opts, i))) !=
+            COMFY_OK) {
+            h->value_release(o2);
+            goto oom;
+        }
+    h->value_release(opts);
+    opts = NULL;
+    comfy_value *e = make_entry(h, cond, o2);
+    cond = NULL;
+    if (!e || h->list_append(list, e) != COMFY_OK)
+        goto oom;
+    return list;
+oom:
+    h->value_release(opts);
+    h->value_release(cond);
+    h->value_release(list);
+    h->fail(call, "RuntimeError", "out of memory");
+    return NULL;
+}
+
+/* ------------------------------------------------------------- CLIP nodes */
+
+static int clip_text_encode_execute(comfy_call *call)
+{
+    const char *text;
+    int rc = dp_in_string(call, "text", &text);
+    if (rc)
+        return rc;
+    dp_clip *clip = dp_in_clip(call, "clip");
+    if (!clip)
+        return COMFY_ERR;
+    comfy_value *c = encode_text(call, clip, text, NULL, NULL);
+    return c ? call->host->set_output(call, 0, c) : COMFY_ERR;
+}
+
+static int clip_set_last_layer_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    int64_t k;
+    int rc = dp_in_int(call, "stop_at_clip_layer", &k);
+    if (rc)
+        return rc;
+    if (k < -24 || k > -1)
+        return h->fail(call, "ValueError", "stop_at_clip_layer must be in -24..-1");
+    dp_clip *src = dp_in_clip(call, "clip");
+    if (!src)
+        return COMFY_ERR;
+    dp_clip *c = calloc(1, sizeof *c);
+    cd_clip_stack *view = c ? cd_clip_stack_view(src->stack) : NULL;
+    if (!view) {
+        free(c);
+        return h->fail(call, "RuntimeError", "out of memory");
+    }
+    cd_clip_stack_set_last_layer(view, (int)k);
+    atomic_init(&c->refs, 1);
+    c->stack = view;
+    /* The view borrows the models of the stack that owns them. */
+    c->parent = dp_clip_ref(src->parent ? src->parent : src);
+    comfy_value *v = dp_clip_value(h, c);
+    dp_clip_unref(c);
+    return set_cond_output(call, v);
+}
+
+/* Adds INT options `names` read from the call's inputs to map m. */
+static int add_int_opts(comfy_call *call, comfy_value *m, const char *const *names)
+{
+    const comfy_host *h = call->host;
+    for (int i = 0; names[i]; i++) {
+        int64_t v;
+        int rc = dp_in_int(call, names[i], &v);
+        if (rc)
+            return rc;
+        if (h->map_set(m, names[i], h->value_int(h->ctx, v)) != COMFY_OK)
+            return h->fail(call, "RuntimeError", "out of memory");
+    }
+    return COMFY_OK;
+}
+
+static int clip_text_encode_sdxl_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    static const char *const ints[] = {"width", "height", "crop_w", "crop_h",
+                                       "target_width", "target_height", NULL};
+    const char *tg, *tl;
+    int rc;
+    if ((rc = dp_in_string(call, "text_g", &tg)) || (rc = dp_in_string(call, "text_l", &tl)))
+        return rc;
+    dp_clip *clip = dp_in_clip(call, "clip");
+    if (!clip)
+        return COMFY_ERR;
+    if (clip->stack->family != CD_CLIP_SDXL)
+        return h->fail(call, "RuntimeError",
+                       "CLIPTextEncodeSDXL needs an SDXL CLIP (CLIP-L and CLIP-G)");
+    comfy_value *m = h->value_map(h->ctx);
+    if (!m)
+        return h->fail(call, "RuntimeError", "out of memory");
+    if ((rc = add_int_opts(call, m, ints))) {
+        h->value_release(m);
+        return rc;
+    }
+    comfy_value *c = encode_text(call, clip, tg, tl, m);
+    return c ? h->set_output(call, 0, c) : COMFY_ERR;
+}
+
+static int clip_text_encode_refiner_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    static const char *const ints[] = {"width", "height", NULL};
+    const char *text;
+    double ascore;
+    int rc;
+    if ((rc = dp_in_string(call, "text", &text)) || (rc = dp_in_float(call, "ascore", &ascore)))
+        return rc;
+    dp_clip *clip = dp_in_clip(call, "clip");
+    if (!clip)
+        return COMFY_ERR;
+    comfy_value *m = h->value_map(h->ctx);
+    if (!m || h->map_set(m, "aesthetic_score", h->value_float(h->ctx, ascore)) != COMFY_OK) {
+        h->value_release(m);
+        return h->fail(call, "RuntimeError", "out of memory");
+    }
+    if ((rc = add_int_opts(call, m, ints))) {
+        h->value_release(m);
+        return rc;
+    }
+    comfy_value *c = encode_text(call, clip, text, NULL, m);
+    return c ? h->set_output(call, 0, c) : COMFY_ERR;
+}
+
+/* ----------------------------------------------------- conditioning edits */
+
+static int combine_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    const comfy_value *a = in_cond(call, "conditioning_1");
+    const comfy_value *b = a ? in_cond(call, "conditioning_2") : NULL;
+    if (!b)
+        return COMFY_ERR;
+    comfy_value *out = h->value_list(h->ctx);
+    if (!out)
+        return set_cond_output(call, NULL);
+    for (int k = 0; k < 2; k++) {
+        const comfy_value *src = k ? b : a;
+        for (size_t i = 0; i < h->list_len(src); i++)
+            if (h->list_append(out, h->value_retain(h->list_get(src, i))) != COMFY_OK) {
+                h->value_release(out);
+                return set_cond_output(call, NULL);
+            }
+    }
+    return h->set_output(call, 0, out);
+}
+
+/* The per-entry edit of the option-setting nodes: sets keys[i] = vals[i]
+ * (references retained) on a copy of each entry's options. */
+static int set_options(comfy_call *call, const comfy_value *cond, const char *const *keys,
+                       comfy_value *const *vals, size_t nkeys)
+{
+    const comfy_host *h = call->host;
+    comfy_value *out = h->value_list(h->ctx);
+    if (!out)
+        return set_cond_output(call, NULL);
+    for (size_t i = 0; i < h->list_len(cond); i++) {
+        const comfy_value *e = h->list_get(cond, i);
+        comfy_value *m = map_copy(h, h->list_get(e, 1));
+        if (!m)
+            goto oom;
+        for (size_t k = 0; k < nkeys; k++)
+            if (h->map_set(m, keys[k], h->value_retain(vals[k])) != COMFY_OK) {
+                h->value_release(m);
+                goto oom;
+            }
+        comfy_value *ne = make_entry(h, h->value_retain(h->list_get(e, 0)), m);
+        if (!ne || h->list_append(out, ne) != COMFY_OK)
+            goto oom;
+    }
+    return h->set_output(call, 0, out);
+oom:
+    h->value_release(out);
+    return set_cond_output(call, NULL);
+}
+
+/* Releases the values made for set_options and returns rc. */
+static int release_all(const comfy_host *h, comfy_value **v, size_t n, int rc)
+{
+    for (size_t i = 0; i < n; i++)
+        h->value_release(v[i]);
+    return rc;
+}
+
+static int set_timestep_range_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    double s, e;
+    int rc;
+    if ((rc = dp_in_float(call, "start", &s)) || (rc = dp_in_float(call, "end", &e)))
+        return rc;
+    const comfy_value *c = in_cond(call, "conditioning");
+    if (!c)
+        return COMFY_ERR;
+    static const char *const keys[] = {"start_percent", "end_percent"};
+    comfy_value *vals[2] = {h->value_float(h->ctx, s), h->value_float(h->ctx, e)};
+    if (!vals[0] || !vals[1])
+        return release_all(h, vals, 2, set_cond_output(call, NULL));
+    return release_all(h, vals, 2, set_options(call, c, keys, vals, 2));
+}
+
+static comfy_value *int_list(const comfy_host *h, const int64_t *v, size_t n)
+{
+    comfy_value *l = h->value_list(h->ctx);
+    for (size_t i = 0; l && i < n; i++)
+        if (h->list_append(l, h->value_int(h->ctx, v[i])) != COMFY_OK) {
+            h->value_release(l);
+            return NULL;
+        }
+    return l;
+}
+
+static int set_area_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    int64_t w, ht, x, y;
+    double strength;
+    int rc;
+    if ((rc = dp_in_int(call, "width", &w)) || (rc = dp_in_int(call, "height", &ht)) ||
+        (rc = dp_in_int(call, "x", &x)) || (rc = dp_in_int(call, "y", &y)) ||
+        (rc = dp_in_float(call, "strength", &strength)))
+        return rc;
+    const comfy_value *c = in_cond(call, "conditioning");
+    if (!c)
+        return COMFY_ERR;
+    int64_t area[4] = {ht / 8, w / 8, y / 8, x / 8};
+    static const char *const keys[] = {"area", "strength", "set_area_to_bounds"};
+    comfy_value *vals[3] = {int_list(h, area, 4), h->value_float(h->ctx, strength),
+                            h->value_bool(h->ctx, 0)};
+    if (!vals[0] || !vals[1] || !vals[2])
+        return release_all(h, vals, 3, set_cond_output(call, NULL));
+    return release_all(h, vals, 3, set_options(call, c, keys, vals, 3));
+}
+
+static int set_area_pct_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    double w, ht, x, y, strength;
+    int rc;
+    if ((rc = dp_in_float(call, "width", &w)) || (rc = dp_in_float(call, "height", &ht)) ||
+        (rc = dp_in_float(call, "x", &x)) || (rc = dp_in_float(call, "y", &y)) ||
+        (rc = dp_in_float(call, "strength", &strength)))
+        return rc;
+    const comfy_value *c = in_cond(call, "conditioning");
+    if (!c)
+        return COMFY_ERR;
+    comfy_value *area = h->value_list(h->ctx);
+    const double av[4] = {ht, w, y, x};
+    if (area && h->list_append(area, h->value_string(h->ctx, "percentage", (size_t)-1)) != COMFY_OK) {
+        h->value_release(area);
+        area = NULL;
+    }
+    for (int i = 0; area && i < 4; i++)
+        if (h->list_append(area, h->value_float(h->ctx, av[i])) != COMFY_OK) {
+            h->value_release(area);
+            area = NULL;
+        }
+    static const char *const keys[] = {"area", "strength", "set_area_to_bounds"};
+    comfy_value *vals[3] = {area, h->value_float(h->ctx, strength), h->value_bool(h->ctx, 0)};
+    if (!vals[0] || !vals[1] || !vals[2])
+        return release_all(h, vals, 3, set_cond_output(call, NULL));
+    return release_all(h, vals, 3, set_options(call, c, keys, vals, 3));
+}
+
+static const char *const set_cond_area_choices[] = {"default", "mask bounds", NULL};
+
+static int set_mask_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    double strength;
+    const char *area;
+    int rc;
+    if ((rc = dp_in_float(call, "strength", &strength)) ||
+        (rc = dp_in_string(call, "set_cond_area", &area)))
+        return rc;
+    const comfy_value *mv = h->input(call, "mask");
+    comfy_tensor *mt = h->value_get_tensor(mv);
+    if (!mt || mt->ndim < 2 || mt->ndim > 4)
+        return h->fail(call, "ValueError", "mask is not a MASK");
+    const comfy_value *c = in_cond(call, "conditioning");
+    if (!c)
+        return COMFY_ERR;
+    /* The mask made 3-D ([H, W] -> [1, H, W]; [B, 1, H, W] -> [B, H, W]). */
+    int64_t H = mt->shape[mt->ndim - 2], W = mt->shape[mt->ndim - 1];
+    int64_t B = h->tensor_numel(mt) / (H * W > 0 ? H * W : 1);
+    int64_t shape[3] = {B, H, W};
+    float *data = dp_tensor_f32(h, mt);
+    comfy_tensor *t = data ? h->tensor_new(h->ctx, COMFY_F32, 3, shape) : NULL;
+    if (!t) {
+        free(data);
+        return set_cond_output(call, NULL);
+    }
+    memcpy(t->data, data, (size_t)(B * H * W) * sizeof(float));
+    free(data);
+    static const char *const keys[] = {"mask", "set_area_to_bounds", "mask_strength"};
+    comfy_value *vals[3] = {h->value_tensor(h->ctx, t),
+                            h->value_bool(h->ctx, strcmp(area, "default") != 0),
+                            h->value_float(h->ctx, strength)};
+    if (!vals[0] || !vals[1] || !vals[2])
+        return release_all(h, vals, 3, set_cond_output(call, NULL));
+    return release_all(h, vals, 3, set_options(call, c, keys, vals, 3));
+}
+
+/* A zero-filled copy of a tensor value (its shape, f32). */
+static comfy_value *zeros_like(const comfy_host *h, const comfy_value *v)
+{
+    comfy_tensor *t = h->value_get_tensor(v);
+    if (!t)
+        return NULL;
+    comfy_tensor *z = h->tensor_new(h->ctx, COMFY_F32, (int)t->ndim, t->shape);
+    return z ? h->value_tensor(h->ctx, z) : NULL;
+}
+
+static int zero_out_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    const comfy_value *c = in_cond(call, "conditioning");
+    if (!c)
+        return COMFY_ERR;
+    comfy_value *out = h->value_list(h->ctx);
+    if (!out)
+        return set_cond_output(call, NULL);
+    for (size_t i = 0; i < h->list_len(c); i++) {
+        const comfy_value *e = h->list_get(c, i);
+        comfy_value *m = map_copy(h, h->list_get(e, 1));
+        if (!m)
+            goto oom;
+        static const char *const zkeys[] = {"pooled_output", "conditioning_lyrics"};
+        for (int k = 0; k < 2; k++) {
+            const comfy_value *p = h->map_get(m, zkeys[k]);
+            if (p && h->value_get_tensor(p)) {
+                comfy_value *z = zeros_like(h, p);
+                if (!z || h->map_set(m, zkeys[k], z) != COMFY_OK) {
+                    h->value_release(m);
+                    goto oom;
+                }
+            }
+        }
+        comfy_value *ne = make_entry(h, zeros_like(h, h->list_get(e, 0)), m);
+        if (!ne || h->list_append(out, ne) != COMFY_OK)
+            goto oom;
+    }
+    return h->set_output(call, 0, out);
+oom:
+    h->value_release(out);
+    return set_cond_output(call, NULL);
+}
+
+/* --------------------------------------------------------- declarations */
+
+#define IN(name, type, opts) {sizeof(comfy_input_def), name, type, COMFY_REQUIRED, opts, NULL, NULL, NULL, 0}
+#define OUT(type, tip) {sizeof(comfy_output_def), type, NULL, tip, 0}
+#define N(arr) (uint32_t)(sizeof arr / sizeof arr[0])
+
+static const comfy_input_def set_last_layer_in[] = {
+    IN("clip", "CLIP", NULL),
+    IN("stop_at_clip_layer", "INT", "{\"default\": -1, \"min\": -24, \"max\": -1, \"step\": 1}"),
+};
+static const comfy_input_def text_encode_in[] = {
+    IN("text", "STRING",
+       "{\"multiline\": true, \"dynamicPrompts\": true, \"tooltip\": \"The text to be encoded.\"}"),
+    IN("clip", "CLIP", "{\"tooltip\": \"The CLIP model used for encoding the text.\"}"),
+};
+#define SIZE_OPT(d) "{\"default\": " d ", \"min\": 0, \"max\": 16384}"
+static const comfy_input_def sdxl_in[] = {
+    IN("clip", "CLIP", NULL),
+    IN("width", "INT", SIZE_OPT("1024")),
+    IN("height", "INT", SIZE_OPT("1024")),
+    IN("crop_w", "INT", SIZE_OPT("0")),
+    IN("crop_h", "INT", SIZE_OPT("0")),
+    IN("target_width", "INT", SIZE_OPT("1024")),
+    IN("target_height", "INT", SIZE_OPT("1024")),
+    IN("text_g", "STRING", "{\"multiline\": true, \"dynamicPrompts\": true}"),
+    IN("text_l", "STRING", "{\"multiline\": true, \"dynamicPrompts\": true}"),
+};
+static const comfy_input_def refiner_in[] = {
+    IN("ascore", "FLOAT", "{\"default\": 6.0, \"min\": 0.0, \"max\": 1000.0, \"step\": 0.01}"),
+    IN("width", "INT", SIZE_OPT("1024")),
+    IN("height", "INT", SIZE_OPT("1024")),
+    IN("text", "STRING", "{\"multiline\": true, \"dynamicPrompts\": true}"),
+    IN("clip", "CLIP", NULL),
+};
+static const comfy_input_def combine_in[] = {
+    IN("conditioning_1", "CONDITIONING", NULL),
+    IN("conditioning_2", "CONDITIONING", NULL),
+};
+static const comfy_input_def set_area_in[] = {
+    IN("conditioning", "CONDITIONING", NULL),
+    IN("width", "INT", "{\"default\": 64, \"min\": 64, \"max\": 16384, \"step\": 8}"),
+    IN("height", "INT", "{\"default\": 64, \"min\": 64, \"max\": 16384, \"step\": 8}"),
+    IN("x", "INT", "{\"default\": 0, \"min\": 0, \"max\": 16384, \"step\": 8}"),
+    IN("y", "INT", "{\"default\": 0, \"min\": 0, \"max\": 16384, \"step\": 8}"),
+    IN("strength", "FLOAT", "{\"default\": 1.0, \"min\": 0.0, \"max\": 10.0, \"step\": 0.01}"),
+};
+static const comfy_input_def set_area_pct_in[] = {
+    IN("conditioning", "CONDITIONING", NULL),
+    IN("width", "FLOAT", "{\"default\": 1.0, \"min\": 0, \"max\": 1.0, \"step\": 0.01}"),
+    IN("height", "FLOAT", "{\"default\": 1.0, \"min\": 0, \"max\": 1.0, \"step\": 0.01}"),
+    IN("x", "FLOAT", "{\"default\": 0, \"min\": 0, \"max\": 1.0, \"step\": 0.01}"),
+    IN("y", "FLOAT", "{\"default\": 0, \"min\": 0, \"max\": 1.0, \"step\": 0.01}"),
+    IN("strength", "FLOAT", "{\"default\": 1.0, \"min\": 0.0, \"max\": 10.0, \"step\": 0.01}"),
+};
+static const comfy_input_def set_mask_in[] = {
+    IN("conditioning", "CONDITIONING", NULL),
+    IN("mask", "MASK", NULL),
+    IN("strength", "FLOAT", "{\"default\": 1.0, \"min\": 0.0, \"max\": 10.0, \"step\": 0.01}"),
+    {sizeof(comfy_input_def), "set_cond_area", "COMBO", COMFY_REQUIRED, NULL,
+     set_cond_area_choices, NULL, NULL, 0},
+};
+static const comfy_input_def zero_out_in[] = {
+    IN("conditioning", "CONDITIONING", NULL),
+};
+static const comfy_input_def timestep_range_in[] = {
+    IN("conditioning", "CONDITIONING", NULL),
+    IN("start", "FLOAT", "{\"default\": 0.0, \"min\": 0.0, \"max\": 1.0, \"step\": 0.001}"),
+    IN("end", "FLOAT", "{\"default\": 1.0, \"min\": 0.0, \"max\": 1.0, \"step\": 0.001}"),
+};
+
+static const comfy_output_def clip_out[] = {OUT("CLIP", NULL)};
+static const comfy_output_def cond_out[] = {OUT("CONDITIONING", NULL)};
+static const comfy_output_def text_encode_out[] = {
+    OUT("CONDITIONING",
+        "A conditioning containing the embedded text used to guide the diffusion model."),
+};
+
+#define NODE(cls, disp, cat, ins, outs, fn, ...) NODEM("nodes", cls, disp, cat, ins, outs, fn, __VA_ARGS__)
+#define NODEM(mod, cls, disp, cat, ins, outs, fn, ...)                                       \
+    {.size = sizeof(comfy_node_def), .name = cls, .display_name = disp, .category = cat,     \
+     .module = mod, .inputs = ins, .n_inputs = N(ins), .outputs = outs,                  \
+     .n_outputs = N(outs), .execute = fn, __VA_ARGS__}
+
+/* In the order of ComfyUI's NODE_CLASS_MAPPINGS. */
+static const comfy_node_def cond_nodes[] = {
+    NODE("CLIPTextEncode", "CLIP Text Encode (Prompt)", "conditioning", text_encode_in,
+         text_encode_out, clip_text_encode_execute,
+         .description = "Encodes a text prompt using a CLIP model into an embedding that can "
+                        "be used to guide the diffusion model towards generating specific "
+                        "images.",
+         .flags = COMFY_NODE_OUTPUT_TOOLTIPS),
+    NODE("CLIPSetLastLayer", "CLIP Set Last Layer", "conditioning", set_last_layer_in, clip_out,
+         clip_set_last_layer_execute),
+    NODE("ConditioningCombine", "Conditioning (Combine)", "conditioning", combine_in, cond_out,
+         combine_execute),
+    NODE("ConditioningSetArea", "Conditioning (Set Area)", "conditioning", set_area_in,
+         cond_out, set_area_execute),
+    NODE("ConditioningSetAreaPercentage", "Conditioning (Set Area with Percentage)",
+         "conditioning", set_area_pct_in, cond_out, set_area_pct_execute),
+    NODE("ConditioningSetMask", "Conditioning (Set Mask)", "conditioning", set_mask_in,
+         cond_out, set_mask_execute),
+    NODE("ConditioningZeroOut", "ConditioningZeroOut", "advanced/conditioning", zero_out_in,
+         cond_out, zero_out_execute),
+    NODE("ConditioningSetTimestepRange", "ConditioningSetTimestepRange",
+         "advanced/conditioning", timestep_range_in, cond_out, set_timestep_range_execute),
+    NODEM("comfy_extras.nodes_clip_sdxl", "CLIPTextEncodeSDXLRefiner", "CLIPTextEncodeSDXLRefiner", "advanced/conditioning",
+         refiner_in, cond_out, clip_text_encode_refiner_execute, .flags = 0),
+    NODEM("comfy_extras.nodes_clip_sdxl", "CLIPTextEncodeSDXL", "CLIPTextEncodeSDXL", "advanced/conditioning", sdxl_in,
+         cond_out, clip_text_encode_sdxl_execute, .flags = 0),
+};
+
+int dp_register_conditioning(const comfy_host *h, comfy_registrar *reg)
+{
+    for (size_t i = 0; i < N(cond_nodes); i++) {
+        int rc = h->register_node(reg, &cond_nodes[i]);
+        if (rc)
+            return rc;
+    }
+    return COMFY_OK;
+}
