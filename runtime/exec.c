@@ -74,6 +74,18 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A private deep copy (NULL for NULL).  json-c reference counts are not
+ * atomic, so an object is never shared between the network thread and
+ * the worker: the queue gets copies, and the network thread only reads
+ * queue items (under ex->mu) without taking references. */
+static struct json_object *dup(struct json_object *o)
+{
+    struct json_object *c = NULL;
+    if (o && json_object_deep_copy(o, &c, NULL) != 0)
+        c = NULL;
+    return c;
+}
+
 static int put_json(cd_buf *out, struct json_object *o)
 {
     int rc = cd_json_dump(out, o);
@@ -364,7 +376,7 @@ int cd_executor_post_prompt(cd_executor *ex, const char *body, size_t len, cd_bu
     if (!extra)
         extra = json_object_new_object();
     if (json_object_object_get_ex(req, "client_id", &v))
-        json_object_object_add(extra, "client_id", json_object_get(v));
+        json_object_object_add(extra, "client_id", dup(v));
 
     if (!vr.ok) {
         json_object_put(number);
@@ -381,11 +393,11 @@ int cd_executor_post_prompt(cd_executor *ex, const char *body, size_t len, cd_bu
 
     /* 7. enqueue */
     struct json_object *item = json_object_new_array();
-    json_object_array_add(item, json_object_get(number));
-    json_object_array_add(item, json_object_get(pid));
-    json_object_array_add(item, json_object_get(prompt));
+    json_object_array_add(item, dup(number));
+    json_object_array_add(item, dup(pid));
+    json_object_array_add(item, dup(prompt));
     json_object_array_add(item, extra);
-    json_object_array_add(item, json_object_get(vr.outputs));
+    json_object_array_add(item, dup(vr.outputs));
     pthread_mutex_lock(&ex->mu);
     cd_qitem *it = cd_qitem_new(item, ex->seq++);
     if (!it) {
@@ -433,19 +445,21 @@ fail500:
 
 int cd_executor_get_queue(cd_executor *ex, cd_buf *out)
 {
-    struct json_object *r = json_object_new_object();
-    struct json_object *running = json_object_new_array();
-    struct json_object *pending = json_object_new_array();
+    /* Written straight from the items under the lock: no references are
+     * taken on objects the worker owns. */
+    int rc = 0;
     pthread_mutex_lock(&ex->mu);
+    rc |= cd_buf_puts(out, "{\"queue_running\": [");
     if (ex->running)
-        json_object_array_add(running, json_object_get(ex->running->item));
-    for (size_t i = 0; i < ex->q.n; i++)
-        json_object_array_add(pending, json_object_get(ex->q.v[i]->item));
-    json_object_object_add(r, "queue_running", running);
-    json_object_object_add(r, "queue_pending", pending);
-    int rc = cd_json_dump(out, r);
+        rc |= cd_json_dump(out, ex->running->item);
+    rc |= cd_buf_puts(out, "], \"queue_pending\": [");
+    for (size_t i = 0; i < ex->q.n; i++) {
+        if (i)
+            rc |= cd_buf_puts(out, ", ");
+        rc |= cd_json_dump(out, ex->q.v[i]->item);
+    }
+    rc |= cd_buf_puts(out, "]}");
     pthread_mutex_unlock(&ex->mu);
-    json_object_put(r);
     return rc == 0 ? 200 : err500(out);
 }
 
@@ -604,7 +618,7 @@ static struct json_object *job_summary(struct json_object *item, struct json_obj
                                        cd_job_state st)
 {
     struct json_object *j = json_object_new_object();
-    json_object_object_add(j, "priority", json_object_get(json_object_array_get_idx(item, 0)));
+    json_object_object_add(j, "priority", dup(json_object_array_get_idx(item, 0)));
     struct json_object *outputs = entry ? json_object_object_get(entry, "outputs") : NULL;
     int count = 0;
     struct json_object *preview = NULL;
@@ -671,9 +685,9 @@ static struct json_object *job_json(const char *id, cd_job_state st, long long c
     if (full) {
         struct json_object *outputs = entry ? json_object_object_get(entry, "outputs") : NULL;
         json_object_object_add(j, "outputs", outputs ? json_object_get(outputs) : json_object_new_object());
-        json_object_object_add(j, "prompt", json_object_get(json_object_array_get_idx(item, 2)));
-        json_object_object_add(j, "extra_data", json_object_get(json_object_array_get_idx(item, 3)));
-        json_object_object_add(j, "outputs_to_execute", json_object_get(json_object_array_get_idx(item, 4)));
+        json_object_object_add(j, "prompt", dup(json_object_array_get_idx(item, 2)));
+        json_object_object_add(j, "extra_data", dup(json_object_array_get_idx(item, 3)));
+        json_object_object_add(j, "outputs_to_execute", dup(json_object_array_get_idx(item, 4)));
         json_object_object_add(j, "status_messages",
             entry ? json_object_get(json_object_object_get(json_object_object_get(entry, "status"), "messages"))
                   : json_object_new_array());
