@@ -248,8 +248,40 @@ static void test_truncations(void)
     free(b);
 }
 
+/* A file from the reference writer (safetensors.torch; gen/make_ckpt.py). */
+static void test_reference(void)
+{
+    char path[1024], err[256] = "";
+    const char *src = getenv("MODELS_SRC_DIR");
+    snprintf(path, sizeof path, "%s/data/reference.safetensors", src ? src : "tests/models");
+    cd_st_file *f;
+    int r = cd_st_open(path, &f, err, sizeof err);
+    CHECK_EQ(r, 0);
+    if (r) {
+        fprintf(stderr, "%s\n", err);
+        return;
+    }
+    CHECK_EQ(cd_st_count(f), 6);
+    CHECK(strcmp(cd_st_metadata_get(f, "note"), "made by safetensors.torch") == 0);
+    float v[4];
+    CHECK_EQ(cd_st_read_f32(f, "f32", v, 4), 0);
+    CHECK(v[0] == 1.0f && v[1] == -2.5f && v[2] == 3.25f && v[3] == 1e-8f);
+    CHECK_EQ(cd_st_read_f32(f, "f16", v, 3), 0);
+    CHECK(v[0] == 0.5f && v[1] == -65504.0f && v[2] == cd_f16_to_f32(1)); /* 6e-8 -> 2^-24 */
+    CHECK_EQ(cd_st_read_f32(f, "bf16", v, 3), 0);
+    CHECK(v[0] == 1.0f && v[1] == -3.0f && v[2] == cd_bf16_to_f32(cd_f32_to_bf16(1e30f)));
+    CHECK_EQ(cd_st_read_f32(f, "i64", v, 2), 0);
+    CHECK(v[0] == -7.0f && v[1] == 1099511627776.0f);
+    CHECK_EQ(cd_st_read_f32(f, "u8", v, 2), 0);
+    CHECK(v[0] == 0.0f && v[1] == 255.0f);
+    const cd_tensor *t = cd_st_find(f, "empty");
+    CHECK(t && t->ndim == 2 && t->shape[0] == 0 && t->shape[1] == 3);
+    cd_st_close(f);
+}
+
 int main(void)
 {
+    test_reference();
     test_good();
     test_conversions();
     test_corpus();

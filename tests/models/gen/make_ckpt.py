@@ -55,3 +55,20 @@ with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
 open(os.path.join(out, "evil.ckpt"), "wb").write(buf.getvalue())
 # legacy (pre-1.6) non-zip serialization
 torch.save({"a": torch.ones(2)}, os.path.join(out, "legacy.pt"), _use_new_zipfile_serialization=False)
+
+# A safetensors file from the reference writer (safetensors.torch), with
+# metadata and every dtype the reader converts; read by models_safetensors.
+from safetensors.torch import save_file  # noqa: E402
+
+st = {
+    "f32": torch.tensor([[1.0, -2.5], [3.25, 1e-8]], dtype=torch.float32),
+    "f16": torch.tensor([0.5, -65504.0, 6e-8], dtype=torch.float16),
+    "bf16": torch.tensor([1.0, -3.0, 1e30], dtype=torch.bfloat16),
+    "i64": torch.tensor([-7, 1 << 40], dtype=torch.int64),
+    "u8": torch.tensor([0, 255], dtype=torch.uint8),
+    "empty": torch.zeros(0, 3),
+}
+if hasattr(torch, "float8_e4m3fn"):
+    st["e4m3"] = torch.tensor([1.0, -448.0, 0.001953125]).to(torch.float8_e4m3fn)
+    st["e5m2"] = torch.tensor([1.0, 57344.0, -2.0]).to(torch.float8_e5m2)
+save_file(st, os.path.join(out, "reference.safetensors"), metadata={"format": "pt", "note": "made by safetensors.torch"})
