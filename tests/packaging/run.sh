@@ -28,7 +28,7 @@ rm -rf "$work/src" && mkdir -p "$work/src"
 (cd "$src" && git ls-files -z --cached --others --exclude-standard | \
   tar --null -T - -cf -) | tar -xf - -C "$work/src"
 cp -r "$src/packaging/debian" "$work/src/debian"
-(cd "$work/src" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
+(cd "$work/src" && DEB_BUILD_OPTIONS="nocheck noddebs parallel=$(nproc)" \
   dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1) || { tail -40 "$work/build.log"; fail "dpkg-buildpackage"; }
 ls "$work"/*.deb
 
@@ -70,7 +70,7 @@ echo "packaging: core only: $(classes_served "$port" | wc -l) classes, as declar
 stop
 
 for deb in "$work"/comfyd-nodepack-*.deb; do
-  case "$deb" in *comfyd-nodepack-core_*) continue ;; esac
+  case "$deb" in *comfyd-nodepack-core_*|*-dbgsym_*) continue ;; esac
   dpkg_root -i "$deb"
   port=$(free_port); start "$port"   # a restart, as the dpkg trigger does
   missing=$(comm -13 <(classes_served "$port") <(classes_declared "$deb"))
