@@ -28,7 +28,7 @@
 #include "statedict.h"
 #include "tensor.h"
 
-#define CD_ST_MAX_HEADER (100u * 1024u * 1024u) /* bytes of header JSON  */
+#define CD_ST_MAX_HEADER 100000000u /* bytes of header JSON, as the reference reader */
 #define CD_ST_MAX_NAME 4096                      /* bytes in one key      */
 #define CD_ST_JSON_DEPTH 8                       /* nesting of the header */
 
