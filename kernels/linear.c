@@ -180,16 +180,26 @@ int ck_conv2d_nhwc(ck_pool *p, const ck_conv2d_desc *d, const float *x,
             return rc;
     }
     int bf = prec == CK_PREC_BF16;
-    float *wf = NULL, *col = NULL, *xo = NULL;
+    float *wo = NULL, *col = NULL, *xo = NULL;
+    const float *wf = w;
     int rc = 0;
     const float *xf = x;
+    /* our own GEMM: with many pixels, im2col in (i, j, c) order (a copy per
+     * tap) pays for permuting the weights to OHWI; with few, the weights
+     * stay OIHW and im2col gathers in (c, i, j) order */
+    int hwc = !via_linear && d->n * npix >= 1024;
     if (via_linear) {
         if (direct)
             return ck_linear(p, x, d->n * npix, kk, w, wdt, d->c_out, bias, y, prec);
     } else {
-        wf = weights_ohwi_f32(p, w, wdt, d, bf);
-        if (!wf)
+        if (hwc)
+            wo = weights_ohwi_f32(p, w, wdt, d, bf);
+        else if (wdt != COMFY_F32 || bf)
+            wo = weights_f32(p, w, wdt, d->c_out * kk, bf);
+        if ((hwc || wdt != COMFY_F32 || bf) && !wo)
             return COMFY_ENOMEM;
+        if (wo)
+            wf = wo;
         if (bf) {
             xo = weights_f32(p, x, COMFY_F32, d->n * d->h * d->w * d->c_in, 1);
             if (!xo) {
@@ -218,7 +228,7 @@ int ck_conv2d_nhwc(ck_pool *p, const ck_conv2d_desc *d, const float *x,
         }
         for (int64_t p0 = 0; p0 < npix; p0 += IM2COL_ROWS) {
             int64_t rows = CK_MIN(IM2COL_ROWS, npix - p0);
-            struct im2col_job j = { d, xb, col, p0, rows, ow, !via_linear };
+            struct im2col_job j = { d, xb, col, p0, rows, ow, hwc };
             ck_pool_run(p, rows, im2col_task, &j);
             if (via_linear)
                 rc = ck_linear(p, col, rows, kk, w, wdt, d->c_out, bias,
@@ -233,7 +243,7 @@ int ck_conv2d_nhwc(ck_pool *p, const ck_conv2d_desc *d, const float *x,
     if (!via_linear)
         add_bias(y, d->n * npix, d->c_out, d->c_out, bias);
 out:
-    ck_free(wf);
+    ck_free(wo);
     ck_free(col);
     ck_free(xo);
     return rc;
