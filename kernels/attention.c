@@ -91,13 +91,14 @@ static void pack_bf16_task(void *arg, int64_t t, int thread)
 
 /* ---- portable kernel ---------------------------------------------------- */
 
+/* One block of keys (cnt at k0) for `rows` query rows, one row at a time:
+ * scores into s, online softmax with scalar m and l, then acc += P·V. */
 CK_CLONES
 static void block_generic(const float *qs, float *acc, float *m, float *l,
                           float *s, const float *kt, const float *vp,
-                          int64_t D, int64_t Dp, int64_t lkp, int64_t k0,
+                          int64_t D, int64_t Dp, int64_t k0,
                           int64_t cnt, int64_t rows)
 {
-    (void)lkp;
     for (int64_t r = 0; r < rows; r++) {
         float *sr = s;
         for (int64_t c = 0; c < cnt; c++)
@@ -247,10 +248,9 @@ softmax_step(__m512 c[R][4], int nk, int64_t cnt, float *m, float *lv,
 /* One block of R rows × BK keys (cnt real keys at k0). */
 AVX512 static void block_avx512(const float *qs, float *acc, float *m, float *l,
                                 float *s, const float *kt, const float *vp,
-                                int64_t D, int64_t Dp, int64_t lkp, int64_t k0,
+                                int64_t D, int64_t Dp, int64_t k0,
                                 int64_t cnt)
 {
-    (void)lkp;
     __m512 c[R][4];
     /* only the 16-key vectors that hold real keys (cross-attention has 77) */
     int nk = (int)((cnt + 15) / 16);
@@ -443,11 +443,11 @@ static void attn_task(void *arg, int64_t t, int thread)
         if (j->avx512) {
             for (int64_t r = 0; r < rows_r; r += R)
                 block_avx512(qs + r * Dp, acc + r * Dp, m + r, l + r * 16, s, kt, vp,
-                             D, Dp, j->lkp, k0, cnt);
+                             D, Dp, k0, cnt);
             continue;
         }
 #endif
-        block_generic(qs, acc, m, l, s, kt, vp, D, Dp, j->lkp, k0, cnt, rows);
+        block_generic(qs, acc, m, l, s, kt, vp, D, Dp, k0, cnt, rows);
     }
     for (int64_t r = 0; r < rows; r++)
         store_row(j->o + (b * d->lq + q0 + r) * d->o_ld + h * D, acc + r * Dp, D,
