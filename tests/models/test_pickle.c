@@ -147,6 +147,23 @@ static void test_module_and_noncontig(void)
     }
 }
 
+static void test_lightning_callbacks(void)
+{
+    char path[1024], err[512] = "";
+    const char *src = getenv("MODELS_SRC_DIR");
+    cd_ckpt_file *f;
+    snprintf(path, sizeof path, "%s/data/lightning_callbacks.ckpt", src ? src : "tests/models");
+    int r = cd_ckpt_open(path, &f, err, sizeof err);
+    CHECK_EQ(r, 0);
+    if (r) {
+        fprintf(stderr, "%s\n", err);
+        return;
+    }
+    CHECK_EQ(cd_ckpt_count(f), 1);
+    check_f32(f, "w", (const float[]){2.0f, 4.0f}, 2);
+    cd_ckpt_close(f);
+}
+
 static void test_refused(void)
 {
     char path[1024], err[512] = "";
@@ -173,6 +190,7 @@ int main(void)
 {
     test_lightning();
     test_module_and_noncontig();
+    test_lightning_callbacks();
     test_refused();
     return test_done("models_pickle");
 }

@@ -159,9 +159,12 @@ static const zentry *zip_find(const zipdir *z, const char *prefix, const char *n
 /* pickle objects */
 
 enum otype { O_NONE, O_BOOL, O_INT, O_FLOAT, O_STR, O_TUPLE, O_LIST, O_DICT, O_GLOBAL,
-             O_STORAGE, O_TENSOR };
+             O_STORAGE, O_TENSOR, O_OPAQUE };
 
-enum gkind { G_ODICT, G_REBUILD_TENSOR, G_REBUILD_PARAM, G_STORAGE, G_SIZE, G_ENCODE };
+/* G_OPAQUE: the extra globals ComfyUI allows for training checkpoints
+ * (Lightning's ModelCheckpoint callback, numpy scalars and dtypes): they
+ * may be constructed, but only into an opaque value nothing can use. */
+enum gkind { G_ODICT, G_REBUILD_TENSOR, G_REBUILD_PARAM, G_STORAGE, G_SIZE, G_ENCODE, G_OPAQUE };
 
 typedef struct obj obj;
 struct obj {
@@ -317,6 +320,10 @@ static const struct {
     {"torch", "BoolStorage", G_STORAGE, CD_DT_BOOL},
     {"torch", "Float8_e4m3fnStorage", G_STORAGE, CD_DT_F8_E4M3},
     {"torch", "Float8_e5m2Storage", G_STORAGE, CD_DT_F8_E5M2},
+    {"pytorch_lightning.callbacks.model_checkpoint", "ModelCheckpoint", G_OPAQUE, 0},
+    {"numpy.core.multiarray", "scalar", G_OPAQUE, 0},
+    {"numpy", "dtype", G_OPAQUE, 0},
+    {"numpy.dtypes", "Float64DType", G_OPAQUE, 0},
 };
 
 static obj *make_global(vm *v, const char *mod, size_t ml, const char *name, size_t nl)
@@ -425,6 +432,8 @@ static obj *reduce(vm *v, obj *fn, obj *args)
             return NULL;
         }
         return args->items[0];
+    case G_OPAQUE:
+        return mk(v, O_OPAQUE);
     case G_ENCODE:
         if (args->n < 1 || args->items[0]->t != O_STR) {
             set_err(v->err, v->errlen, "_codecs.encode with unexpected arguments");
@@ -720,11 +729,24 @@ static obj *run(vm *v)
             if (!o)
                 return NULL;
             break;
+        case 0x81:                                                            /* NEWOBJ */
+            b = pop(v);
+            a = pop(v);
+            if (!a || !b || b->t != O_TUPLE)
+                goto badstack;
+            if (a->t != O_GLOBAL || a->i != G_OPAQUE) {
+                set_err(v->err, v->errlen, "NEWOBJ of a class that is not allowed");
+                return NULL;
+            }
+            o = mk(v, O_OPAQUE);
+            break;
         case 'b':                                                             /* BUILD */
-            /* state of an OrderedDict (its _metadata) or a parameter: ignored */
+            /* state of an OrderedDict (its _metadata), a parameter or an
+             * opaque allowed object: ignored */
             if (!pop(v) || !v->sp)
                 goto badstack;
-            if (v->stack[v->sp - 1]->t != O_DICT && v->stack[v->sp - 1]->t != O_TENSOR) {
+            if (v->stack[v->sp - 1]->t != O_DICT && v->stack[v->sp - 1]->t != O_TENSOR &&
+                v->stack[v->sp - 1]->t != O_OPAQUE) {
                 set_err(v->err, v->errlen, "BUILD on an object that is not a dict or tensor");
                 return NULL;
             }

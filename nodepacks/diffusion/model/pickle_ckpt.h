@@ -7,7 +7,9 @@
  * dicts/OrderedDicts, lists, tuples, ints, floats, strings, bytes, None and
  * booleans; the globals collections.OrderedDict, torch._utils
  * ._rebuild_tensor_v2 / _rebuild_parameter, torch.<Type>Storage,
- * torch.Size and _codecs.encode; persistent ids of the form
+ * torch.Size and _codecs.encode; the training-checkpoint extras ComfyUI
+ * allows (pytorch_lightning...ModelCheckpoint, numpy scalar/dtype/
+ * Float64DType), which become opaque values; persistent ids of the form
  * ('storage', torch.<Type>Storage, key, location, numel).  Any other global
  * or opcode is refused with an error naming it: nothing in the file is ever
  * executed.  Legacy (pre-1.6, non-zip) files and compressed storages are

@@ -72,3 +72,30 @@ if hasattr(torch, "float8_e4m3fn"):
     st["e4m3"] = torch.tensor([1.0, -448.0, 0.001953125]).to(torch.float8_e4m3fn)
     st["e5m2"] = torch.tensor([1.0, 57344.0, -2.0]).to(torch.float8_e5m2)
 save_file(st, os.path.join(out, "reference.safetensors"), metadata={"format": "pt", "note": "made by safetensors.torch"})
+
+# A Lightning training checkpoint: callbacks hold a ModelCheckpoint object and
+# numpy scalars (the extra globals ComfyUI allows); the reader must skip
+# them and still find the state dict.
+import types  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+mod = types.ModuleType("pytorch_lightning.callbacks.model_checkpoint")
+
+
+class ModelCheckpoint:
+    pass
+
+
+ModelCheckpoint.__module__ = mod.__name__
+mod.ModelCheckpoint = ModelCheckpoint
+for name in ("pytorch_lightning", "pytorch_lightning.callbacks", mod.__name__):
+    sys.modules.setdefault(name, types.ModuleType(name))
+sys.modules[mod.__name__] = mod
+cb = ModelCheckpoint()
+cb.best_model_score = np.float64(0.125)
+cb.monitor = "val/loss"
+cb.dirpath = b"/logs/\xff"
+torch.save({"state_dict": {"w": torch.tensor([2.0, 4.0])}, "global_step": np.int64(470000),
+            "callbacks": {ModelCheckpoint: cb}},
+           os.path.join(out, "lightning_callbacks.ckpt"))
