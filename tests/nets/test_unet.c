@@ -8,7 +8,7 @@
  * Runs the forward with f32 weights, with weights kept as stored (f16,
  * widened per call) and through an arena, on a serial pool and a
  * 2-thread pool; prints the max abs error against the golden output and
- * fails above 1e-4 · max|golden| (f32 compute).  Also checks bad inputs
+ * fails above 1e-4 · max|golden| (f32 compute; bf16 compute: 3e-2).  Also checks bad inputs
  * give errors, not crashes.
  */
 #include <math.h>
@@ -21,10 +21,10 @@
 #include "unet.h"
 
 static int run_case(const cd_sd *sd, const cd_detect *det, const golden *g, int weights,
-                    ck_pool *pool, int use_arena)
+                    ck_pool *pool, int use_arena, int prec, double rel_tol)
 {
     char err[512] = "";
-    cd_nets_load_opts lo = {weights, CK_PREC_F32};
+    cd_nets_load_opts lo = {weights, prec};
     cd_unet *u = NULL;
     int rc = cd_unet_load(sd, det->unet_prefix, &det->unet, &lo, &u, err, sizeof err);
     if (rc < 0) {
@@ -56,12 +56,13 @@ static int run_case(const cd_sd *sd, const cd_detect *det, const golden *g, int 
             if (!isfinite(out[i]))
                 maxerr = INFINITY;
         }
-        double tol = 1e-4 * scale;
+        double tol = rel_tol * scale;
         cd_unet_info info;
         cd_unet_get_info(u, &info);
-        printf("%-6s weights=%s threads=%d arena=%d: max|out| %.4g, max abs err %.3g (tol %.3g)"
+        printf("%-6s weights=%s prec=%s threads=%d arena=%d: max|out| %.4g, max abs err %.3g (tol %.3g)"
                " params %lld owned %.1f MB\n",
-               g->name, weights == CD_NETS_WEIGHTS_F32 ? "f32" : "stored", ck_pool_threads(pool),
+               g->name, weights == CD_NETS_WEIGHTS_F32 ? "f32" : weights == CD_NETS_WEIGHTS_BF16 ? "bf16" : "stored",
+               prec == CK_PREC_BF16 ? "bf16" : "f32", ck_pool_threads(pool),
                use_arena, scale, maxerr, tol, (long long)info.n_params,
                (double)info.weight_bytes / 1e6);
         if (!(maxerr <= tol))
@@ -111,9 +112,12 @@ int main(int argc, char **argv)
     }
     ck_pool *p2 = ck_pool_new(2);
     int fail = 0;
-    fail |= run_case(sd, &det, &g, CD_NETS_WEIGHTS_F32, NULL, 0);
-    fail |= run_case(sd, &det, &g, CD_NETS_WEIGHTS_STORED, p2, 1);
-    fail |= run_case(sd, &det, &g, CD_NETS_WEIGHTS_F32, p2, 0);
+    fail |= run_case(sd, &det, &g, CD_NETS_WEIGHTS_F32, NULL, 0, CK_PREC_F32, 1e-4);
+    fail |= run_case(sd, &det, &g, CD_NETS_WEIGHTS_STORED, p2, 1, CK_PREC_F32, 1e-4);
+    fail |= run_case(sd, &det, &g, CD_NETS_WEIGHTS_F32, p2, 0, CK_PREC_F32, 1e-4);
+    /* bf16 compute (--bf16-unet): bf16 rounding of every matmul input,
+     * f32 accumulation; a looser bound, 3e-2 of the output scale. */
+    fail |= run_case(sd, &det, &g, CD_NETS_WEIGHTS_BF16, p2, 1, CK_PREC_BF16, 3e-2);
 
     /* a truncated config is refused with a message */
     cd_unet_config bad = det.unet;
