@@ -109,6 +109,15 @@ static void remove_at(cd_cache *c, size_t i)
     c->v[i] = c->v[--c->n];
 }
 
+int cd_cache_remove(cd_cache *c, const char *key)
+{
+    long i = key ? find(c, key, fnv(key)) : -1;
+    if (i < 0)
+        return 0;
+    remove_at(c, (size_t)i);
+    return 1;
+}
+
 void cd_cache_keep_only(cd_cache *c, const char *const *keys, size_t n)
 {
     for (size_t i = c->n; i-- > 0;) {

@@ -35,6 +35,8 @@ cd_centry *cd_cache_get(cd_cache *c, const char *key);
 /* Stores (replacing); takes slots (array and refs) and ui.  0 or -1. */
 int cd_cache_put(cd_cache *c, const char *key, comfy_value **slots,
                  uint32_t n_slots, struct json_object *ui);
+/* Drops one entry (releasing its values); 1 if it was there. */
+int cd_cache_remove(cd_cache *c, const char *key);
 /* Classic policy: drops every entry whose key is not in keys[0..n). */
 void cd_cache_keep_only(cd_cache *c, const char *const *keys, size_t n);
 /* LRU policy: drops least recently used entries from older generations

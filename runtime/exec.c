@@ -1907,6 +1907,43 @@ static int start_async(run *r, long i, inputs_set *s, int whole, xexp *xe)
     return 0;
 }
 
+/* --cache-none (§5.4): once node i has run, the results of its sources
+ * that no pending node links to any more are freed (unless they carry UI,
+ * which the history entry still shows).  A source needed again later, by
+ * a lazy request, simply runs again. */
+static void release_sources(run *r, long i)
+{
+    xnode *x = &r->nodes[i];
+    if (!x->inputs)
+        return;
+    json_object_object_foreach(x->inputs, k, v) {
+        (void)k;
+        if (!is_link(v))
+            continue;
+        long src = xfind(r, json_object_get_string(json_object_array_get_idx(v, 0)));
+        if (src < 0 || is_output(r, src))
+            continue;
+        int needed = 0;
+        for (size_t q = 0; q < r->n_pend && !needed; q++) {
+            xnode *y = &r->nodes[r->pend[q]];
+            if (y->exp) {
+                for (size_t m = 0; m < y->exp->ncalls * y->exp->nout && !needed; m++)
+                    needed = y->exp->link[m] == src;
+            }
+            if (!y->inputs)
+                continue;
+            json_object_object_foreach(y->inputs, yk, yv) {
+                (void)yk;
+                if (is_link(yv) && xfind(r, json_object_get_string(json_object_array_get_idx(yv, 0))) == src)
+                    needed = 1;
+            }
+        }
+        cd_centry *e = needed ? NULL : cd_cache_get(&r->ex->cache, r->nodes[src].key);
+        if (e && !e->ui)
+            cd_cache_remove(&r->ex->cache, r->nodes[src].key);
+    }
+}
+
 /* Builds node i's output lists from the per-call results (values, or
  * links into its finished sub-graph), caches them with the merged UI and
  * reports the node finished.  0, or -1 when memory runs out. */
@@ -1960,6 +1997,8 @@ static int finish_node(run *r, long i, xexp *e)
     pstate(r, i, 1);
     json_object_array_add(r->executed, json_object_new_string(x->id));
     remove_pending(r, i);
+    if (r->ex->cfg && r->ex->cfg->cache_none)
+        release_sources(r, i);
     return 0;
 fail:
     for (uint32_t k = 0; k < no; k++)
