@@ -58,6 +58,7 @@ struct conn {
 
 static cd_api *g_api;                /* for the signal handler              */
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_rescan; /* SIGHUP: rescan the node packs     */
 
 /* ---- accessors for handlers ------------------------------------------------ */
 
@@ -531,8 +532,8 @@ static const struct lws_extension extensions[] = {
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    if (sig == SIGHUP) g_rescan = 1;
+    else g_stop = 1;
     if (g_api && g_api->ctx) lws_cancel_service(g_api->ctx);
 }
 
@@ -594,7 +595,8 @@ static int make_vhosts(cd_api *a)
 int cd_api_serve(cd_runtime *rt, const cd_config *cfg, cd_logger *log)
 {
     struct lws_context_creation_info info;
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_hup;
+    sigset_t hup;
     cd_api a;
     int rc = 1;
 
@@ -637,7 +639,12 @@ int cd_api_serve(cd_runtime *rt, const cd_config *cfg, cd_logger *log)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
     signal(SIGPIPE, SIG_IGN);
+    /* cd_runtime_new blocked SIGHUP; one sent during start-up arrives now. */
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &hup, NULL);
 
     cd_log(log, COMFY_LOG_INFO, "Starting server");
     {
@@ -652,10 +659,16 @@ int cd_api_serve(cd_runtime *rt, const cd_config *cfg, cd_logger *log)
     }
     while (!g_stop) {
         if (lws_service(a.ctx, 0) < 0) break;
+        if (g_rescan) {                 /* pack init runs on this thread */
+            g_rescan = 0;
+            cd_runtime_rescan_packs(rt);
+        }
     }
+    pthread_sigmask(SIG_BLOCK, &hup, NULL);
     cd_runtime_set_event_sink(rt, NULL, NULL);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     cd_log(log, COMFY_LOG_INFO, "Stopping server");
     rc = 0;
 

@@ -8,13 +8,23 @@
  * built against an older minor version, with smaller structs, reads as if
  * the newer fields were zero); the strings they point to stay the pack's.
  * A pack that fails in any way is skipped as a whole: the classes it had
- * registered are dropped again and the .so is closed.
+ * registered (staged past the published count, invisible to readers) are
+ * dropped again and the .so is closed.
+ *
+ * Concurrency (registry.h): `load_lock` serialises loaders; `n_classes`
+ * and `n_packs` are the published counts (release stores by the loader,
+ * acquire loads by readers); `n_staged` is the loader's own count, the
+ * published classes plus those of the pack whose init is running.  Slots
+ * of the name index are atomics holding a class index + 1, 0 (empty) or
+ * TOMB (a class that was staged and dropped: probing goes on past it).
  */
 #include "registry.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +35,8 @@
 #include "value.h"
 
 #define OPTIONS_MAX_DEPTH 32
-#define MAX_PACKS 1024
+#define SLOT_EMPTY ((size_t)0)
+#define SLOT_TOMB ((size_t)-1)
 
 struct cd_pack {
     char *name;              /* owned copy of info->name              */
@@ -35,6 +46,11 @@ struct cd_pack {
     comfy_pack_info info;    /* host-sized copy                        */
     size_t n_classes;
     double load_ms;
+    /* The file as it was loaded, to tell a replaced or removed file. */
+    dev_t dev;
+    ino_t ino;
+    off_t fsize;
+    struct timespec mtime;
 };
 
 typedef struct class_block {
@@ -46,12 +62,15 @@ typedef struct class_block {
 
 struct cd_registry {
     const comfy_host *host;
-    cd_pack **packs;
-    size_t n_packs, cap_packs;
-    class_block **classes;       /* registration order */
-    size_t n_classes, cap_classes;
-    size_t *index;               /* open-addressing hash of class names */
-    size_t index_cap;            /* power of two, 0 when not built      */
+    pthread_mutex_t load_lock;   /* one loader at a time                   */
+    cd_pack **packs;             /* CD_REGISTRY_MAX_PACKS slots            */
+    atomic_size_t n_packs;       /* published                              */
+    class_block **classes;       /* max_classes slots, registration order  */
+    size_t max_classes;
+    atomic_size_t n_classes;     /* published                              */
+    size_t n_staged;             /* loader only: published + staged        */
+    atomic_size_t *index;        /* index_cap slots (see above)            */
+    size_t index_cap;            /* power of two, >= 2 * max_classes       */
 };
 
 struct comfy_registrar {
@@ -79,53 +98,78 @@ static size_t hash_str(const char *s)
     return h;
 }
 
-static int index_rebuild(cd_registry *r)
+/* The class named `name` among the first `limit` classes, or NULL.  Safe
+ * against a concurrent loader for any `limit` up to a published count
+ * loaded with acquire order (and for n_staged on the loading thread). */
+static class_block *lookup(const cd_registry *r, const char *name, size_t limit)
 {
-    size_t cap = 64;
-    while (cap < r->n_classes * 2)
-        cap *= 2;
-    size_t *idx = malloc(cap * sizeof *idx);
-    if (!idx)
-        return -1;
-    for (size_t i = 0; i < cap; i++)
-        idx[i] = (size_t)-1;
-    for (size_t i = 0; i < r->n_classes; i++) {
-        size_t h = hash_str(r->classes[i]->def.name) & (cap - 1);
-        while (idx[h] != (size_t)-1)
-            h = (h + 1) & (cap - 1);
-        idx[h] = i;
+    size_t mask = r->index_cap - 1;
+    size_t h = hash_str(name) & mask;
+    for (size_t probes = 0; probes < r->index_cap; probes++) {
+        size_t v = atomic_load_explicit(&r->index[h], memory_order_relaxed);
+        if (v == SLOT_EMPTY)
+            return NULL;
+        if (v != SLOT_TOMB && v - 1 < limit &&
+            strcmp(r->classes[v - 1]->def.name, name) == 0)
+            return r->classes[v - 1];
+        h = (h + 1) & mask;
     }
-    free(r->index);
-    r->index = idx;
-    r->index_cap = cap;
-    return 0;
+    return NULL;
+}
+
+/* Enters class `i` (written already) in the index.  Loader only.  Always
+ * finds a slot: live entries are at most max_classes, half the slots, and
+ * a tombstone is reused. */
+static void index_insert(cd_registry *r, size_t i)
+{
+    size_t mask = r->index_cap - 1;
+    size_t h = hash_str(r->classes[i]->def.name) & mask;
+    for (;;) {
+        size_t v = atomic_load_explicit(&r->index[h], memory_order_relaxed);
+        if (v == SLOT_EMPTY || v == SLOT_TOMB)
+            break;
+        h = (h + 1) & mask;
+    }
+    atomic_store_explicit(&r->index[h], i + 1, memory_order_release);
+}
+
+/* Turns the index slot of class `i` into a tombstone.  Loader only. */
+static void index_remove(cd_registry *r, size_t i)
+{
+    size_t mask = r->index_cap - 1;
+    size_t h = hash_str(r->classes[i]->def.name) & mask;
+    for (size_t probes = 0; probes < r->index_cap; probes++) {
+        size_t v = atomic_load_explicit(&r->index[h], memory_order_relaxed);
+        if (v == SLOT_EMPTY)
+            return;
+        if (v == i + 1) {
+            atomic_store_explicit(&r->index[h], SLOT_TOMB, memory_order_relaxed);
+            return;
+        }
+        h = (h + 1) & mask;
+    }
 }
 
 const cd_class *cd_registry_find(const cd_registry *r, const char *name)
 {
     if (!r || !name)
         return NULL;
-    if (r->index_cap) {
-        size_t h = hash_str(name) & (r->index_cap - 1);
-        while (r->index[h] != (size_t)-1) {
-            class_block *b = r->classes[r->index[h]];
-            if (strcmp(b->def.name, name) == 0)
-                return &b->cls;
-            h = (h + 1) & (r->index_cap - 1);
-        }
-        return NULL;
-    }
-    for (size_t i = 0; i < r->n_classes; i++)
-        if (strcmp(r->classes[i]->def.name, name) == 0)
-            return &r->classes[i]->cls;
-    return NULL;
+    size_t n = atomic_load_explicit(&((cd_registry *)r)->n_classes,
+                                    memory_order_acquire);
+    class_block *b = lookup(r, name, n);
+    return b ? &b->cls : NULL;
 }
 
-size_t cd_registry_count(const cd_registry *r) { return r ? r->n_classes : 0; }
+size_t cd_registry_count(const cd_registry *r)
+{
+    return r ? atomic_load_explicit(&((cd_registry *)r)->n_classes,
+                                    memory_order_acquire)
+             : 0;
+}
 
 const cd_class *cd_registry_at(const cd_registry *r, size_t i)
 {
-    return r && i < r->n_classes ? &r->classes[i]->cls : NULL;
+    return r && i < cd_registry_count(r) ? &r->classes[i]->cls : NULL;
 }
 
 const cd_input *cd_class_input(const cd_class *c, const char *name)
@@ -312,11 +356,11 @@ int cd_registrar_register(comfy_registrar *reg, const comfy_node_def *def)
         reg->failed = 1;
         return COMFY_EINVAL;
     }
-    if (cd_registry_find(r, b->def.name)) {
-        const cd_class *other = cd_registry_find(r, b->def.name);
+    const class_block *other = lookup(r, b->def.name, r->n_staged);
+    if (other) {
         LOG(r, COMFY_LOG_ERROR, "pack %s: node class %s is already registered "
                                 "by pack %s", reg->pack->name, b->def.name,
-            other->pack ? cd_pack_name(other->pack) : "?");
+            other->cls.pack ? cd_pack_name(other->cls.pack) : "?");
         if (!reg->failed)
             snprintf(reg->reason, sizeof reg->reason,
                      "duplicate node class %s", b->def.name);
@@ -324,42 +368,61 @@ int cd_registrar_register(comfy_registrar *reg, const comfy_node_def *def)
         class_free(b);
         return COMFY_EEXIST;
     }
-    if (r->n_classes == r->cap_classes) {
-        size_t cap = r->cap_classes ? r->cap_classes * 2 : 64;
-        class_block **c = realloc(r->classes, cap * sizeof *c);
-        if (!c) {
-            class_free(b);
-            reg->failed = 1;
-            snprintf(reg->reason, sizeof reg->reason, "out of memory");
-            return COMFY_ENOMEM;
-        }
-        r->classes = c;
-        r->cap_classes = cap;
+    if (r->n_staged >= r->max_classes) {
+        LOG(r, COMFY_LOG_ERROR, "pack %s: node class %s does not fit: the "
+                                "registry holds at most %zu node classes",
+            reg->pack->name, b->def.name, r->max_classes);
+        if (!reg->failed)
+            snprintf(reg->reason, sizeof reg->reason,
+                     "more than %zu node classes in all", r->max_classes);
+        reg->failed = 1;
+        class_free(b);
+        return COMFY_ENOMEM;
     }
-    r->classes[r->n_classes++] = b;
+    /* Staged: visible to the loader's own lookups (a pack's later
+     * register_node calls), not to readers until the pack is published. */
+    r->classes[r->n_staged] = b;
+    index_insert(r, r->n_staged);
+    r->n_staged++;
     reg->pack->n_classes++;
-    /* Keep lookups working during init (packs may look themselves up). */
-    if (r->n_classes * 2 > r->index_cap && index_rebuild(r) < 0) {
-        free(r->index);
-        r->index = NULL;
-        r->index_cap = 0;
-    } else if (r->index_cap) {
-        size_t h = hash_str(b->def.name) & (r->index_cap - 1);
-        while (r->index[h] != (size_t)-1)
-            h = (h + 1) & (r->index_cap - 1);
-        r->index[h] = r->n_classes - 1;
-    }
     return COMFY_OK;
 }
 
 /* ---- packs ------------------------------------------------------------------ */
 
+cd_registry *cd_registry_new_bounded(const comfy_host *host, size_t max_classes)
+{
+    if (max_classes < 1 || max_classes > ((size_t)1 << 24))
+        return NULL;
+    cd_registry *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->host = host;
+    r->max_classes = max_classes;
+    r->index_cap = 64;
+    while (r->index_cap < max_classes * 2)
+        r->index_cap *= 2;
+    r->packs = calloc(CD_REGISTRY_MAX_PACKS, sizeof *r->packs);
+    r->classes = calloc(max_classes, sizeof *r->classes);
+    r->index = malloc(r->index_cap * sizeof *r->index);
+    if (!r->packs || !r->classes || !r->index ||
+        pthread_mutex_init(&r->load_lock, NULL) != 0) {
+        free(r->packs);
+        free(r->classes);
+        free(r->index);
+        free(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->index_cap; i++)
+        atomic_init(&r->index[i], SLOT_EMPTY);
+    atomic_init(&r->n_classes, 0);
+    atomic_init(&r->n_packs, 0);
+    return r;
+}
+
 cd_registry *cd_registry_new(const comfy_host *host)
 {
-    cd_registry *r = calloc(1, sizeof *r);
-    if (r)
-        r->host = host;
-    return r;
+    return cd_registry_new_bounded(host, CD_REGISTRY_MAX_CLASSES);
 }
 
 static void pack_free(cd_pack *p)
@@ -378,17 +441,19 @@ void cd_registry_free(cd_registry *r)
 {
     if (!r)
         return;
-    for (size_t i = 0; i < r->n_classes; i++)
+    size_t nc = atomic_load(&r->n_classes), np = atomic_load(&r->n_packs);
+    for (size_t i = 0; i < nc; i++)
         class_free(r->classes[i]);
     free(r->classes);
     free(r->index);
-    for (size_t i = r->n_packs; i-- > 0;) {
+    for (size_t i = np; i-- > 0;) {
         cd_pack *p = r->packs[i];
         if (p->info.fini)
             p->info.fini(r->host);
         pack_free(p);
     }
     free(r->packs);
+    pthread_mutex_destroy(&r->load_lock);
     free(r);
 }
 
@@ -412,34 +477,45 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Drops the classes registered after index `from`. */
-static void drop_classes_from(cd_registry *r, size_t from)
+/* Drops the staged classes (those of a pack that is skipped): their index
+ * slots become tombstones, then they are freed.  Readers never look at a
+ * staged class, so nothing can be using them.  Loader only. */
+static void drop_staged(cd_registry *r)
 {
-    for (size_t i = from; i < r->n_classes; i++)
+    size_t published = atomic_load_explicit(&r->n_classes, memory_order_relaxed);
+    for (size_t i = published; i < r->n_staged; i++) {
+        index_remove(r, i);
         class_free(r->classes[i]);
-    r->n_classes = from;
-    if (index_rebuild(r) < 0) {
-        free(r->index);
-        r->index = NULL;
-        r->index_cap = 0;
+        r->classes[i] = NULL;
     }
+    r->n_staged = published;
 }
 
-/* Loads one .so.  1 loaded, 0 skipped (logged). */
-int cd_registry_load_file(cd_registry *r, const char *path)
+/* Loads one .so; the caller holds load_lock.  1 loaded, 0 skipped
+ * (logged). */
+static int load_file_locked(cd_registry *r, const char *path)
 {
     double t0 = now_ms();
     cd_pack *p = calloc(1, sizeof *p);
     const char *why = NULL;
     char whybuf[512];
-    size_t first = r->n_classes;
+    size_t n_packs = atomic_load_explicit(&r->n_packs, memory_order_relaxed);
+    struct stat fst;
     if (!p || !(p->path = strdup(path))) {
         why = "out of memory";
         goto skip;
     }
-    if (r->n_packs >= MAX_PACKS) {
-        why = "too many packs";
+    if (n_packs >= CD_REGISTRY_MAX_PACKS) {
+        snprintf(whybuf, sizeof whybuf, "too many packs (at most %d)",
+                 CD_REGISTRY_MAX_PACKS);
+        why = whybuf;
         goto skip;
+    }
+    if (stat(path, &fst) == 0) {
+        p->dev = fst.st_dev;
+        p->ino = fst.st_ino;
+        p->fsize = fst.st_size;
+        p->mtime = fst.st_mtim;
     }
     dlerror();
     p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -492,7 +568,7 @@ int cd_registry_load_file(cd_registry *r, const char *path)
         why = "pack has no init function";
         goto skip;
     }
-    for (size_t i = 0; i < r->n_packs; i++) {
+    for (size_t i = 0; i < n_packs; i++) {
         if (strcmp(r->packs[i]->name, p->info.name) == 0) {
             snprintf(whybuf, sizeof whybuf, "a pack named %s is loaded already "
                                             "(from %s)", p->info.name,
@@ -531,25 +607,18 @@ int cd_registry_load_file(cd_registry *r, const char *path)
         else
             snprintf(whybuf, sizeof whybuf, "init failed with status %d", rc);
         why = whybuf;
-        drop_classes_from(r, first);
+        drop_staged(r);
         /* init ran: let the pack release what it took. */
         if (p->info.fini)
             p->info.fini(r->host);
         goto skip;
     }
-    if (r->n_packs == r->cap_packs) {
-        size_t cap = r->cap_packs ? r->cap_packs * 2 : 16;
-        cd_pack **np = realloc(r->packs, cap * sizeof *np);
-        if (!np) {
-            drop_classes_from(r, first);
-            why = "out of memory";
-            goto skip;
-        }
-        r->packs = np;
-        r->cap_packs = cap;
-    }
-    r->packs[r->n_packs++] = p;
     p->load_ms = now_ms() - t0;
+    /* Publish: the pack, then its classes (both release stores, so a
+     * reader that sees a class sees its pack complete). */
+    r->packs[n_packs] = p;
+    atomic_store_explicit(&r->n_packs, n_packs + 1, memory_order_release);
+    atomic_store_explicit(&r->n_classes, r->n_staged, memory_order_release);
     LOG(r, COMFY_LOG_INFO, "Loaded node pack %s %s: %zu node%s in %.1f ms (%s)",
         p->name, p->info.version ? p->info.version : "", p->n_classes,
         p->n_classes == 1 ? "" : "s", p->load_ms, path);
@@ -560,18 +629,28 @@ skip:
     return 0;
 }
 
+int cd_registry_load_file(cd_registry *r, const char *path)
+{
+    pthread_mutex_lock(&r->load_lock);
+    int rc = load_file_locked(r, path);
+    pthread_mutex_unlock(&r->load_lock);
+    return rc;
+}
+
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int cd_registry_load_dir(cd_registry *r, const char *dir)
+/* The *.so names in `dir` (not hidden), sorted; *n gets the count.  NULL
+ * with *n == 0 for an empty directory; -1 in *n when `dir` cannot be
+ * read.  Caller frees each name and the array. */
+static char **list_packs(const char *dir, long *n_out)
 {
     DIR *d = opendir(dir);
-    if (!d) {
-        LOG(r, COMFY_LOG_WARNING, "node pack directory %s cannot be read", dir);
-        return -1;
-    }
+    *n_out = -1;
+    if (!d)
+        return NULL;
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
@@ -595,18 +674,107 @@ int cd_registry_load_dir(cd_registry *r, const char *dir)
     closedir(d);
     if (n)
         qsort(names, n, sizeof *names, cmp_name);
+    *n_out = (long)n;
+    return names;
+}
+
+static void free_names(char **names, long n)
+{
+    for (long i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int cd_registry_load_dir(cd_registry *r, const char *dir)
+{
+    long n;
+    char **names = list_packs(dir, &n);
+    if (n < 0) {
+        LOG(r, COMFY_LOG_WARNING, "node pack directory %s cannot be read", dir);
+        return -1;
+    }
     int loaded = 0;
-    for (size_t i = 0; i < n; i++) {
+    pthread_mutex_lock(&r->load_lock);
+    for (long i = 0; i < n; i++) {
         char path[PATH_MAX];
         if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) < (int)sizeof path)
-            loaded += cd_registry_load_file(r, path);
-        free(names[i]);
+            loaded += load_file_locked(r, path);
     }
-    free(names);
+    pthread_mutex_unlock(&r->load_lock);
+    free_names(names, n);
     return loaded;
 }
 
-size_t cd_registry_pack_count(const cd_registry *r) { return r ? r->n_packs : 0; }
+/* A loaded pack with this path, or with this file (device and inode);
+ * NULL when the file is new.  Loader only. */
+static const cd_pack *loaded_as(const cd_registry *r, const char *path,
+                                const struct stat *st)
+{
+    size_t np = atomic_load_explicit(&((cd_registry *)r)->n_packs,
+                                     memory_order_relaxed);
+    for (size_t i = 0; i < np; i++) {
+        const cd_pack *p = r->packs[i];
+        if (strcmp(p->path, path) == 0 ||
+            (st && p->dev == st->st_dev && p->ino == st->st_ino))
+            return p;
+    }
+    return NULL;
+}
+
+int cd_registry_rescan(cd_registry *r, const char *const *dirs, size_t n_dirs)
+{
+    if (!r)
+        return 0;
+    int added = 0;
+    pthread_mutex_lock(&r->load_lock);
+    /* Loaded packs stay as they are; say when their file went away. */
+    size_t np = atomic_load_explicit(&r->n_packs, memory_order_relaxed);
+    for (size_t i = 0; i < np; i++) {
+        const cd_pack *p = r->packs[i];
+        struct stat st;
+        if (stat(p->path, &st) != 0)
+            LOG(r, COMFY_LOG_WARNING, "node pack %s: %s was removed; it stays "
+                                      "loaded: restart to unload %s",
+                p->name, p->path, p->name);
+        else if (st.st_dev != p->dev || st.st_ino != p->ino ||
+                 st.st_size != p->fsize ||
+                 st.st_mtim.tv_sec != p->mtime.tv_sec ||
+                 st.st_mtim.tv_nsec != p->mtime.tv_nsec)
+            LOG(r, COMFY_LOG_WARNING, "node pack %s: %s was replaced; the loaded "
+                                      "version stays: restart to replace %s",
+                p->name, p->path, p->name);
+    }
+    for (size_t d = 0; d < n_dirs; d++) {
+        long n;
+        char **names = list_packs(dirs[d], &n);
+        if (n < 0) {
+            LOG(r, COMFY_LOG_WARNING, "node pack directory %s cannot be read",
+                dirs[d]);
+            continue;
+        }
+        for (long i = 0; i < n; i++) {
+            char path[PATH_MAX];
+            struct stat st;
+            if (snprintf(path, sizeof path, "%s/%s", dirs[d], names[i]) >=
+                (int)sizeof path)
+                continue;
+            int have = stat(path, &st) == 0;
+            if (loaded_as(r, path, have ? &st : NULL))
+                continue;
+            added += load_file_locked(r, path);
+        }
+        free_names(names, n);
+    }
+    pthread_mutex_unlock(&r->load_lock);
+    return added;
+}
+
+size_t cd_registry_pack_count(const cd_registry *r)
+{
+    return r ? atomic_load_explicit(&((cd_registry *)r)->n_packs,
+                                    memory_order_acquire)
+             : 0;
+}
 const char *cd_pack_name(const cd_pack *p) { return p->name; }
 const char *cd_pack_web_dir(const cd_pack *p) { return p->web_dir; }
 const char *cd_pack_path(const cd_pack *p) { return p->path; }
@@ -616,12 +784,13 @@ const comfy_pack_info *cd_pack_info(const cd_pack *p) { return &p->info; }
 
 const cd_pack *cd_registry_pack_at(const cd_registry *r, size_t i)
 {
-    return r && i < r->n_packs ? r->packs[i] : NULL;
+    return r && i < cd_registry_pack_count(r) ? r->packs[i] : NULL;
 }
 
 const cd_pack *cd_registry_find_pack(const cd_registry *r, const char *name)
 {
-    for (size_t i = 0; r && name && i < r->n_packs; i++)
+    size_t n = cd_registry_pack_count(r);
+    for (size_t i = 0; name && i < n; i++)
         if (strcmp(r->packs[i]->name, name) == 0)
             return r->packs[i];
     return NULL;

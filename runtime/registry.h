@@ -1,10 +1,32 @@
 /*
  * registry.h — node packs and the classes they registered.
  *
- * Built once at start-up on the main thread (cd_registry_load), read-only
- * afterwards, so every thread may read it without locks.  Each class keeps
- * its SDK definition plus what the host parsed out of it once: the options
- * JSON of every input, and the flags derived from them.
+ * Threading.  The registry grows while other threads read it: packs are
+ * loaded at start-up on the main thread, and again when comfyd rescans its
+ * pack directories (SIGHUP, on the network thread), while the network
+ * thread and its request workers (/object_info, validation of POST
+ * /prompt) and the executor thread look classes up.  So it is append-only:
+ *
+ *  - Classes and packs live in arrays whose capacity is fixed when the
+ *    registry is created (cd_registry_new_bounded); a class or pack over
+ *    the capacity is refused with a logged error.  Nothing that was
+ *    published is ever moved, changed or freed before cd_registry_free,
+ *    so a cd_class or cd_pack pointer stays valid for the registry's life.
+ *  - One loader at a time (a mutex inside serialises cd_registry_load_*
+ *    and cd_registry_rescan).  A pack's classes are staged while its init
+ *    runs and published together with the pack, by storing the new counts
+ *    with release order, only when init succeeded; readers load the counts
+ *    with acquire order, so a reader sees a pack's classes all or none,
+ *    and never a class of a pack that was skipped.
+ *  - The name index is an open-addressing table of atomic slots sized at
+ *    creation: a loader fills a slot after the class is written, readers
+ *    ignore slots naming a class past the count they loaded.
+ *
+ * Every read function below may be called from any thread, at any time,
+ * without locks; the load functions from one thread at a time (the mutex
+ * makes a second caller wait).  Each class keeps its SDK definition plus
+ * what the host parsed out of it once: the options JSON of every input,
+ * and the flags derived from them.
  */
 #ifndef CD_REGISTRY_H
 #define CD_REGISTRY_H
@@ -33,9 +55,23 @@ typedef struct cd_class {
     size_t n_inputs;
 } cd_class;
 
-/* Creates an empty registry. */
+/* The class capacity of cd_registry_new, and the pack capacity of every
+ * registry. */
+#define CD_REGISTRY_MAX_CLASSES 32768
+#define CD_REGISTRY_MAX_PACKS 1024
+
+/* Creates an empty registry that holds at most CD_REGISTRY_MAX_CLASSES
+ * classes.  NULL when memory runs out.  Caller frees with
+ * cd_registry_free. */
 cd_registry *cd_registry_new(const comfy_host *host);
-void cd_registry_free(cd_registry *r);  /* calls each pack's fini, dlcloses */
+
+/* As cd_registry_new, with room for `max_classes` classes (1 to 2^24). */
+cd_registry *cd_registry_new_bounded(const comfy_host *host, size_t max_classes);
+
+/* Calls each pack's fini (last loaded first), dlcloses it and frees
+ * everything.  No other thread may use the registry any more.  NULL is
+ * fine. */
+void cd_registry_free(cd_registry *r);
 
 /* Loads every *.so in `dir` in name order.  A pack that fails (missing
  * entry symbol, ABI major mismatch, failing init, duplicate class name,
@@ -46,7 +82,9 @@ int cd_registry_load_dir(cd_registry *r, const char *dir);
 /* Lookup by class name; NULL when unknown. */
 const cd_class *cd_registry_find(const cd_registry *r, const char *name);
 
-/* Classes in registration order. */
+/* Classes in registration order.  The count only grows (a rescan
+ * appends); cd_registry_at(r, i) is valid for every i below a count read
+ * earlier. */
 size_t cd_registry_count(const cd_registry *r);
 const cd_class *cd_registry_at(const cd_registry *r, size_t i);
 
@@ -77,7 +115,10 @@ int cd_registry_load_file(cd_registry *r, const char *path);
  * (malformed: no name, no execute, options that are not a JSON object, a
  * COMBO without choices, duplicate input names, ...; logged) or
  * COMFY_ENOMEM.  Any failure also marks the pack as failed: it is skipped
- * after init returns.  Main thread, during cd_registry_load_* only. */
+ * after init returns.  Only from a pack's init, during cd_registry_load_*
+ * or cd_registry_rescan (on the loading thread); name clashes are checked
+ * against the published classes and the ones the same pack registered
+ * before. */
 int cd_registrar_register(comfy_registrar *reg, const comfy_node_def *def);
 
 /* More about a pack. */
@@ -85,5 +126,17 @@ size_t cd_pack_class_count(const cd_pack *p);
 double cd_pack_load_ms(const cd_pack *p);
 const comfy_pack_info *cd_pack_info(const cd_pack *p);  /* host-sized copy */
 const cd_pack *cd_registry_find_pack(const cd_registry *r, const char *name);
+
+/* Rescans pack directories (comfyd does on SIGHUP).  First, each loaded
+ * pack whose file is gone or was replaced (another device/inode, size or
+ * modification time) is logged as a warning ("restart to unload/replace"):
+ * a loaded pack stays loaded, as it is.  Then each *.so in each of `dirs`
+ * (in order, each in name order) that is new, i.e. neither its path nor
+ * its device and inode belong to a loaded pack, is loaded as
+ * cd_registry_load_dir does: its classes come after the existing ones,
+ * and a broken pack is skipped with the reason logged.  A directory that
+ * cannot be read is logged and passed over.  Returns the number of packs
+ * added (their classes are those from the class count before the call). */
+int cd_registry_rescan(cd_registry *r, const char *const *dirs, size_t n_dirs);
 
 #endif

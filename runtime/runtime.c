@@ -1,12 +1,15 @@
 /*
  * runtime.c — the runtime facade (see runtime.h): creates folders, host
- * table, registry (loading every pack) and executor, and forwards the
- * prompt, queue and history routes to the executor.  The catalogue routes
+ * table, registry (loading every pack) and executor, rescans the pack
+ * directories on request (SIGHUP), and forwards the prompt, queue and
+ * history routes to the executor.  The catalogue routes
  * live in catalog.c and /system_stats in sysinfo.c.
  */
 #include "runtime_int.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,21 +54,33 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The pack directories in force: the built-in one alone when no
+ * directory is configured or with --disable-all-custom-nodes, else the
+ * configured ones.  Sets *n; the strings are borrowed from rt and cfg. */
+static const char *const *pack_dirs(const cd_runtime *rt, size_t *n)
+{
+    const cd_config *cfg = rt->cfg;
+    if (cfg->disable_all_custom_nodes || cfg->n_nodepack_dirs == 0) {
+        *n = 1;
+        return (const char *const *)&rt->builtin_pack_dir;
+    }
+    *n = cfg->n_nodepack_dirs;
+    return (const char *const *)cfg->nodepack_dirs;
+}
+
 /* Loads the packs of every configured directory. */
 static void load_packs(cd_runtime *rt)
 {
     const cd_config *cfg = rt->cfg;
     double t0 = now_ms();
-    if (cfg->disable_all_custom_nodes || cfg->n_nodepack_dirs == 0) {
-        if (cfg->disable_all_custom_nodes && cfg->n_nodepack_dirs)
-            cd_log(rt->log, COMFY_LOG_INFO,
-                   "--disable-all-custom-nodes: only the built-in packs of %s "
-                   "are loaded", rt->builtin_pack_dir);
-        cd_registry_load_dir(rt->reg, rt->builtin_pack_dir);
-    } else {
-        for (size_t i = 0; i < cfg->n_nodepack_dirs; i++)
-            cd_registry_load_dir(rt->reg, cfg->nodepack_dirs[i]);
-    }
+    if (cfg->disable_all_custom_nodes && cfg->n_nodepack_dirs)
+        cd_log(rt->log, COMFY_LOG_INFO,
+               "--disable-all-custom-nodes: only the built-in packs of %s "
+               "are loaded", rt->builtin_pack_dir);
+    size_t n;
+    const char *const *dirs = pack_dirs(rt, &n);
+    for (size_t i = 0; i < n; i++)
+        cd_registry_load_dir(rt->reg, dirs[i]);
     cd_log(rt->log, COMFY_LOG_INFO, "Node packs: %zu loaded, %zu node classes, "
                                     "%.1f ms",
            cd_registry_pack_count(rt->reg), cd_registry_count(rt->reg),
@@ -86,6 +101,13 @@ cd_runtime *cd_runtime_new_log(const cd_config *cfg, cd_logger *log)
         if (!rt->log)
             goto fail;
     }
+    /* A SIGHUP during start-up waits (blocked, pending) until the server
+     * installs its handler and unblocks it; the threads started from here
+     * on (executor, compute pools) inherit the block and never take it. */
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, NULL);
     rt->builtin_pack_dir = cd_runtime_builtin_pack_dir();
     if (!rt->builtin_pack_dir)
         goto fail;
@@ -128,6 +150,53 @@ void cd_runtime_free(cd_runtime *rt)
     if (rt->own_log)
         cd_logger_free(rt->log);
     free(rt);
+}
+
+int cd_runtime_rescan_packs(cd_runtime *rt)
+{
+    if (!rt)
+        return 0;
+    double t0 = now_ms();
+    size_t pack0 = cd_registry_pack_count(rt->reg);
+    size_t class0 = cd_registry_count(rt->reg);
+    cd_log(rt->log, COMFY_LOG_INFO, "Rescanning node packs");
+    size_t n;
+    const char *const *dirs = pack_dirs(rt, &n);
+    int added = cd_registry_rescan(rt->reg, dirs, n);
+    size_t pack1 = cd_registry_pack_count(rt->reg);
+    size_t class1 = cd_registry_count(rt->reg);
+    if (added <= 0) {
+        cd_log(rt->log, COMFY_LOG_INFO, "Rescan of node packs: no new pack "
+                                        "(%zu loaded, %zu node classes), %.1f ms",
+               pack1, class1, now_ms() - t0);
+        return 0;
+    }
+    cd_log(rt->log, COMFY_LOG_INFO, "Rescan of node packs: added %zu pack%s with "
+                                    "%zu node class%s, %.1f ms",
+           pack1 - pack0, pack1 - pack0 == 1 ? "" : "s", class1 - class0,
+           class1 - class0 == 1 ? "" : "es", now_ms() - t0);
+    /* One line per added pack, listing its classes (bounded). */
+    cd_buf line;
+    cd_buf_init(&line, 4096);
+    size_t c = class0;
+    for (size_t i = pack0; i < pack1; i++) {
+        const cd_pack *p = cd_registry_pack_at(rt->reg, i);
+        cd_buf_reset(&line);
+        for (size_t k = 0; k < cd_pack_class_count(p) && c < class1; k++, c++) {
+            const cd_class *cls = cd_registry_at(rt->reg, c);
+            if (cd_buf_printf(&line, "%s%s", k ? ", " : "", cls->def->name) < 0) {
+                cd_buf_reset(&line);
+                cd_buf_printf(&line, "(%zu classes, too many to list)",
+                              cd_pack_class_count(p));
+                c += cd_pack_class_count(p) - k;
+                break;
+            }
+        }
+        cd_log(rt->log, COMFY_LOG_INFO, "Rescan added node pack %s (%s): %s",
+               cd_pack_name(p), cd_pack_path(p), line.len ? line.data : "");
+    }
+    cd_buf_free(&line);
+    return added;
 }
 
 const cd_paths *cd_runtime_paths(const cd_runtime *rt) { return rt->paths; }

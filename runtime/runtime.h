@@ -44,8 +44,8 @@ cd_runtime *cd_runtime_new(const cd_config *cfg);
  * frees everything.  NULL is fine. */
 void cd_runtime_free(cd_runtime *rt);
 
-/* The node registry (read-only after start-up), for main's
- * --list-node-classes and for tests.  Borrowed. */
+/* The node registry (append-only: a rescan adds packs, see registry.h),
+ * for main's --list-node-classes and for tests.  Borrowed. */
 struct cd_registry;
 const struct cd_registry *cd_runtime_registry(const cd_runtime *rt);
 
@@ -143,5 +143,19 @@ cd_logger *cd_runtime_logger(const cd_runtime *rt);
  * executable>/nodepacks when it exists (a build tree), else the install
  * directory.  New string; caller frees. */
 char *cd_runtime_builtin_pack_dir(void);
+
+/* Rescans the pack directories (what comfyd does on SIGHUP): loads the
+ * packs that are new since start-up or the last rescan, registering their
+ * classes after the existing ones, and logs what it added; loaded packs
+ * stay, a removed or replaced one is logged ("restart to unload/replace");
+ * a broken new pack is skipped with the reason, as at start.  Pack init
+ * runs on the calling thread, which is the network thread (api/ calls
+ * this from its loop after a SIGHUP); requests and prompts go on
+ * meanwhile.  Returns the number of packs added.
+ *
+ * cd_runtime_new/_new_log block SIGHUP in the calling thread (the threads
+ * they start inherit it), so that a SIGHUP arriving during start-up stays
+ * pending until api/ has installed its handler and unblocked it there. */
+int cd_runtime_rescan_packs(cd_runtime *rt);
 
 #endif
