@@ -10,6 +10,7 @@
  * that their order is the order in which they were produced.
  */
 #include <malloc.h>
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -611,61 +612,99 @@ static struct json_object *ms_or_null(long long ms)
     return ms > 0 ? json_object_new_int64(ms) : NULL;
 }
 
-/* The jobs summary of a prompt: {"priority", "outputs_count",
- * "preview_output", "execution_error"}.  `entry` (a history entry) may be
- * NULL for pending and running prompts.  New reference. */
+static int ends_with(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcasecmp(s + n - m, suf) == 0;
+}
+
+/* Upstream's is_previewable: images/video/audio, a video/ or audio/
+ * format, or a 3D file. */
+static int previewable(const char *media, struct json_object *item)
+{
+    if (!strcmp(media, "images") || !strcmp(media, "video") || !strcmp(media, "audio"))
+        return 1;
+    const char *fmt = json_object_get_string(json_object_object_get(item, "format"));
+    if (fmt && (!strncmp(fmt, "video/", 6) || !strncmp(fmt, "audio/", 6)))
+        return 1;
+    const char *fn = json_object_get_string(json_object_object_get(item, "filename"));
+    return fn && (ends_with(fn, ".obj") || ends_with(fn, ".fbx") || ends_with(fn, ".gltf") ||
+                  ends_with(fn, ".glb"));
+}
+
+/* The jobs summary of a prompt, as upstream ComfyUI's jobs API computes
+ * it: {"workflow_id", "outputs_count", "preview_output", "error_message",
+ * "execution_error"}.  `entry` (a history entry) is NULL for pending and
+ * running prompts.  New reference. */
 static struct json_object *job_summary(struct json_object *item, struct json_object *entry,
                                        cd_job_state st)
 {
     struct json_object *j = json_object_new_object();
-    json_object_object_add(j, "priority", dup(json_object_array_get_idx(item, 0)));
+    struct json_object *wf = json_object_object_get(
+        json_object_object_get(json_object_object_get(json_object_array_get_idx(item, 3), "extra_pnginfo"),
+                               "workflow"), "id");
+    json_object_object_add(j, "workflow_id", dup(wf));
     struct json_object *outputs = entry ? json_object_object_get(entry, "outputs") : NULL;
     int count = 0;
-    struct json_object *preview = NULL;
-    if (outputs) {
+    struct json_object *preview = NULL, *fallback = NULL;
+    if (json_object_is_type(outputs, json_type_object)) {
         json_object_object_foreach(outputs, nid, ui) {
-            json_object_object_foreach(ui, k, lst) {
-                if (!json_object_is_type(lst, json_type_array))
+            if (!json_object_is_type(ui, json_type_object))
+                continue;
+            json_object_object_foreach(ui, media, lst) {
+                if (!strcmp(media, "animated") || !json_object_is_type(lst, json_type_array))
                     continue;
-                size_t n = json_object_array_length(lst);
-                count += (int)n;
-                if (!preview && (strcmp(k, "images") == 0 || strcmp(k, "video") == 0 ||
-                                 strcmp(k, "audio") == 0) && n > 0) {
-                    struct json_object *p = json_object_array_get_idx(lst, 0);
-                    if (json_object_is_type(p, json_type_object)) {
-                        json_object_deep_copy(p, &preview, NULL);
-                        json_object_object_add(preview, "nodeId", json_object_new_string(nid));
-                        json_object_object_add(preview, "mediaType", json_object_new_string(k));
-                    }
+                for (size_t q = 0, n = json_object_array_length(lst); q < n; q++) {
+                    struct json_object *it = json_object_array_get_idx(lst, q);
+                    count++;
+                    if (preview || !json_object_is_type(it, json_type_object) || !previewable(media, it))
+                        continue;
+                    const char *type = json_object_get_string(json_object_object_get(it, "type"));
+                    int is_out = type && !strcmp(type, "output");
+                    if (!is_out && fallback)
+                        continue;
+                    struct json_object *e = dup(it);
+                    json_object_object_add(e, "nodeId", json_object_new_string(nid));
+                    json_object_object_add(e, "mediaType", json_object_new_string(media));
+                    if (is_out)
+                        preview = e;
+                    else
+                        fallback = e;
                 }
             }
         }
     }
     json_object_object_add(j, "outputs_count", json_object_new_int(count));
-    json_object_object_add(j, "preview_output", preview);
+    if (preview) {
+        json_object_put(fallback);
+        json_object_object_add(j, "preview_output", preview);
+    } else {
+        json_object_object_add(j, "preview_output", fallback);
+    }
     struct json_object *err = NULL;
     if (entry && (st == CD_JOB_ERROR || st == CD_JOB_INTERRUPTED)) {
         struct json_object *msgs = json_object_object_get(json_object_object_get(entry, "status"),
                                                           "messages");
-        size_t n = json_object_array_length(msgs);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0, n = msgs ? json_object_array_length(msgs) : 0; i < n && !err; i++) {
             struct json_object *m = json_object_array_get_idx(msgs, i);
             const char *t = json_object_get_string(json_object_array_get_idx(m, 0));
-            if (t && (strcmp(t, "execution_error") == 0 || strcmp(t, "execution_interrupted") == 0)) {
-                json_object_put(err);
-                err = json_object_get(json_object_array_get_idx(m, 1));
-            }
+            if (t && (!strcmp(t, "execution_error") || !strcmp(t, "execution_interrupted")))
+                err = dup(json_object_array_get_idx(m, 1));
         }
     }
+    struct json_object *em = json_object_object_get(err, "exception_message");
+    json_object_object_add(j, "error_message", em ? dup(em) : NULL);
     json_object_object_add(j, "execution_error", err);
     return j;
 }
 
-/* One job object (the shape of upstream ComfyUI's jobs API): id, status,
- * priority, times, outputs_count, preview_output, execution_error; with
- * `full`, also the prompt, extra_data, outputs_to_execute, outputs and the
- * status messages (from `item` and `entry`, either may be NULL).  Takes
- * the summary reference.  New reference. */
+/* One job object in the shape of upstream ComfyUI's jobs API: id, status,
+ * create_time, error_message, execution_error, execution_start_time,
+ * execution_end_time, outputs_count, preview_output, workflow_id; with
+ * `full` also outputs, execution_status and workflow {prompt, extra_data}
+ * (from `item` and `entry`, either may be NULL).  States are the issue's:
+ * pending, running, completed, error, interrupted.  Takes the summary
+ * reference.  New reference. */
 static struct json_object *job_json(const char *id, cd_job_state st, long long created,
                                     long long started, long long finished,
                                     struct json_object *summary, struct json_object *item,
@@ -674,23 +713,24 @@ static struct json_object *job_json(const char *id, cd_job_state st, long long c
     struct json_object *j = json_object_new_object();
     json_object_object_add(j, "id", json_object_new_string(id));
     json_object_object_add(j, "status", json_object_new_string(state_name(st)));
-    json_object_object_add(j, "priority", json_object_get(json_object_object_get(summary, "priority")));
     json_object_object_add(j, "create_time", ms_or_null(created));
+    json_object_object_add(j, "error_message", json_object_get(json_object_object_get(summary, "error_message")));
+    json_object_object_add(j, "execution_error", json_object_get(json_object_object_get(summary, "execution_error")));
     json_object_object_add(j, "execution_start_time", ms_or_null(started));
     json_object_object_add(j, "execution_end_time", ms_or_null(finished));
     json_object_object_add(j, "outputs_count", json_object_get(json_object_object_get(summary, "outputs_count")));
     json_object_object_add(j, "preview_output", json_object_get(json_object_object_get(summary, "preview_output")));
-    json_object_object_add(j, "execution_error", json_object_get(json_object_object_get(summary, "execution_error")));
+    json_object_object_add(j, "workflow_id", json_object_get(json_object_object_get(summary, "workflow_id")));
     json_object_put(summary);
     if (full) {
         struct json_object *outputs = entry ? json_object_object_get(entry, "outputs") : NULL;
         json_object_object_add(j, "outputs", outputs ? json_object_get(outputs) : json_object_new_object());
-        json_object_object_add(j, "prompt", dup(json_object_array_get_idx(item, 2)));
-        json_object_object_add(j, "extra_data", dup(json_object_array_get_idx(item, 3)));
-        json_object_object_add(j, "outputs_to_execute", dup(json_object_array_get_idx(item, 4)));
-        json_object_object_add(j, "status_messages",
-            entry ? json_object_get(json_object_object_get(json_object_object_get(entry, "status"), "messages"))
-                  : json_object_new_array());
+        struct json_object *status = entry ? json_object_object_get(entry, "status") : NULL;
+        json_object_object_add(j, "execution_status", status ? json_object_get(status) : NULL);
+        struct json_object *wf = json_object_new_object();
+        json_object_object_add(wf, "prompt", dup(json_object_array_get_idx(item, 2)));
+        json_object_object_add(wf, "extra_data", dup(json_object_array_get_idx(item, 3)));
+        json_object_object_add(j, "workflow", wf);
     }
     return j;
 }
@@ -721,34 +761,78 @@ static const char *query_get(const char *q, const char *key, char *buf, size_t c
 
 typedef struct jrow {
     struct json_object *job;
-    long long created;
-    long long seq;
+    long long key;        /* create time or duration, as sorted   */
+    long long seq;        /* submission order: the tie-break       */
 } jrow;
 
-static int jrow_cmp_desc(const void *a, const void *b)
+static int jrow_cmp_asc(const void *a, const void *b)
 {
     const jrow *x = a, *y = b;
-    if (x->seq != y->seq) return x->seq > y->seq ? -1 : 1;
-    return 0;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Decodes %XX and '+' of a query value in place. */
+static void url_decode(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (*r == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2])) {
+            char hex[3] = {r[1], r[2], 0};
+            *w++ = (char)strtol(hex, NULL, 16);
+            r += 2;
+        } else {
+            *w++ = *r == '+' ? ' ' : *r;
+        }
+    }
+    *w = 0;
+}
+
+/* Our state name for a status filter word (upstream's names accepted). */
+static const char *state_alias(const char *w)
+{
+    if (!strcmp(w, "in_progress")) return "running";
+    if (!strcmp(w, "failed")) return "error";
+    if (!strcmp(w, "cancelled")) return "interrupted";
+    return w;
+}
+
+static struct json_object *jerr(const char *msg)
+{
+    struct json_object *r = json_object_new_object();
+    json_object_object_add(r, "error", json_object_new_string(msg));
+    return r;
 }
 
 int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out)
 {
-    char sbuf[256], lbuf[32], obuf[32], ordbuf[16];
+    char sbuf[256], lbuf[32], obuf[32], ordbuf[16], sortbuf[32], wfbuf[256];
     const char *sfilter = query_get(query, "status", sbuf, sizeof(sbuf));
     const char *ls = query_get(query, "limit", lbuf, sizeof(lbuf));
     const char *os = query_get(query, "offset", obuf, sizeof(obuf));
     const char *ord = query_get(query, "sort_order", ordbuf, sizeof(ordbuf));
+    const char *sort = query_get(query, "sort_by", sortbuf, sizeof(sortbuf));
+    const char *wf = query_get(query, "workflow_id", wfbuf, sizeof(wfbuf));
+    if (sfilter) url_decode(sbuf);
+    if (wf) url_decode(wfbuf);
     char *end;
     long limit = -1, offset = 0;
     if (ls) {
         limit = strtol(ls, &end, 10);
-        if (*end || limit < 0) goto bad;
+        if (!*ls || *end || limit < 0)
+            return put_json(out, jerr("limit must be a non-negative integer")) == 0 ? 400 : err500(out);
     }
     if (os) {
         offset = strtol(os, &end, 10);
-        if (*end || offset < 0) goto bad;
+        if (!*os || *end || offset < 0)
+            return put_json(out, jerr("offset must be a non-negative integer")) == 0 ? 400 : err500(out);
     }
+    if (ord && strcmp(ord, "asc") && strcmp(ord, "desc"))
+        return put_json(out, jerr("sort_order must be 'asc' or 'desc'")) == 0 ? 400 : err500(out);
+    int by_duration = sort && !strcmp(sort, "execution_duration");
+    if (sort && !by_duration && strcmp(sort, "create_time"))
+        return put_json(out, jerr("sort_by must be 'create_time' or 'execution_duration'")) == 0 ? 400 : err500(out);
     pthread_mutex_lock(&ex->mu);
     size_t cap = ex->q.n + ex->hist.n + 1;
     jrow *rows = calloc(cap, sizeof(*rows));
@@ -761,21 +845,22 @@ int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out)
         cd_hentry *e = ex->hist.v[i];
         struct json_object *sum = parse_text(e->summary, strlen(e->summary));
         rows[n++] = (jrow){job_json(e->prompt_id, e->state, e->created_ms, e->started_ms,
-                                    e->finished_ms, sum, NULL, NULL, 0), e->created_ms, e->seq};
+                                    e->finished_ms, sum, NULL, NULL, 0),
+                           by_duration ? e->finished_ms - e->started_ms : e->created_ms, e->seq};
     }
     if (ex->running)
         rows[n++] = (jrow){job_json(ex->running->prompt_id, CD_JOB_RUNNING,
                                     ex->running->created_ms, ex->running_started_ms, 0,
                                     job_summary(ex->running->item, NULL, CD_JOB_RUNNING), NULL, NULL, 0),
-                           ex->running->created_ms, ex->running->seq};
+                           by_duration ? 0 : ex->running->created_ms, ex->running->seq};
     for (size_t i = 0; i < ex->q.n; i++)
         rows[n++] = (jrow){job_json(ex->q.v[i]->prompt_id, CD_JOB_PENDING, ex->q.v[i]->created_ms,
                                     0, 0, job_summary(ex->q.v[i]->item, NULL, CD_JOB_PENDING),
                                     NULL, NULL, 0),
-                           ex->q.v[i]->created_ms, ex->q.v[i]->seq};
+                           by_duration ? 0 : ex->q.v[i]->created_ms, ex->q.v[i]->seq};
     pthread_mutex_unlock(&ex->mu);
-    qsort(rows, n, sizeof(*rows), jrow_cmp_desc);
-    if (ord && strcmp(ord, "asc") == 0)
+    qsort(rows, n, sizeof(*rows), jrow_cmp_asc);
+    if (!ord || strcmp(ord, "asc") != 0)   /* newest first by default */
         for (size_t i = 0; i < n / 2; i++) {
             jrow t = rows[i];
             rows[i] = rows[n - 1 - i];
@@ -789,10 +874,16 @@ int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out)
         if (sfilter && *sfilter) {
             match = 0;
             char tmp[256];
-            snprintf(tmp, sizeof(tmp), "%s", sfilter);
-            for (char *sv, *tok = strtok_r(tmp, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv))
-                if (strcmp(tok, st) == 0)
+            snprintf(tmp, sizeof(tmp), "%s", sbuf);
+            for (char *sv, *tok = strtok_r(tmp, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv)) {
+                while (*tok == ' ') tok++;
+                if (strcmp(state_alias(tok), st) == 0)
                     match = 1;
+            }
+        }
+        if (match && wf && *wfbuf) {
+            const char *jw = json_object_get_string(json_object_object_get(rows[i].job, "workflow_id"));
+            match = jw && !strcmp(jw, wfbuf);
         }
         if (match) {
             if (total >= offset && (limit < 0 || taken < limit)) {
@@ -813,11 +904,6 @@ int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out)
     json_object_object_add(pg, "has_more", json_object_new_boolean(offset + taken < total));
     json_object_object_add(r, "pagination", pg);
     return put_json(out, r) == 0 ? 200 : err500(out);
-bad: {
-        struct json_object *r = json_object_new_object();
-        json_object_object_add(r, "error", json_object_new_string("limit and offset must be non-negative integers"));
-        return put_json(out, r) == 0 ? 400 : err500(out);
-    }
 }
 
 int cd_executor_get_job(cd_executor *ex, const char *id, cd_buf *out)
@@ -845,11 +931,8 @@ int cd_executor_get_job(cd_executor *ex, const char *id, cd_buf *out)
         }
     }
     pthread_mutex_unlock(&ex->mu);
-    if (!j) {
-        struct json_object *r = json_object_new_object();
-        json_object_object_add(r, "error", json_object_new_string("Job not found"));
-        return put_json(out, r) == 0 ? 404 : err500(out);
-    }
+    if (!j)
+        return put_json(out, jerr("Job not found")) == 0 ? 404 : err500(out);
     return put_json(out, j) == 0 ? 200 : err500(out);
 }
 
