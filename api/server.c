@@ -560,11 +560,16 @@ static int make_vhosts(cd_api *a)
     int idx = 0;
     for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         struct lws_context_creation_info vi;
-        char name[32];
         while (*t == ' ') t++;
         memset(&vi, 0, sizeof(vi));
-        snprintf(name, sizeof(name), "vh%d", idx++);
-        vi.vhost_name = name;
+        /* lws keeps the name pointer for the context's life. */
+        static char vh_names[32][8];
+        if (idx >= 32) {
+            cd_log(a->log, COMFY_LOG_ERROR, "at most 32 listen addresses");
+            return -1;
+        }
+        snprintf(vh_names[idx], sizeof(vh_names[idx]), "vh%d", idx);
+        vi.vhost_name = vh_names[idx++];
         vi.port = a->cfg->port;
         vi.protocols = protocols;
         vi.extensions = extensions;
