@@ -154,6 +154,25 @@ static void test_error(void)
     cd_buf b;
     cd_buf_init(&b, 1 << 20);
     CHECK(cd_runtime_get_job(h.rt, p, &b) == 200 && strstr(b.data, "\"status\": \"error\""), "job error: %s", b.data);
+    {
+        struct json_object *jo = json_tokener_parse(b.data);
+        char keys[512] = "";
+        json_object_object_foreach(jo, k, v) {
+            (void)v;
+            strncat(keys, k, sizeof(keys) - strlen(keys) - 2);
+            strncat(keys, " ", sizeof(keys) - strlen(keys) - 1);
+        }
+        CHECK(strcmp(keys, "id status create_time error_message execution_error execution_start_time "
+                           "execution_end_time outputs_count preview_output workflow_id outputs "
+                           "execution_status workflow ") == 0, "job keys: %s", keys);
+        CHECK(strcmp(jstr(jo, "error_message"), "asked to fail\n") == 0, "error_message");
+        json_object_put(jo);
+    }
+    cd_buf_reset(&b);
+    CHECK(cd_runtime_get_jobs(h.rt, "status=failed,in_progress&sort_order=asc", &b) == 200 &&
+          strstr(b.data, p) != NULL, "upstream status names filter: %.200s", b.data);
+    cd_buf_reset(&b);
+    CHECK(cd_runtime_get_jobs(h.rt, "limit=x", &b) == 400, "bad limit is 400");
     cd_buf_reset(&b);
     CHECK(cd_runtime_get_job(h.rt, "never-seen", &b) == 404, "job 404");
     cd_buf_free(&b);
