@@ -111,7 +111,7 @@ static comfy_tensor *filled(int64_t b, int64_t h, int64_t w, int64_t c, double v
     return t;
 }
 
-/* ---- stubs ------------------------------------------------------------------- */
+/* ---- stubs.py (ComfyUI's file name): image, mask, INT and FLOAT sources -------------- */
 
 static const char *const content_choices[] = {"WHITE", "BLACK", "NOISE", NULL};
 
@@ -136,7 +136,7 @@ static float rnd(void)
     return (float)((rng_state >> 40) / 16777216.0);
 }
 
-static int stub_image(comfy_call *call)
+static int solid_image(comfy_call *call)
 {
     const char *content = get_str(call, "content");
     int64_t h = get_int(call, "height", 512), w = get_int(call, "width", 512),
@@ -159,7 +159,7 @@ static int stub_image(comfy_call *call)
     return out_tensor(call, 0, t);
 }
 
-static int stub_constant_image(comfy_call *call)
+static int constant_image(comfy_call *call)
 {
     int64_t h = get_int(call, "height", 512), w = get_int(call, "width", 512),
             b = get_int(call, "batch_size", 1);
@@ -168,7 +168,7 @@ static int stub_constant_image(comfy_call *call)
     return out_tensor(call, 0, filled(b, h, w, 3, get_float(call, "value", 0.5)));
 }
 
-static int stub_mask(comfy_call *call)
+static int constant_mask(comfy_call *call)
 {
     int64_t h = get_int(call, "height", 512), w = get_int(call, "width", 512),
             b = get_int(call, "batch_size", 1);
@@ -177,16 +177,16 @@ static int stub_mask(comfy_call *call)
     return out_tensor(call, 0, filled(b, h, w, 0, get_float(call, "value", 0.5)));
 }
 
-static int stub_passthrough(comfy_call *call) { return pass_input(call, 0, "value"); }
+static int pass_value(comfy_call *call) { return pass_input(call, 0, "value"); }
 
-static const comfy_input_def stub_image_in[] = {
+static const comfy_input_def solid_image_in[] = {
     COMBO("content", COMFY_REQUIRED, content_choices), SIZE_INPUTS};
-static const comfy_input_def stub_const_in[] = {
+static const comfy_input_def constant_image_in[] = {
     IN("value", "FLOAT", COMFY_REQUIRED, "{\"default\": 0.5, \"min\": 0.0, \"max\": 1.0, \"step\": 0.01}"),
     SIZE_INPUTS};
-static const comfy_input_def stub_int_in[] = {
+static const comfy_input_def int_value_in[] = {
     IN("value", "INT", COMFY_REQUIRED, "{\"default\": 0, \"min\": -4294967295, \"max\": 4294967295, \"step\": 1}")};
-static const comfy_input_def stub_float_in[] = {
+static const comfy_input_def float_value_in[] = {
     IN("value", "FLOAT", COMFY_REQUIRED, "{\"default\": 0.0, \"min\": -1e+38, \"max\": 1e+38, \"step\": 0.01}")};
 
 static const comfy_output_def o_image[] = {OUT("IMAGE")};
@@ -1709,12 +1709,12 @@ static const comfy_node_def nodes[] = {
     NODE("TestStringConditions", "String Condition", "Testing/Logic", string_cond_in, o_bool, string_cond),
     NODE("TestToBoolNode", "To Bool", "Testing/Logic", to_bool_in, o_bool, to_bool),
     NODE("TestBoolOperationNode", "Bool Operation", "Testing/Logic", bool_op_in, o_bool, bool_op),
-    NODE("StubImage", "Stub Image", "Testing/Stub Nodes", stub_image_in, o_image, stub_image),
-    NODE("StubConstantImage", "Stub Constant Image", "Testing/Stub Nodes", stub_const_in, o_image,
-         stub_constant_image),
-    NODE("StubMask", "Stub Mask", "Testing/Stub Nodes", stub_const_in, o_mask, stub_mask),
-    NODE("StubInt", "Stub Int", "Testing/Stub Nodes", stub_int_in, o_int, stub_passthrough),
-    NODE("StubFloat", "Stub Float", "Testing/Stub Nodes", stub_float_in, o_float, stub_passthrough),
+    NODE("StubImage", "Stub Image", "Testing/Stub Nodes", solid_image_in, o_image, solid_image),
+    NODE("StubConstantImage", "Stub Constant Image", "Testing/Stub Nodes", constant_image_in, o_image,
+         constant_image),
+    NODE("StubMask", "Stub Mask", "Testing/Stub Nodes", constant_image_in, o_mask, constant_mask),
+    NODE("StubInt", "Stub Int", "Testing/Stub Nodes", int_value_in, o_int, pass_value),
+    NODE("StubFloat", "Stub Float", "Testing/Stub Nodes", float_value_in, o_float, pass_value),
 };
 
 static int testing_init(const comfy_host *h, comfy_registrar *reg)

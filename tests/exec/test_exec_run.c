@@ -9,16 +9,16 @@
 
 static harness h;
 
-#define STUB(id, content) "\"" id "\": {\"class_type\": \"StubImage\", \"inputs\": {\"content\": \"" content "\", \"height\": 8, \"width\": 8, \"batch_size\": 1}}"
+#define IMAGE_NODE(id, content) "\"" id "\": {\"class_type\": \"StubImage\", \"inputs\": {\"content\": \"" content "\", \"height\": 8, \"width\": 8, \"batch_size\": 1}}"
 #define MASK(id, v) "\"" id "\": {\"class_type\": \"StubMask\", \"inputs\": {\"value\": " v ", \"height\": 8, \"width\": 8, \"batch_size\": 1}}"
 
 static const char *lazy_graph(const char *mask_value)
 {
     static char g[2048];
     snprintf(g, sizeof(g),
-             "{" STUB("1", "BLACK") ", %s, "
+             "{" IMAGE_NODE("1", "BLACK") ", %s, "
              "\"3\": {\"class_type\": \"TestLazyMixImages\", \"inputs\": {\"image1\": [\"1\", 0], \"image2\": [\"4\", 0], \"mask\": [\"2\", 0]}}, "
-             STUB("4", "WHITE") ", "
+             IMAGE_NODE("4", "WHITE") ", "
              "\"9\": {\"class_type\": \"ExecTestUI\", \"inputs\": {\"value\": [\"3\", 0]}}}",
              strcmp(mask_value, "0.0") == 0 ? MASK("2", "0.0") : MASK("2", "1.0"));
     return g;
@@ -102,7 +102,7 @@ static void test_success_order_and_cache(void)
 static void test_progress_state_shape(void)
 {
     h_clear_events(&h);
-    const char *id = h_queue(&h, "{" STUB("1", "BLACK") ", \"9\": {\"class_type\": \"ExecTestUI\", \"inputs\": {\"value\": 5}}}", NULL);
+    const char *id = h_queue(&h, "{" IMAGE_NODE("1", "BLACK") ", \"9\": {\"class_type\": \"ExecTestUI\", \"inputs\": {\"value\": 5}}}", NULL);
     char p[64];
     snprintf(p, sizeof(p), "%s", id ? id : "");
     CHECK(h_wait_done(&h, p) >= 0, "run");
@@ -374,9 +374,9 @@ static void test_hidden(void)
 
 static void test_is_changed(void)
 {
-    const char *g1 = "{" STUB("1", "BLACK") ", \"2\": {\"class_type\": \"TestCustomIsChanged\", \"inputs\": {\"image\": [\"1\", 0], \"should_change\": false}}, "
+    const char *g1 = "{" IMAGE_NODE("1", "BLACK") ", \"2\": {\"class_type\": \"TestCustomIsChanged\", \"inputs\": {\"image\": [\"1\", 0], \"should_change\": false}}, "
                      "\"9\": {\"class_type\": \"ExecTestUI\", \"inputs\": {\"value\": [\"2\", 0]}}}";
-    const char *g2 = "{" STUB("1", "BLACK") ", \"2\": {\"class_type\": \"TestCustomIsChanged\", \"inputs\": {\"image\": [\"1\", 0], \"should_change\": true}}, "
+    const char *g2 = "{" IMAGE_NODE("1", "BLACK") ", \"2\": {\"class_type\": \"TestCustomIsChanged\", \"inputs\": {\"image\": [\"1\", 0], \"should_change\": true}}, "
                      "\"9\": {\"class_type\": \"ExecTestUI\", \"inputs\": {\"value\": [\"2\", 0]}}}";
     const char *gs[4] = {g1, g1, g2, g2};
     int want_ran[4] = {1, 0, 1, 1};
