@@ -7,10 +7,22 @@
  * for queue/history state.  The worker thread owns the cache and the
  * per-prompt run state; it takes ex->mu only to move items between the
  * queue, "running" and history.  Events go to the sink under ex->emu so
- * that their order is the order in which they were produced.
+ * that their order is the order in which they were produced.  Async nodes
+ * (COMFY_NODE_ASYNC) run their calls on threads of their own; those
+ * threads touch only their task, the events and run->pnodes (under
+ * run->pmu).  json-c reference counts are not atomic, so no json-c object
+ * is ever shared between threads: queue items are private copies, and
+ * the network thread reads them under ex->mu without taking references.
+ *
+ * A run: validate-time conversions are already in the prompt; IS_CHANGED
+ * and the signature (cache key) of every node are computed first, the
+ * cache policy is applied, then the pending set of the output roots is
+ * dissolved in ComfyUI's order (§5.5), with lazy inputs, lists, blockers,
+ * node expansion (§5.8) and async nodes.  The history entry is stored as
+ * JSON text.
  */
-#include <malloc.h>
 #include <ctype.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
