@@ -55,7 +55,12 @@ cdp=$(free_port)
 "$build/comfyd" --base-directory "$tmp" --port "$port" --front-end-root "$static" \
     >"$out/comfyd.log" 2>&1 &
 spid=$!
+# The frontend also calls out to public hosts (release checks, ...): the
+# resolver rules answer every name but loopback with "not found" inside
+# Chromium, so no lookup or connection ever leaves this machine.
 "$chrome" --headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost" \
+    --disable-background-networking --disable-component-update --no-first-run \
     --remote-debugging-port="$cdp" --user-data-dir="$tmp/chrome" about:blank \
     >"$out/chromium.log" 2>&1 &
 cpid=$!
