@@ -1,7 +1,8 @@
 /*
  * comfy/comfy.h — the comfyd node-pack SDK, ABI version 1.
  *
- * A node pack is a shared object that comfyd loads with dlopen() at start.
+ * A node pack is a shared object that comfyd loads with dlopen() at start
+ * (or when it rescans its pack directories on SIGHUP).
  * It exports exactly one symbol, comfy_pack_entry(), which returns a
  * description of the pack.  comfyd then calls the pack's init function with
  * a table of host services (struct comfy_host); init registers node classes.
@@ -75,11 +76,14 @@
  *    the output cache shares them between prompts.  Never write into an input
  *    tensor; make a new one.
  *
- * Threading: comfy_pack_entry and init run on the main thread at start-up.
- * execute, check_lazy, is_changed and validate_inputs run on the executor
- * thread, one node at a time.  choices functions run on the network thread
- * while /object_info is built.  All host functions are thread-safe unless the
- * contract says otherwise.
+ * Threading: comfy_pack_entry and init run on the main thread at start-up,
+ * or, for a pack that comfyd finds when it rescans its pack directories
+ * (SIGHUP), on the network thread while prompts run: init must not assume
+ * that no node of another pack is executing.  A pack is loaded once; a
+ * changed or removed .so takes a restart.  execute, check_lazy, is_changed
+ * and validate_inputs run on the executor thread, one node at a time.
+ * choices functions run on the network thread while /object_info is built.
+ * All host functions are thread-safe unless the contract says otherwise.
  */
 #ifndef COMFY_COMFY_H
 #define COMFY_COMFY_H
