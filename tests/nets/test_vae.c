@@ -64,12 +64,20 @@ static int run_all(const cd_sd *sd, const golden *g, int weights, ck_pool *pool,
     ck_arena_reset(arena);
     rc = cd_vae_encode(v, &run, img->v, img->shape[0], img->shape[1], img->shape[2], out);
     fail |= rc < 0 || check("encode", out, enc);
-    ck_arena_reset(arena);
-    rc = cd_vae_decode_tiled(v, &run, zt->v, 1, zt->shape[2], zt->shape[3], 4, 4, 1, out);
+    /* tiled: with an arena, exactly the bytes cd_vae_tiled_scratch_bytes says */
+    ck_arena *ta = use_arena ? ck_arena_new(cd_vae_tiled_scratch_bytes(v, 0, zt->shape[2],
+                                                                       zt->shape[3], 4, 4))
+                             : NULL;
+    cd_nets_run trun = {pool, ta, NULL, NULL, err, sizeof err};
+    rc = cd_vae_decode_tiled(v, &trun, zt->v, 1, zt->shape[2], zt->shape[3], 4, 4, 1, out);
     fail |= rc < 0 || check("decode_tiled", out, dect);
-    ck_arena_reset(arena);
-    rc = cd_vae_encode_tiled(v, &run, it->v, 1, it->shape[1], it->shape[2], 32, 32, 8, out);
+    ck_arena_free(ta);
+    ta = use_arena ? ck_arena_new(cd_vae_tiled_scratch_bytes(v, 1, it->shape[1], it->shape[2], 32, 32))
+                   : NULL;
+    trun.arena = ta;
+    rc = cd_vae_encode_tiled(v, &trun, it->v, 1, it->shape[1], it->shape[2], 32, 32, 8, out);
     fail |= rc < 0 || check("encode_tiled", out, enct);
+    ck_arena_free(ta);
     if (fail && rc < 0)
         fprintf(stderr, "call failed: %d %s\n", rc, err);
 

@@ -903,3 +903,16 @@ double cd_vae_decode_flops(const cd_vae *v, int64_t B, int64_t h, int64_t w)
     f += 2.0 * hw * 9.0 * (double)(d->conv_out.cin * d->conv_out.cout);
     return f * (double)B;
 }
+
+size_t cd_vae_tiled_scratch_bytes(const cd_vae *v, int encode, int64_t h, int64_t w,
+                                  int64_t tile_x, int64_t tile_y)
+{
+    if (!v || h <= 0 || w <= 0 || tile_x <= 0 || tile_y <= 0)
+        return 0;
+    tiling t = {encode ? 1 : 0, h, w, 0, 0, 0, 0};
+    int64_t tiles[3][2] = {{tile_y * 2, tile_x / 2}, {tile_y / 2, tile_x * 2}, {tile_y, tile_x}};
+    vplan pl;
+    if (plan_tiles(v, &t, (const int64_t(*)[2])tiles, &pl) < 0)
+        return 0;
+    return pl.bytes;
+}

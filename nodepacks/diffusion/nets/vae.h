@@ -59,6 +59,13 @@ void cd_vae_get_info(const cd_vae *v, cd_vae_info *info);
 size_t cd_vae_decode_scratch_bytes(const cd_vae *v, int64_t B, int64_t h, int64_t w);
 size_t cd_vae_encode_scratch_bytes(const cd_vae *v, int64_t B, int64_t H, int64_t W);
 
+/* Arena bytes cd_vae_decode_tiled (encode = 0; h, w the latent size) or
+ * cd_vae_encode_tiled (encode = 1; h, w the image size) needs with these
+ * tiles (the largest tile core of the three tilings; the small per-pass
+ * output buffers are malloc'd).  0 for a bad size. */
+size_t cd_vae_tiled_scratch_bytes(const cd_vae *v, int encode, int64_t h, int64_t w,
+                                  int64_t tile_x, int64_t tile_y);
+
 /* Decodes z [B, C, h, w] (NCHW, raw latent space) into img
  * [B, h*8, w*8, 3] in 0..1.  Returns 0, COMFY_EINVAL (bad shape, message
  * in run->err), COMFY_ENOMEM or COMFY_EINTERRUPTED. */
