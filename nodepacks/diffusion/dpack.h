@@ -72,10 +72,12 @@ typedef struct dp_clip {
 /* A VAE (first-stage model). */
 typedef struct dp_vae {
     atomic_int refs;
-    struct cd_vae *vae;                 /* owned                             */
+    struct cd_vae *vae;                 /* owned; NULL for pixel_space       */
     struct cd_model_file *file;         /* reference                         */
     float latent_scale;
-    int latent_channels;
+    int latent_channels;                /* 4; 3 for pixel_space              */
+    int downscale;                      /* 8; 1 for pixel_space              */
+    int pixel;                          /* VAELoader's "pixel_space"         */
 } dp_vae;
 
 /* ------------------------------------------------------------ references */

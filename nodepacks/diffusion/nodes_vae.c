@@ -11,20 +11,21 @@
 #include "dpack.h"
 
 /* Reads an IMAGE input as contiguous f32 [B, H, W, 3] cropped to multiples
- * of 8 (offsets (dim % 8) / 2), extra channels dropped; *img is malloc'd. */
-static int in_pixels(comfy_call *call, const char *name, float **img, int64_t *B, int64_t *H,
-                     int64_t *W)
+ * of r, the VAE's downscale (offsets (dim % r) / 2), extra channels
+ * dropped; *img is malloc'd. */
+static int in_pixels(comfy_call *call, const char *name, int64_t r, float **img, int64_t *B,
+                     int64_t *H, int64_t *W)
 {
     const comfy_host *h = call->host;
     comfy_tensor *t = h->value_get_tensor(h->input(call, name));
     if (!t || t->ndim != 4 || t->shape[3] < 3)
         return h->fail(call, "ValueError", "%s is not an IMAGE [batch, height, width, 3]", name);
     int64_t b = t->shape[0], ih = t->shape[1], iw = t->shape[2], c = t->shape[3];
-    int64_t oh = ih / 8 * 8, ow = iw / 8 * 8;
-    if (oh < 8 || ow < 8)
-        return h->fail(call, "ValueError", "the image (%lldx%lld) is smaller than 8x8",
-                       (long long)iw, (long long)ih);
-    int64_t y0 = (ih % 8) / 2, x0 = (iw % 8) / 2;
+    int64_t oh = ih / r * r, ow = iw / r * r;
+    if (oh < r || ow < r || oh < 1 || ow < 1)
+        return h->fail(call, "ValueError", "the image (%lldx%lld) is smaller than %lldx%lld",
+                       (long long)iw, (long long)ih, (long long)r, (long long)r);
+    int64_t y0 = (ih % r) / 2, x0 = (iw % r) / 2;
     float *all = dp_tensor_f32(h, t);
     float *o = all ? malloc((size_t)(b * oh * ow * 3) * sizeof(float)) : NULL;
     if (!o) {
@@ -60,7 +61,7 @@ static int decode_common(comfy_call *call, int tiled, int64_t tile, int64_t over
         return h->fail(call, "RuntimeError", "the latent has %lld channels but the VAE takes %d",
                        (long long)l.c, vae->latent_channels);
     }
-    int64_t shape[4] = {l.b, l.h * 8, l.w * 8, 3};
+    int64_t shape[4] = {l.b, l.h * vae->downscale, l.w * vae->downscale, 3};
     comfy_tensor *t = dp_new_tensor(call, 4, shape);
     if (!t) {
         dp_latent_free(&l);
@@ -115,10 +116,10 @@ static int encode_common(comfy_call *call, int tiled, int64_t tile, int64_t over
         return COMFY_ERR;
     float *img = NULL;
     int64_t B = 0, H = 0, W = 0;
-    int rc = in_pixels(call, "pixels", &img, &B, &H, &W);
+    int rc = in_pixels(call, "pixels", vae->downscale, &img, &B, &H, &W);
     if (rc)
         return rc;
-    int64_t shape[4] = {B, vae->latent_channels, H / 8, W / 8};
+    int64_t shape[4] = {B, vae->latent_channels, H / vae->downscale, W / vae->downscale};
     comfy_tensor *t = dp_new_tensor(call, 4, shape);
     if (!t) {
         free(img);

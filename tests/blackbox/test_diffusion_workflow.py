@@ -180,3 +180,85 @@ def test_missing_checkpoint_is_a_validation_error(server):
     assert r.status_code == 400
     body = r.json()
     assert body["node_errors"]["4"]["errors"][0]["type"] == "value_not_in_list"
+
+
+def split_checkpoint(src, dst, prefix, strip=True):
+    """Writes the tensors of safetensors file src whose names start with
+    prefix to dst (prefix removed when strip), as standalone model files
+    (a bare UNet, a VAE, a text encoder) are."""
+    import struct
+    data = src.read_bytes()
+    n, = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    out_header, chunks, off = {}, [], 0
+    for name, t in header.items():
+        if name == "__metadata__" or not name.startswith(prefix):
+            continue
+        a, b = t["data_offsets"]
+        new = name[len(prefix):] if strip else name
+        out_header[new] = {"dtype": t["dtype"], "shape": t["shape"],
+                           "data_offsets": [off, off + (b - a)]}
+        chunks.append(body[a:b])
+        off += b - a
+    h = json.dumps(out_header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(struct.pack("<Q", len(h)) + h + b"".join(chunks))
+
+
+def test_separate_loaders(server, ws_client):
+    """UNETLoader + CLIPLoader + VAELoader on the parts of the checkpoint
+    give CheckpointLoaderSimple's picture."""
+    need_pack()
+    ckpt = add_checkpoint(server)
+    models = server.base / "models"
+    src = models / "checkpoints" / ckpt
+    split_checkpoint(src, models / "diffusion_models" / "tiny-unet.safetensors",
+                     "model.diffusion_model.")
+    split_checkpoint(src, models / "vae" / "tiny-vae.safetensors", "first_stage_model.")
+    split_checkpoint(src, models / "text_encoders" / "tiny-clip-l.safetensors",
+                     "cond_stage_model.transformer.")
+    info = requests.get(server + "/object_info/VAELoader").json()
+    assert info["VAELoader"]["input"]["required"]["vae_name"][0] == ["tiny-vae.safetensors",
+                                                                     "pixel_space"]
+    ws = ws_client()
+    base = workflow(ckpt, seed=11, steps=2, prefix="whole", text="a blue house")
+    _, msgs = run_ws(server, ws, base)
+    whole = [m["data"] for m in msgs if isinstance(m, dict) and m["type"] == "executed"]
+    parts = workflow(ckpt, seed=11, steps=2, prefix="parts", text="a blue house")
+    parts["4"] = {"class_type": "UNETLoader",
+                  "inputs": {"unet_name": "tiny-unet.safetensors", "weight_dtype": "default"}}
+    parts["40"] = {"class_type": "CLIPLoader",
+                   "inputs": {"clip_name": "tiny-clip-l.safetensors", "type": "stable_diffusion"}}
+    parts["41"] = {"class_type": "VAELoader", "inputs": {"vae_name": "tiny-vae.safetensors"}}
+    parts["6"]["inputs"]["clip"] = ["40", 0]
+    parts["7"]["inputs"]["clip"] = ["40", 0]
+    parts["8"]["inputs"]["vae"] = ["41", 0]
+    _, msgs = run_ws(server, ws, parts)
+    js = [m for m in msgs if isinstance(m, dict)]
+    assert "execution_error" not in [m["type"] for m in js], js
+    sep = [m["data"] for m in js if m["type"] == "executed"]
+    imgs = []
+    for ex in (whole, sep):
+        img = ex[-1]["output"]["images"][0]
+        r = requests.get(server + "/view", params={"filename": img["filename"], "type": "output"})
+        imgs.append(read_png(r.content)[3])
+    assert imgs[0] == imgs[1]
+
+    # pixel_space: VAEEncode then VAEDecode gives the picture back.
+    g = {"1": {"class_type": "EmptyImage",
+               "inputs": {"width": 16, "height": 8, "batch_size": 1, "color": 0x336699}},
+         "2": {"class_type": "VAELoader", "inputs": {"vae_name": "pixel_space"}},
+         "3": {"class_type": "VAEEncode", "inputs": {"pixels": ["1", 0], "vae": ["2", 0]}},
+         "4": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["2", 0]}},
+         "5": {"class_type": "SaveImage", "inputs": {"images": ["4", 0],
+                                                     "filename_prefix": "pix"}}}
+    _, msgs = run_ws(server, ws, g)
+    ex = [m["data"] for m in msgs if isinstance(m, dict) and m["type"] == "executed"]
+    img = ex[-1]["output"]["images"][0]
+    r = requests.get(server + "/view", params={"filename": img["filename"], "type": "output"})
+    w, h, _, px, _ = read_png(r.content)
+    assert (w, h) == (16, 8)
+    # 2x-1 then (x+1)/2 in float32, truncated to 8 bits as SaveImage does.
+    assert all(abs(a - b) <= 1 for a, b in zip(px[:3], (0x33, 0x66, 0x99)))
