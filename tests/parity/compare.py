@@ -70,6 +70,17 @@ def main():
         failed += not ok
         print("%-36s %9.2f %8.1f%s" % (name, db, secs, "" if ok else "  below %.0f dB" % args.min_db),
               flush=True)
+    # What the threshold means on this checkpoint: ComfyUI's own images for
+    # two different seeds, and for euler against euler_ancestral.
+    for a, b in (("euler_normal", "euler_normal_seed2"),
+                 ("euler_normal", "euler_ancestral_normal")):
+        for size in (64, 128):
+            fa = os.path.join(pc.DATA, "sd15_%d_%s.png" % (size, a))
+            fb = os.path.join(pc.DATA, "sd15_%d_%s.png" % (size, b))
+            if os.path.exists(fa) and os.path.exists(fb):
+                with open(fa, "rb") as x, open(fb, "rb") as y:
+                    print("control: golden %s vs %s at %d: %.2f dB"
+                          % (a, b, size, pc.psnr(x.read(), y.read())))
     print("parity: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
 

@@ -165,20 +165,20 @@ def _base(ckpt, prefix):
     }
 
 
-def _ksampler(latent, sampler, scheduler, denoise=1.0, steps=STEPS, cfg=CFG):
+def _ksampler(latent, sampler, scheduler, denoise=1.0, steps=STEPS, cfg=CFG, seed=SEED):
     return {"class_type": "KSampler",
-            "inputs": {"seed": SEED, "steps": steps, "cfg": cfg,
+            "inputs": {"seed": seed, "steps": steps, "cfg": cfg,
                        "sampler_name": sampler, "scheduler": scheduler,
                        "denoise": denoise, "model": ["4", 0],
                        "positive": ["6", 0], "negative": ["7", 0],
                        "latent_image": latent}}
 
 
-def txt2img(name, ckpt, size, sampler, scheduler):
+def txt2img(name, ckpt, size, sampler, scheduler, seed=SEED):
     wf = _base(ckpt, "parity_" + name)
     wf["5"] = {"class_type": "EmptyLatentImage",
                "inputs": {"width": size, "height": size, "batch_size": 1}}
-    wf["3"] = _ksampler(["5", 0], sampler, scheduler)
+    wf["3"] = _ksampler(["5", 0], sampler, scheduler, seed=seed)
     return wf
 
 
@@ -221,6 +221,10 @@ def cases(sdxl=False):
         for sampler, sched in SAMPLERS:
             n = "sd15_%d_%s_%s" % (size, sampler, sched)
             out[n] = txt2img(n, CKPT_SD15, size, sampler, sched)
+        # control: another seed, so the report can say what PSNR two
+        # unrelated initial noises give on this random-weight checkpoint
+        n = "sd15_%d_euler_normal_seed2" % size
+        out[n] = txt2img(n, CKPT_SD15, size, "euler", "normal", SEED + 1)
         n = "sd15_%d_img2img_d060" % size
         out[n] = img2img(n, CKPT_SD15, size, "euler", "normal", 0.6)
         n = "sd15_%d_inpaint_d090" % size
