@@ -7,6 +7,7 @@
  * flag or an unreadable --config file.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "config.h"
 #include "registry.h"
@@ -35,6 +36,12 @@ int main(int argc, char **argv)
     cd_logger_to_stdout(log, cfg.log_stdout);
     cd_log(log, COMFY_LOG_INFO, "comfyd %s (node-pack SDK ABI %d.%d)",
            COMFYD_VERSION, COMFY_ABI_MAJOR, COMFY_ABI_MINOR);
+
+    /* oneDNN (loaded with the packs) runs on libgomp, whose idle threads spin
+     * by default and steal cores from our own thread pool between ops.  Set
+     * before the packs are loaded, since libgomp reads it once; a value the
+     * user set wins. */
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
 
     cd_runtime *rt = cd_runtime_new_log(&cfg, log);
     if (!rt) {
