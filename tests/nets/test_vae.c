@@ -25,7 +25,8 @@ static int check(const char *what, const float *got, const gtensor *want)
     for (int64_t i = 0; i < want->n; i++) {
         scale = fmax(scale, fabs(want->v[i]));
         double e = fabs((double)got[i] - want->v[i]);
-        maxerr = isfinite(got[i]) ? fmax(maxerr, e) : INFINITY;
+        /* a non-finite value on either side fails (fmax would skip NaN) */
+        maxerr = isfinite(got[i]) && isfinite(want->v[i]) ? fmax(maxerr, e) : INFINITY;
     }
     double tol = 1e-4 * scale;
     printf("  %-15s max abs err %.3g (tol %.3g)\n", what, maxerr, tol);

@@ -4,7 +4,8 @@ PyTorch modules (run OUTSIDE the repo; nothing here is imported by tests).
     cd <ComfyUI checkout>            # a125cd84 was used
     python <repo>/tests/nets/gen/make_goldens.py <small-ckpt-dir> <out-dir>
 
-<small-ckpt-dir> holds sd15-small, sd21v-small and sdxl-small .safetensors
+<small-ckpt-dir> holds sd15-small, sd21v-small, sdxl-small and
+sdxl-refiner-small .safetensors
 made by `comfyd-mkcheckpoint --arch A --width small --seed 1` (f16).
 Needs torch (Debian python3-torch in a --system-site-packages venv),
 einops and safetensors.
@@ -38,6 +39,14 @@ import comfy.ops  # noqa: E402
 import comfy.utils  # noqa: E402
 from comfy.ldm.models.autoencoder import AutoencoderKL  # noqa: E402
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel  # noqa: E402
+import comfy.ldm.modules.attention as comfy_attention  # noqa: E402
+
+# On this torch (Debian 1.13, no SDPA) ComfyUI picks attention_sub_quad,
+# whose torch.baddbmm(torch.empty(...), beta=0) lets NaN garbage from the
+# uninitialised input through on CPU (a torch 1.13 bug), at random.  Use
+# ComfyUI's plain attention_basic (softmax(q k^T * scale) v, f32) instead.
+comfy_attention.optimized_attention = comfy_attention.attention_basic
+comfy_attention.optimized_attention_masked = comfy_attention.attention_basic
 
 src, dst = args
 os.makedirs(dst, exist_ok=True)
@@ -45,6 +54,8 @@ torch.manual_seed(0)
 
 
 def save(name, tensors):
+    for key, t in tensors:
+        assert torch.isfinite(t).all(), (name, key)
     meta = []
     with open(os.path.join(dst, name + ".bin"), "wb") as f:
         for key, t in tensors:
@@ -80,8 +91,12 @@ def unet_case(arch, ckpt, h, w, T):
     if cfg.get("adm_in_channels"):
         y = torch.randn(B, cfg["adm_in_channels"])
         ins.append(("y", y))
+    # run twice: the result must be finite and repeatable
     with torch.no_grad():
+        model(x, t, context=ctx, y=y)
         out = model(x, t, context=ctx, y=y)
+        again = model(x, t, context=ctx, y=y)
+    assert torch.isfinite(out).all() and torch.equal(out, again)
     save("unet_" + arch, ins + [("out", out)])
 
 
@@ -134,3 +149,4 @@ unet_case("sd15", "sd15-small.safetensors", 12, 10, 24)
 unet_case("sd21v", "sd21v-small.safetensors", 8, 8, 16)
 unet_case("sdxl", "sdxl-small.safetensors", 12, 10, 24)
 vae_case("sd15-small.safetensors")
+unet_case("sdxl_refiner", "sdxl-refiner-small.safetensors", 8, 8, 8)

@@ -32,6 +32,14 @@ import comfy.model_detection  # noqa: E402
 import comfy.ops  # noqa: E402
 from comfy.ldm.models.autoencoder import AutoencoderKL  # noqa: E402
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel  # noqa: E402
+import comfy.ldm.modules.attention as comfy_attention  # noqa: E402
+
+# On this torch (Debian 1.13, no SDPA) ComfyUI picks attention_sub_quad,
+# whose torch.baddbmm(torch.empty(...), beta=0) lets NaN garbage from the
+# uninitialised input through on CPU (a torch 1.13 bug), at random.  Use
+# ComfyUI's plain attention_basic (softmax(q k^T * scale) v, f32) instead.
+comfy_attention.optimized_attention = comfy_attention.attention_basic
+comfy_attention.optimized_attention_masked = comfy_attention.attention_basic
 
 ckpt, dst = args
 os.makedirs(dst, exist_ok=True)
@@ -43,6 +51,8 @@ def closed(n, f):
 
 
 def save(name, tensors):
+    for key, t in tensors:
+        assert torch.isfinite(t).all(), (name, key)
     meta = []
     with open(os.path.join(dst, name + ".bin"), "wb") as f:
         for key, t in tensors:
