@@ -11,8 +11,8 @@
  * (COMFY_NODE_ASYNC) run their calls on threads of their own; those
  * threads touch only their task, the events and run->pnodes (under
  * run->pmu).  json-c reference counts are not atomic, so no json-c object
- * is ever shared between threads: queue items are private copies, and
- * the network thread reads them under ex->mu without taking references.
+ * is ever shared between threads: queue items are kept as JSON text
+ * (parsed by the worker when it takes one), history entries too.
  *
  * A run: validate-time conversions are already in the prompt; IS_CHANGED
  * and the signature (cache key) of every node are computed first, the
@@ -89,8 +89,7 @@ static long long now_ms(void)
 
 /* A private deep copy (NULL for NULL).  json-c reference counts are not
  * atomic, so an object is never shared between the network thread and
- * the worker: the queue gets copies, and the network thread only reads
- * queue items (under ex->mu) without taking references. */
+ * the worker. */
 static struct json_object *dup(struct json_object *o)
 {
     struct json_object *c = NULL;
@@ -406,16 +405,19 @@ int cd_executor_post_prompt(cd_executor *ex, const char *body, size_t len, cd_bu
 
     /* 7. enqueue */
     struct json_object *item = json_object_new_array();
-    json_object_array_add(item, dup(number));
-    json_object_array_add(item, dup(pid));
-    json_object_array_add(item, dup(prompt));
+    /* the queue keeps the item as text: these references end with it,
+     * on this thread, before the item is published */
+    json_object_array_add(item, json_object_get(number));
+    json_object_array_add(item, json_object_get(pid));
+    json_object_array_add(item, json_object_get(prompt));
     json_object_array_add(item, extra);
-    json_object_array_add(item, dup(vr.outputs));
+    json_object_array_add(item, json_object_get(vr.outputs));
+    cd_qitem *it = cd_qitem_new(item, 0);   /* kept as text; takes item */
     pthread_mutex_lock(&ex->mu);
-    cd_qitem *it = cd_qitem_new(item, ex->seq++);
+    if (it)
+        it->seq = ex->seq++;
     if (!it) {
         pthread_mutex_unlock(&ex->mu);
-        json_object_put(item);
         json_object_put(number);
         json_object_put(pid);
         cd_vresult_clear(&vr);
@@ -464,12 +466,12 @@ int cd_executor_get_queue(cd_executor *ex, cd_buf *out)
     pthread_mutex_lock(&ex->mu);
     rc |= cd_buf_puts(out, "{\"queue_running\": [");
     if (ex->running)
-        rc |= cd_json_dump(out, ex->running->item);
+        rc |= cd_buf_append(out, ex->running->text, ex->running->len);
     rc |= cd_buf_puts(out, "], \"queue_pending\": [");
     for (size_t i = 0; i < ex->q.n; i++) {
         if (i)
             rc |= cd_buf_puts(out, ", ");
-        rc |= cd_json_dump(out, ex->q.v[i]->item);
+        rc |= cd_buf_append(out, ex->q.v[i]->text, ex->q.v[i]->len);
     }
     rc |= cd_buf_puts(out, "]}");
     pthread_mutex_unlock(&ex->mu);
@@ -860,16 +862,21 @@ int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out)
                                     e->finished_ms, sum, NULL, NULL, 0),
                            by_duration ? e->finished_ms - e->started_ms : e->created_ms, e->seq};
     }
-    if (ex->running)
+    if (ex->running) {
+        struct json_object *ij = parse_text(ex->running->text, ex->running->len);
         rows[n++] = (jrow){job_json(ex->running->prompt_id, CD_JOB_RUNNING,
                                     ex->running->created_ms, ex->running_started_ms, 0,
-                                    job_summary(ex->running->item, NULL, CD_JOB_RUNNING), NULL, NULL, 0),
+                                    job_summary(ij, NULL, CD_JOB_RUNNING), NULL, NULL, 0),
                            by_duration ? 0 : ex->running->created_ms, ex->running->seq};
-    for (size_t i = 0; i < ex->q.n; i++)
+        json_object_put(ij);
+    }
+    for (size_t i = 0; i < ex->q.n; i++) {
+        struct json_object *ij = parse_text(ex->q.v[i]->text, ex->q.v[i]->len);
         rows[n++] = (jrow){job_json(ex->q.v[i]->prompt_id, CD_JOB_PENDING, ex->q.v[i]->created_ms,
-                                    0, 0, job_summary(ex->q.v[i]->item, NULL, CD_JOB_PENDING),
-                                    NULL, NULL, 0),
+                                    0, 0, job_summary(ij, NULL, CD_JOB_PENDING), NULL, NULL, 0),
                            by_duration ? 0 : ex->q.v[i]->created_ms, ex->q.v[i]->seq};
+        json_object_put(ij);
+    }
     pthread_mutex_unlock(&ex->mu);
     qsort(rows, n, sizeof(*rows), jrow_cmp_asc);
     if (!ord || strcmp(ord, "asc") != 0)   /* newest first by default */
@@ -931,15 +938,18 @@ int cd_executor_get_job(cd_executor *ex, const char *id, cd_buf *out)
                          parse_text(e->summary, strlen(e->summary)), item, entry, 1);
             json_object_put(entry);
         } else if (ex->running && strcmp(ex->running->prompt_id, id) == 0) {
+            struct json_object *ij = parse_text(ex->running->text, ex->running->len);
             j = job_json(id, CD_JOB_RUNNING, ex->running->created_ms, ex->running_started_ms, 0,
-                         job_summary(ex->running->item, NULL, CD_JOB_RUNNING), ex->running->item,
-                         NULL, 1);
+                         job_summary(ij, NULL, CD_JOB_RUNNING), ij, NULL, 1);
+            json_object_put(ij);
         } else {
             long at = cd_queue_find(&ex->q, id);
-            if (at >= 0)
+            if (at >= 0) {
+                struct json_object *ij = parse_text(ex->q.v[at]->text, ex->q.v[at]->len);
                 j = job_json(id, CD_JOB_PENDING, ex->q.v[at]->created_ms, 0, 0,
-                             job_summary(ex->q.v[at]->item, NULL, CD_JOB_PENDING), ex->q.v[at]->item,
-                             NULL, 1);
+                             job_summary(ij, NULL, CD_JOB_PENDING), ij, NULL, 1);
+                json_object_put(ij);
+            }
         }
     }
     pthread_mutex_unlock(&ex->mu);
@@ -2681,6 +2691,17 @@ static void *worker_main(void *arg)
         emit_status_locked(ex);
         pthread_mutex_unlock(&ex->mu);
 
+        if (cd_qitem_parse(it) < 0) {
+            cd_log(ex->log, COMFY_LOG_ERROR, "executor: prompt %s cannot be parsed back; dropped",
+                   it->prompt_id);
+            pthread_mutex_lock(&ex->mu);
+            ex->running = NULL;
+            emit_status_locked(ex);
+            pthread_mutex_unlock(&ex->mu);
+            cd_qitem_free(it);
+            pthread_mutex_lock(&ex->mu);
+            continue;
+        }
         struct json_object *entry = run_prompt(ex, it);
         struct json_object *cid = json_object_object_get(json_object_array_get_idx(it->item, 3), "client_id");
         char *client = json_object_is_type(cid, json_type_string) ? strdup(json_object_get_string(cid)) : NULL;

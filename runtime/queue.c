@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pyjson.h"
+
 void cd_queue_init(cd_queue *q, size_t max)
 {
     memset(q, 0, sizeof(*q));
@@ -24,14 +26,30 @@ void cd_queue_free(cd_queue *q)
 cd_qitem *cd_qitem_new(struct json_object *item, long long seq)
 {
     cd_qitem *it = calloc(1, sizeof(*it));
-    if (!it)
+    const char *pid = json_object_get_string(json_object_array_get_idx(item, 1));
+    if (!it || !(it->text = cd_json_to_string(item, (size_t)1 << 30)) ||
+        !(it->prompt_id = strdup(pid ? pid : ""))) {
+        cd_qitem_free(it);
+        json_object_put(item);
         return NULL;
-    it->item = item;
+    }
+    it->len = strlen(it->text);
     struct json_object *num = json_object_array_get_idx(item, 0);
+    it->number_is_int = json_object_is_type(num, json_type_int);
+    it->inum = json_object_get_int64(num);
     it->number = json_object_get_double(num);
-    it->prompt_id = json_object_get_string(json_object_array_get_idx(item, 1));
     it->seq = seq;
+    json_object_put(item);
     return it;
+}
+
+int cd_qitem_parse(cd_qitem *it)
+{
+    if (it->item)
+        return 0;
+    char err[64];
+    it->item = cd_json_parse(it->text, it->len, 1024, err, sizeof(err));
+    return it->item ? 0 : -1;
 }
 
 void cd_qitem_free(cd_qitem *it)
@@ -39,17 +57,16 @@ void cd_qitem_free(cd_qitem *it)
     if (!it)
         return;
     json_object_put(it->item);
+    free(it->text);
+    free(it->prompt_id);
     free(it);
 }
 
 int cd_qitem_cmp(const cd_qitem *a, const cd_qitem *b)
 {
-    struct json_object *na = json_object_array_get_idx(a->item, 0);
-    struct json_object *nb = json_object_array_get_idx(b->item, 0);
-    if (json_object_is_type(na, json_type_int) && json_object_is_type(nb, json_type_int)) {
-        int64_t x = json_object_get_int64(na), y = json_object_get_int64(nb);
-        if (x != y)
-            return x < y ? -1 : 1;
+    if (a->number_is_int && b->number_is_int) {
+        if (a->inum != b->inum)
+            return a->inum < b->inum ? -1 : 1;
     } else if (a->number != b->number) {
         return a->number < b->number ? -1 : 1;
     }

@@ -11,12 +11,21 @@
 
 #include <json-c/json.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct cd_qitem {
-    /* [number, prompt_id, prompt, extra_data, outputs_to_execute]; owned. */
+    /* [number, prompt_id, prompt, extra_data, outputs_to_execute] as JSON
+     * text (owned): compact while pending, and immutable, so any thread
+     * may read it under the executor's lock. */
+    char *text;
+    size_t len;
+    /* The parsed item, made by the worker when it takes the item (owned;
+     * NULL while pending).  Worker thread only. */
     struct json_object *item;
     double number;          /* numeric priority (as compared)             */
-    const char *prompt_id;  /* borrowed from item[1]                      */
+    int number_is_int;
+    int64_t inum;
+    char *prompt_id;        /* owned                                      */
     long long seq;          /* submission order, for the jobs API         */
     long long created_ms;   /* submission time (epoch ms)                 */
 } cd_qitem;
@@ -31,8 +40,11 @@ void cd_queue_init(cd_queue *q, size_t max);
 /* Frees every item (cd_qitem_free). */
 void cd_queue_free(cd_queue *q);
 
-/* A new item taking the reference to `item` (a 5-array).  NULL on OOM. */
+/* A new item from `item` (a 5-array), kept as text; the reference to
+ * `item` is released in all cases.  NULL on OOM. */
 cd_qitem *cd_qitem_new(struct json_object *item, long long seq);
+/* Parses it->text into it->item (once).  0 or -1. */
+int cd_qitem_parse(cd_qitem *it);
 void cd_qitem_free(cd_qitem *it);
 
 /* Pushes (heappush); takes `it`.  0, -1 when the queue is full or OOM
