@@ -161,6 +161,19 @@ comfy_value *dp_latent_with(const comfy_host *h, const comfy_value *src,
 /* A contiguous f32 copy of any tensor (malloc'd, caller frees), or NULL. */
 float *dp_tensor_f32(const comfy_host *h, const comfy_tensor *t);
 
+/* ------------------------------------------------------------ resizing */
+
+/* LatentUpscale's methods, in ComfyUI's order (NULL-terminated). */
+enum { DP_UPSCALE_NEAREST = 0, DP_UPSCALE_BILINEAR, DP_UPSCALE_AREA, DP_UPSCALE_BICUBIC,
+       DP_UPSCALE_BISLERP };
+extern const char *const dp_upscale_methods[];
+
+/* ComfyUI's common_upscale of in [N, C, h, w] to out [N, C, oh, ow]
+ * (latent_resize.c): optional center crop, then torch's interpolate or
+ * bislerp.  Returns 0, COMFY_EINVAL for empty sizes, COMFY_ENOMEM. */
+int dp_common_upscale(const float *in, int64_t N, int64_t C, int64_t h, int64_t w, float *out,
+                      int64_t oh, int64_t ow, int method, int crop);
+
 /* ---------------------------------------------------------- families */
 
 int dp_register_loaders(const comfy_host *h, comfy_registrar *reg);

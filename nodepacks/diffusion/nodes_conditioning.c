@@ -267,6 +267,171 @@ static int clip_text_encode_refiner_execute(comfy_call *call)
 
 /* ----------------------------------------------------- conditioning edits */
 
+/* An f32 contiguous [1, T, D] (or any) copy of a tensor value; NULL on OOM. */
+static float *cond_data(const comfy_host *h, const comfy_value *v, int64_t *T, int64_t *D)
+{
+    comfy_tensor *t = h->value_get_tensor(v);
+    if (!t || t->ndim < 2)
+        return NULL;
+    *D = t->shape[t->ndim - 1];
+    *T = t->shape[t->ndim - 2];
+    return dp_tensor_f32(h, t);
+}
+
+static int average_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    double s;
+    int rc = dp_in_float(call, "conditioning_to_strength", &s);
+    if (rc)
+        return rc;
+    const comfy_value *to = in_cond(call, "conditioning_to");
+    const comfy_value *from = to ? in_cond(call, "conditioning_from") : NULL;
+    if (!from)
+        return COMFY_ERR;
+    if (h->list_len(from) < 1)
+        return h->fail(call, "IndexError", "list index out of range");
+    if (h->list_len(from) > 1)
+        h->log(h->ctx, COMFY_LOG_WARNING,
+               "Warning: ConditioningAverage conditioning_from contains more than 1 cond, only "
+               "the first one will actually be applied to conditioning_to.");
+    const comfy_value *e0 = h->list_get(from, 0);
+    int64_t Tf = 0, Df = 0;
+    float *cf = cond_data(h, h->list_get(e0, 0), &Tf, &Df);
+    const comfy_value *pf = h->map_get(h->list_get(e0, 1), "pooled_output");
+    if (pf && !h->value_get_tensor(pf))
+        pf = NULL;
+    float *pfd = pf ? dp_tensor_f32(h, h->value_get_tensor(pf)) : NULL;
+    comfy_value *out = h->value_list(h->ctx);
+    if (!cf || !out || (pf && !pfd))
+        goto oom;
+    float fs = (float)s, fr = (float)(1.0 - s);
+    for (size_t i = 0; i < h->list_len(to); i++) {
+        const comfy_value *e = h->list_get(to, i);
+        int64_t T = 0, D = 0;
+        float *ct = cond_data(h, h->list_get(e, 0), &T, &D);
+        if (!ct)
+            goto oom;
+        if (D != Df) {
+            free(ct);
+            rc = h->fail(call, "RuntimeError",
+                         "The size of tensor a (%lld) must match the size of tensor b (%lld) at "
+                         "non-singleton dimension 2", (long long)D, (long long)Df);
+            goto fail;
+        }
+        comfy_value *tv = tensor_value(h, NULL, T, D);
+        if (!tv) {
+            free(ct);
+            goto oom;
+        }
+        float *o = h->value_get_tensor(tv)->data;
+        for (int64_t r = 0; r < T; r++)
+            for (int64_t d = 0; d < D; d++) {
+                float from_v = r < Tf ? cf[r * Df + d] : 0.0f;
+                o[r * D + d] = ct[r * D + d] * fs + from_v * fr;
+            }
+        free(ct);
+        comfy_value *m = map_copy(h, h->list_get(e, 1));
+        const comfy_value *pt = m ? h->map_get(m, "pooled_output") : NULL;
+        if (pt && !h->value_get_tensor(pt))
+            pt = NULL;
+        if (m && pfd) {
+            comfy_value *pv = NULL;
+            if (!pt) {
+                pv = h->value_retain(pf);
+            } else {
+                comfy_tensor *ptt = h->value_get_tensor(pt);
+                float *ptd = dp_tensor_f32(h, ptt);
+                int64_t np = h->tensor_numel(ptt);
+                if (ptd && np == h->tensor_numel(h->value_get_tensor(pf))) {
+                    comfy_tensor *nt = h->tensor_new(h->ctx, COMFY_F32, (int)ptt->ndim, ptt->shape);
+                    if (nt) {
+                        float *po = nt->data;
+                        for (int64_t k = 0; k < np; k++)
+                            po[k] = ptd[k] * fs + pfd[k] * fr;
+                        pv = h->value_tensor(h->ctx, nt);
+                    }
+                }
+                free(ptd);
+            }
+            if (!pv || h->map_set(m, "pooled_output", pv) != COMFY_OK) {
+                h->value_release(m);
+                m = NULL;
+            }
+        }
+        comfy_value *ne = make_entry(h, tv, m);
+        if (!ne || h->list_append(out, ne) != COMFY_OK)
+            goto oom;
+    }
+    free(cf);
+    free(pfd);
+    return h->set_output(call, 0, out);
+oom:
+    rc = h->fail(call, "RuntimeError", "out of memory");
+fail:
+    free(cf);
+    free(pfd);
+    h->value_release(out);
+    return rc;
+}
+
+static int concat_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    const comfy_value *to = in_cond(call, "conditioning_to");
+    const comfy_value *from = to ? in_cond(call, "conditioning_from") : NULL;
+    if (!from)
+        return COMFY_ERR;
+    if (h->list_len(from) < 1)
+        return h->fail(call, "IndexError", "list index out of range");
+    if (h->list_len(from) > 1)
+        h->log(h->ctx, COMFY_LOG_WARNING,
+               "Warning: ConditioningConcat conditioning_from contains more than 1 cond, only "
+               "the first one will actually be applied to conditioning_to.");
+    int64_t Tf = 0, Df = 0;
+    float *cf = cond_data(h, h->list_get(h->list_get(from, 0), 0), &Tf, &Df);
+    comfy_value *out = h->value_list(h->ctx);
+    int rc;
+    if (!cf || !out)
+        goto oom;
+    for (size_t i = 0; i < h->list_len(to); i++) {
+        const comfy_value *e = h->list_get(to, i);
+        int64_t T = 0, D = 0;
+        float *ct = cond_data(h, h->list_get(e, 0), &T, &D);
+        if (!ct)
+            goto oom;
+        if (D != Df) {
+            free(ct);
+            rc = h->fail(call, "RuntimeError",
+                         "Sizes of tensors must match except in dimension 1. Expected size %lld "
+                         "but got size %lld for tensor number 1 in the list.",
+                         (long long)D, (long long)Df);
+            goto fail;
+        }
+        comfy_value *tv = tensor_value(h, NULL, T + Tf, D);
+        if (!tv) {
+            free(ct);
+            goto oom;
+        }
+        float *o = h->value_get_tensor(tv)->data;
+        memcpy(o, ct, (size_t)(T * D) * sizeof(float));
+        memcpy(o + T * D, cf, (size_t)(Tf * D) * sizeof(float));
+        free(ct);
+        comfy_value *ne = make_entry(h, tv, map_copy(h, h->list_get(e, 1)));
+        if (!ne || h->list_append(out, ne) != COMFY_OK)
+            goto oom;
+    }
+    free(cf);
+    return h->set_output(call, 0, out);
+oom:
+    rc = h->fail(call, "RuntimeError", "out of memory");
+fail:
+    free(cf);
+    h->value_release(out);
+    return rc;
+}
+
+
 static int combine_execute(comfy_call *call)
 {
     const comfy_host *h = call->host;
@@ -527,6 +692,16 @@ static const comfy_input_def combine_in[] = {
     IN("conditioning_1", "CONDITIONING", NULL),
     IN("conditioning_2", "CONDITIONING", NULL),
 };
+static const comfy_input_def average_in[] = {
+    IN("conditioning_to", "CONDITIONING", NULL),
+    IN("conditioning_from", "CONDITIONING", NULL),
+    IN("conditioning_to_strength", "FLOAT",
+       "{\"default\": 1.0, \"min\": 0.0, \"max\": 1.0, \"step\": 0.01}"),
+};
+static const comfy_input_def concat_in[] = {
+    IN("conditioning_to", "CONDITIONING", NULL),
+    IN("conditioning_from", "CONDITIONING", NULL),
+};
 static const comfy_input_def set_area_in[] = {
     IN("conditioning", "CONDITIONING", NULL),
     IN("width", "INT", "{\"default\": 64, \"min\": 64, \"max\": 16384, \"step\": 8}"),
@@ -584,6 +759,10 @@ static const comfy_node_def cond_nodes[] = {
          clip_set_last_layer_execute),
     NODE("ConditioningCombine", "Conditioning (Combine)", "conditioning", combine_in, cond_out,
          combine_execute),
+    NODE("ConditioningAverage", "ConditioningAverage", "conditioning", average_in, cond_out,
+         average_execute),
+    NODE("ConditioningConcat", "Conditioning (Concat)", "conditioning", concat_in, cond_out,
+         concat_execute),
     NODE("ConditioningSetArea", "Conditioning (Set Area)", "conditioning", set_area_in,
          cond_out, set_area_execute),
     NODE("ConditioningSetAreaPercentage", "Conditioning (Set Area with Percentage)",

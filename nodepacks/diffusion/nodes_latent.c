@@ -6,6 +6,7 @@
  * nodes copy the map and replace keys, as ComfyUI copies the dict.
  * Execute runs on the executor thread.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -456,6 +457,152 @@ out:
     return rc;
 }
 
+static const char *const crop_methods[] = {"disabled", "center", NULL};
+
+static int method_index(const char *name)
+{
+    for (int i = 0; dp_upscale_methods[i]; i++)
+        if (strcmp(name, dp_upscale_methods[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Output 0 = the latent resized to ow x oh latent pixels. */
+static int upscale_to(comfy_call *call, const dp_latent *l, int64_t ow, int64_t oh, int method,
+                      int crop)
+{
+    const comfy_host *h = call->host;
+    if (ow < 1 || oh < 1)
+        return h->fail(call, "ValueError", "cannot resize the latent to %lldx%lld",
+                       (long long)ow, (long long)oh);
+    comfy_tensor *t = new_latent(call, l->b, l->c, oh, ow);
+    if (!t)
+        return COMFY_ERR;
+    int rc = dp_common_upscale(l->data, l->b, l->c, l->h, l->w, t->data, oh, ow, method, crop);
+    if (rc) {
+        h->tensor_release(t);
+        return h->fail(call, "RuntimeError", "%s",
+                       rc == COMFY_ENOMEM ? "out of memory resizing the latent"
+                                          : "cannot resize the latent");
+    }
+    return out_latent(call, l->map, t);
+}
+
+static int upscale_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    const char *m, *c;
+    int64_t w, ht;
+    int rc;
+    if ((rc = dp_in_string(call, "upscale_method", &m)) || (rc = dp_in_string(call, "crop", &c)) ||
+        (rc = dp_in_int(call, "width", &w)) || (rc = dp_in_int(call, "height", &ht)))
+        return rc;
+    int method = method_index(m);
+    if (method < 0)
+        return h->fail(call, "ValueError", "unknown upscale_method %s", m);
+    dp_latent l;
+    if ((rc = dp_in_latent(call, "samples", &l)))
+        return rc;
+    if (w == 0 && ht == 0) {
+        h->set_output(call, 0, h->value_retain(l.map));
+        dp_latent_free(&l);
+        return COMFY_OK;
+    }
+    if (w == 0) {
+        ht = ht > 64 ? ht : 64;
+        int64_t v = (int64_t)nearbyint((double)l.w * (double)ht / (double)l.h);
+        w = v > 64 ? v : 64;
+    } else if (ht == 0) {
+        w = w > 64 ? w : 64;
+        int64_t v = (int64_t)nearbyint((double)l.h * (double)w / (double)l.w);
+        ht = v > 64 ? v : 64;
+    } else {
+        w = w > 64 ? w : 64;
+        ht = ht > 64 ? ht : 64;
+    }
+    rc = upscale_to(call, &l, w / 8, ht / 8, method, strcmp(c, "center") == 0);
+    dp_latent_free(&l);
+    return rc;
+}
+
+static int upscale_by_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    const char *m;
+    double by;
+    int rc;
+    if ((rc = dp_in_string(call, "upscale_method", &m)) || (rc = dp_in_float(call, "scale_by", &by)))
+        return rc;
+    int method = method_index(m);
+    if (method < 0)
+        return h->fail(call, "ValueError", "unknown upscale_method %s", m);
+    if (!(by > 0) || by > 8)
+        return h->fail(call, "ValueError", "scale_by must be in 0.01..8");
+    dp_latent l;
+    if ((rc = dp_in_latent(call, "samples", &l)))
+        return rc;
+    rc = upscale_to(call, &l, (int64_t)nearbyint((double)l.w * by),
+                    (int64_t)nearbyint((double)l.h * by), method, 0);
+    dp_latent_free(&l);
+    return rc;
+}
+
+static int blend_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    double f;
+    int rc;
+    if ((rc = dp_in_float(call, "blend_factor", &f)))
+        return rc;
+    dp_latent a, b;
+    if ((rc = dp_in_latent(call, "samples1", &a)))
+        return rc;
+    if ((rc = dp_in_latent(call, "samples2", &b))) {
+        dp_latent_free(&a);
+        return rc;
+    }
+    float *s2 = NULL;
+    comfy_tensor *t = NULL;
+    int64_t b2 = b.b;
+    if (a.b != b.b || a.c != b.c || a.h != b.h || a.w != b.w) {
+        /* samples2 resized to samples1's size: bicubic, center crop. */
+        s2 = malloc((size_t)(b.b * b.c * a.h * a.w) * sizeof(float));
+        if (!s2 || dp_common_upscale(b.data, b.b, b.c, b.h, b.w, s2, a.h, a.w,
+                                     DP_UPSCALE_BICUBIC, 1) != COMFY_OK) {
+            rc = h->fail(call, "RuntimeError", "cannot resize samples2");
+            goto out;
+        }
+    }
+    if (b.c != a.c || (b2 != a.b && b2 != 1 && a.b != 1)) {
+        rc = h->fail(call, "RuntimeError",
+                     "The size of tensor a (%lld) must match the size of tensor b (%lld)",
+                     (long long)(b.c != a.c ? a.c : a.b), (long long)(b.c != a.c ? b.c : b2));
+        goto out;
+    }
+    int64_t B = a.b > b2 ? a.b : b2;
+    t = new_latent(call, B, a.c, a.h, a.w);
+    if (!t) {
+        rc = COMFY_ERR;
+        goto out;
+    }
+    size_t item = (size_t)(a.c * a.h * a.w);
+    const float *p2 = s2 ? s2 : b.data;
+    float ff = (float)f, g = (float)(1.0 - f);
+    float *o = t->data;
+    for (int64_t k = 0; k < B; k++)
+        for (size_t i = 0; i < item; i++)
+            o[(size_t)k * item + i] = a.data[(size_t)(a.b == 1 ? 0 : k) * item + i] * ff +
+                                      p2[(size_t)(b2 == 1 ? 0 : k) * item + i] * g;
+    rc = out_latent(call, a.map, t);
+    t = NULL;
+out:
+    h->tensor_release(t);
+    free(s2);
+    dp_latent_free(&a);
+    dp_latent_free(&b);
+    return rc;
+}
+
 /* --------------------------------------------------------- declarations */
 
 #define IN(name, type, opts) {sizeof(comfy_input_def), name, type, COMFY_REQUIRED, opts, NULL, NULL, NULL, 0}
@@ -511,6 +658,24 @@ static const comfy_input_def crop_in[] = {
     IN("y", "INT", STEP8("0", "0")),
 };
 
+static const comfy_input_def upscale_in[] = {
+    IN("samples", "LATENT", NULL),
+    INC("upscale_method", dp_upscale_methods),
+    IN("width", "INT", STEP8("512", "0")),
+    IN("height", "INT", STEP8("512", "0")),
+    INC("crop", crop_methods),
+};
+static const comfy_input_def upscale_by_in[] = {
+    IN("samples", "LATENT", NULL),
+    INC("upscale_method", dp_upscale_methods),
+    IN("scale_by", "FLOAT", "{\"default\": 1.5, \"min\": 0.01, \"max\": 8.0, \"step\": 0.01}"),
+};
+static const comfy_input_def blend_in[] = {
+    IN("samples1", "LATENT", NULL),
+    IN("samples2", "LATENT", NULL),
+    IN("blend_factor", "FLOAT", "{\"default\": 0.5, \"min\": 0, \"max\": 1, \"step\": 0.01}"),
+};
+
 static const comfy_output_def latent_out[] = {OUT("LATENT", NULL)};
 static const comfy_output_def empty_out[] = {OUT("LATENT", "The empty latent image batch.")};
 
@@ -524,8 +689,12 @@ static const comfy_node_def latent_nodes[] = {
          empty_latent_execute,
          .description = "Create a new batch of empty latent images to be denoised via sampling.",
          .flags = COMFY_NODE_OUTPUT_TOOLTIPS),
+    NODE("LatentUpscale", "Upscale Latent", "latent", upscale_in, latent_out, upscale_execute),
+    NODE("LatentUpscaleBy", "Upscale Latent By", "latent", upscale_by_in, latent_out,
+         upscale_by_execute),
     NODE("LatentComposite", "Latent Composite", "latent", composite_in, latent_out,
          composite_execute),
+    NODE("LatentBlend", "Latent Blend", "_for_testing", blend_in, latent_out, blend_execute),
     NODE("LatentFromBatch", "Latent From Batch", "latent/batch", from_batch_in, latent_out,
          from_batch_execute),
     NODE("RepeatLatentBatch", "Repeat Latent Batch", "latent/batch", repeat_in, latent_out,

@@ -5,6 +5,7 @@
  * image's scratch does not fit in the free memory, logging a warning as
  * ComfyUI does.  Execute runs on the executor thread.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,123 @@ static int vae_encode_tiled_execute(comfy_call *call)
     return encode_common(call, 1, tile, overlap);
 }
 
+/* VAEEncodeForInpaint (ComfyUI's nodes.py): masked pixels set to grey,
+ * encoded, and the grown, rounded mask as noise_mask. */
+static int encode_inpaint_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    int64_t grow;
+    int rc = dp_in_int(call, "grow_mask_by", &grow);
+    if (rc)
+        return rc;
+    if (grow < 0 || grow > 64)
+        return h->fail(call, "ValueError", "grow_mask_by must be in 0..64");
+    dp_vae *vae = dp_in_vae(call, "vae");
+    if (!vae)
+        return COMFY_ERR;
+    comfy_tensor *pt = h->value_get_tensor(h->input(call, "pixels"));
+    comfy_tensor *mt = h->value_get_tensor(h->input(call, "mask"));
+    if (!pt || pt->ndim != 4 || pt->shape[3] < 3)
+        return h->fail(call, "ValueError", "pixels is not an IMAGE [batch, height, width, 3]");
+    if (!mt || mt->ndim < 2)
+        return h->fail(call, "ValueError", "mask is not a MASK");
+    int64_t r = vae->downscale, B = pt->shape[0], H = pt->shape[1], W = pt->shape[2],
+            C = pt->shape[3];
+    int64_t X = H / r * r, Y = W / r * r; /* ComfyUI's x (rows) and y (columns) */
+    if (X < r || Y < r)
+        return h->fail(call, "ValueError", "the image is smaller than %lldx%lld", (long long)r,
+                       (long long)r);
+    int64_t mh = mt->shape[mt->ndim - 2], mw = mt->shape[mt->ndim - 1];
+    int64_t N = mh * mw > 0 ? h->tensor_numel(mt) / (mh * mw) : 0;
+    if (N != 1 && N != B)
+        return h->fail(call, "RuntimeError", "the mask batch (%lld) does not match the image "
+                       "batch (%lld)", (long long)N, (long long)B);
+    float *pix = dp_tensor_f32(h, pt), *m0 = dp_tensor_f32(h, mt);
+    float *mask = malloc((size_t)(N * H * W) * sizeof(float));
+    float *crop = malloc((size_t)(B * X * Y * 3) * sizeof(float));
+    float *grown = malloc((size_t)(N * X * Y) * sizeof(float));
+    comfy_tensor *zt = NULL, *nm = NULL;
+    if (!pix || !m0 || !mask || !crop || !grown) {
+        rc = h->fail(call, "RuntimeError", "out of memory");
+        goto out;
+    }
+    if (dp_common_upscale(m0, N, 1, mh, mw, mask, H, W, DP_UPSCALE_BILINEAR, 0) != COMFY_OK) {
+        rc = h->fail(call, "RuntimeError", "cannot resize the mask");
+        goto out;
+    }
+    int64_t xo = (H % r) / 2, yo = (W % r) / 2;
+    /* Cropped mask, rounded (in place, [N, X, Y]). */
+    float *mr = grown; /* reuse as the rounded cropped mask first */
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t i = 0; i < X; i++)
+            for (int64_t j = 0; j < Y; j++)
+                mr[(n * X + i) * Y + j] = nearbyintf(mask[(n * H + xo + i) * W + yo + j]);
+    /* Pixels: (p - 0.5) * (1 - round(mask)) + 0.5 on RGB. */
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < X; i++)
+            for (int64_t j = 0; j < Y; j++) {
+                float keep = 1.0f - mr[((N == 1 ? 0 : b) * X + i) * Y + j];
+                for (int c = 0; c < 3; c++) {
+                    float p = pix[((b * H + xo + i) * W + yo + j) * C + c];
+                    crop[((b * X + i) * Y + j) * 3 + c] = (p - 0.5f) * keep + 0.5f;
+                }
+            }
+    /* The grown mask: ones(g x g) convolution of the rounded mask with
+     * padding ceil((g - 1) / 2), clamped, cut to X x Y, rounded. */
+    int64_t nshape[4] = {N, 1, X, Y};
+    nm = dp_new_tensor(call, 4, nshape);
+    if (!nm) {
+        rc = COMFY_ERR;
+        goto out;
+    }
+    float *nmd = nm->data;
+    if (grow == 0) {
+        memcpy(nmd, mr, (size_t)(N * X * Y) * sizeof(float));
+    } else {
+        int64_t pad = grow / 2; /* == ceil((g - 1) / 2) */
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < X; i++)
+                for (int64_t j = 0; j < Y; j++) {
+                    float sum = 0;
+                    for (int64_t a = 0; a < grow; a++)
+                        for (int64_t c = 0; c < grow; c++) {
+                            int64_t yy = i - pad + a, xx = j - pad + c;
+                            if (yy >= 0 && yy < X && xx >= 0 && xx < Y)
+                                sum += mr[(n * X + yy) * Y + xx];
+                        }
+                    sum = sum < 0 ? 0 : sum > 1 ? 1 : sum;
+                    nmd[(n * X + i) * Y + j] = nearbyintf(sum);
+                }
+    }
+    int64_t zshape[4] = {B, vae->latent_channels, X / r, Y / r};
+    zt = dp_new_tensor(call, 4, zshape);
+    if (!zt) {
+        rc = COMFY_ERR;
+        goto out;
+    }
+    if ((rc = dp_vae_encode(vae, call, crop, B, X, Y, zt->data)))
+        goto out;
+    comfy_value *lat = dp_latent_with(h, NULL, zt);
+    zt = NULL;
+    comfy_value *nmv = h->value_tensor(h->ctx, nm);
+    nm = NULL;
+    if (!lat || !nmv || h->map_set(lat, "noise_mask", nmv) != COMFY_OK) {
+        h->value_release(lat);
+        rc = h->fail(call, "RuntimeError", "out of memory");
+        goto out;
+    }
+    rc = h->set_output(call, 0, lat);
+out:
+    h->tensor_release(zt);
+    h->tensor_release(nm);
+    free(pix);
+    free(m0);
+    free(mask);
+    free(crop);
+    free(grown);
+    return rc;
+}
+
 /* --------------------------------------------------------- declarations */
 
 #define IN(name, type, opts) {sizeof(comfy_input_def), name, type, COMFY_REQUIRED, opts, NULL, NULL, NULL, 0}
@@ -198,6 +316,13 @@ static const comfy_input_def encode_tiled_in[] = {
     TEMPORAL,
 };
 
+static const comfy_input_def inpaint_in[] = {
+    IN("pixels", "IMAGE", NULL),
+    IN("vae", "VAE", NULL),
+    IN("mask", "MASK", NULL),
+    IN("grow_mask_by", "INT", "{\"default\": 6, \"min\": 0, \"max\": 64, \"step\": 1}"),
+};
+
 static const comfy_output_def decode_out[] = {
     {sizeof(comfy_output_def), "IMAGE", NULL, "The decoded image.", 0},
 };
@@ -212,6 +337,10 @@ static const comfy_node_def vae_nodes[] = {
     {.size = sizeof(comfy_node_def), .name = "VAEEncode", .display_name = "VAE Encode",
      .category = "latent", .module = "nodes", .inputs = encode_in, .n_inputs = N(encode_in),
      .outputs = latent_out, .n_outputs = 1, .execute = vae_encode_execute},
+    {.size = sizeof(comfy_node_def), .name = "VAEEncodeForInpaint",
+     .display_name = "VAE Encode (for Inpainting)", .category = "latent/inpaint",
+     .module = "nodes", .inputs = inpaint_in, .n_inputs = N(inpaint_in), .outputs = latent_out,
+     .n_outputs = 1, .execute = encode_inpaint_execute},
     {.size = sizeof(comfy_node_def), .name = "VAEDecodeTiled",
      .display_name = "VAE Decode (Tiled)", .category = "_for_testing", .module = "nodes",
      .inputs = decode_tiled_in, .n_inputs = N(decode_tiled_in), .outputs = image_out,
