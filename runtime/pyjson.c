@@ -21,6 +21,14 @@ int cd_json_is_uint64(const struct json_object *o, uint64_t *out)
     return 1;
 }
 
+int cd_json_dump_int(cd_buf *b, const struct json_object *o)
+{
+    uint64_t u;
+    if (cd_json_is_uint64(o, &u))
+        return cd_buf_printf(b, "%llu", (unsigned long long)u);
+    return cd_buf_printf(b, "%lld", (long long)json_object_get_int64(o));
+}
+
 int cd_json_dump_double(cd_buf *b, double d)
 {
     if (isnan(d))
@@ -179,12 +187,8 @@ int cd_json_dump(cd_buf *b, const struct json_object *o)
         return cd_buf_puts(b, "null");
     case json_type_boolean:
         return cd_buf_puts(b, json_object_get_boolean(o) ? "true" : "false");
-    case json_type_int: {
-        uint64_t u;
-        if (cd_json_is_uint64(o, &u))
-            return cd_buf_printf(b, "%llu", (unsigned long long)u);
-        return cd_buf_printf(b, "%lld", (long long)json_object_get_int64(o));
-    }
+    case json_type_int:
+        return cd_json_dump_int(b, o);
     case json_type_double:
         return cd_json_dump_double(b, json_object_get_double(o));
     case json_type_string:

@@ -30,6 +30,10 @@ int cd_json_dump_string(cd_buf *b, const char *s, size_t len);
 /* Appends a double in Python repr form.  0 or -1. */
 int cd_json_dump_double(cd_buf *b, double d);
 
+/* Appends a json-c int in full, uint64 values above INT64_MAX included
+ * (JSON and Python's repr write integers alike).  0 or -1. */
+int cd_json_dump_int(cd_buf *b, const struct json_object *o);
+
 /* Parses `len` bytes of JSON text, nesting at most `max_depth` deep.
  * Returns a new json-c object (caller releases with json_object_put), or
  * NULL with a short reason in err[cap] (as Python's json error would say,

@@ -64,12 +64,8 @@ static int py_any(cd_buf *b, const struct json_object *v, int repr)
         return cd_buf_puts(b, "None");
     case json_type_boolean:
         return cd_buf_puts(b, json_object_get_boolean(v) ? "True" : "False");
-    case json_type_int: {
-        uint64_t u;
-        if (cd_json_is_uint64(v, &u))
-            return cd_buf_printf(b, "%llu", (unsigned long long)u);
-        return cd_buf_printf(b, "%lld", (long long)json_object_get_int64(v));
-    }
+    case json_type_int:
+        return cd_json_dump_int(b, v);
     case json_type_double:
         return py_float(b, json_object_get_double(v));
     case json_type_string:
