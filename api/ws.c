@@ -358,8 +358,8 @@ int cd_ws_receive(cd_api *a, ws_client *c, const void *in, size_t len,
 
 /* ---- events ---------------------------------------------------------------- */
 
-/* Tracks the node running for a client, for the `executing` message that
- * a reconnecting client gets (spec §2.2). */
+/* Tracks the node running for a client, for the `executing` message sent
+ * to a client when it reconnects (spec §2.2). */
 static void track_running(cd_api *a, const cd_event *ev)
 {
     static const char exe[] = "{\"type\": \"executing\"";
