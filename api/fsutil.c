@@ -13,64 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Lexical normalisation of a relative path into out; -1 if it climbs
- * above its start. */
-static int normalise(const char *rel, char *out, size_t cap)
-{
-    size_t len = 0;
-    const char *p = rel;
-    out[0] = '\0';
-    while (*p) {
-        while (*p == '/') p++;
-        if (!*p) break;
-        const char *e = p;
-        while (*e && *e != '/') e++;
-        size_t n = (size_t)(e - p);
-        if (n == 1 && p[0] == '.') {
-            /* skip */
-        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
-            if (len == 0) return -1;
-            char *slash = strrchr(out, '/');
-            len = slash ? (size_t)(slash - out) : 0;
-            out[len] = '\0';
-        } else {
-            if (len + (len ? 1 : 0) + n + 1 > cap) return -1;
-            if (len) out[len++] = '/';
-            memcpy(out + len, p, n);
-            len += n;
-            out[len] = '\0';
-        }
-        p = e;
-    }
-    return 0;
-}
-
-int cd_fs_join_beneath(const char *root, const char *rel, char *out, size_t cap)
-{
-    char norm[CD_PATH_MAX], rroot[PATH_MAX], probe[CD_PATH_MAX], real[PATH_MAX];
-    int n;
-
-    if (!root || !rel || rel[0] == '/') return -1;
-    if (normalise(rel, norm, sizeof(norm)) < 0) return -1;
-    n = norm[0] ? snprintf(out, cap, "%s/%s", root, norm) : snprintf(out, cap, "%s", root);
-    if (n < 0 || (size_t)n >= cap) return -1;
-    if (!realpath(root, rroot)) return 0;   /* root missing: nothing to follow */
-
-    /* Resolve the deepest existing ancestor and check it stays inside. */
-    snprintf(probe, sizeof(probe), "%s", out);
-    for (;;) {
-        if (realpath(probe, real)) break;
-        char *slash = strrchr(probe, '/');
-        if (!slash || slash == probe) return 0;
-        *slash = '\0';
-    }
-    size_t rl = strlen(rroot);
-    if (strcmp(rroot, "/") == 0) return 0;
-    if (strncmp(real, rroot, rl) != 0 || (real[rl] != '\0' && real[rl] != '/'))
-        return -1;
-    return 0;
-}
-
 int cd_fs_mkdirs(const char *path)
 {
     char tmp[CD_PATH_MAX];

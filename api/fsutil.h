@@ -1,8 +1,9 @@
 /*
- * fsutil.h — file-system helpers of the network layer: joining a client's
- * relative path under a root without escaping it (lexically and through
- * symbolic links), creating directories, reading and writing whole files
- * with a ceiling.  Thread-safe (no shared state).
+ * fsutil.h — file-system helpers of the network layer: creating
+ * directories, reading and writing whole files with a ceiling.  A client's
+ * relative path is joined under a root with cd_paths_join_beneath
+ * (runtime/paths.h), which also checks symbolic links.  Thread-safe (no
+ * shared state).
  */
 #ifndef CD_API_FSUTIL_H
 #define CD_API_FSUTIL_H
@@ -10,14 +11,6 @@
 #include <stddef.h>
 
 #define CD_PATH_MAX 4096
-
-/* Normalises `rel` as Python's os.path.normpath would (collapsing "." and
- * "..", repeated slashes) and joins it under `root` into out[cap].  Fails
- * (-1) when rel is absolute, contains a NUL, climbs above the root, does
- * not fit, or when the deepest existing ancestor of the result resolves
- * (symbolic links followed) outside the resolved root.  An empty rel gives
- * the root itself.  0 on success. */
-int cd_fs_join_beneath(const char *root, const char *rel, char *out, size_t cap);
 
 /* mkdir -p.  0 or -1 (errno set). */
 int cd_fs_mkdirs(const char *path);

@@ -19,6 +19,7 @@
 #include <libwebsockets.h>
 
 #include "fsutil.h"
+#include "paths.h"
 #include "image.h"
 #include "pyjson.h"
 #include "routes.h"
@@ -55,36 +56,6 @@ static int pt_ext(const char *name)
     return 0;
 }
 
-/* Normalises `name` as if rooted at "/" (leading ".." parts vanish) into
- * out without the leading slash.  0, or -1 when it does not fit. */
-static int rooted_norm(const char *name, char *out, size_t cap)
-{
-    size_t len = 0;
-    const char *p = name;
-    out[0] = '\0';
-    while (*p) {
-        while (*p == '/') p++;
-        if (!*p) break;
-        const char *e = p;
-        while (*e && *e != '/') e++;
-        size_t n = (size_t)(e - p);
-        if (n == 1 && *p == '.') {
-        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
-            char *s = strrchr(out, '/');
-            len = s ? (size_t)(s - out) : 0;
-            out[len] = '\0';
-        } else {
-            if (len + n + 2 > cap) return -1;
-            if (len) out[len++] = '/';
-            memcpy(out + len, p, n);
-            len += n;
-            out[len] = '\0';
-        }
-        p = e;
-    }
-    return 0;
-}
-
 /* Reads the JSON header of a .safetensors file; new reference or NULL. */
 static struct json_object *st_header(const char *path)
 {
@@ -115,7 +86,8 @@ int cd_h_view_metadata(cd_req *r, cd_resp *w)
 {
     const char *fn = cd_req_query(r, "filename");
     const char *folder = r->params[0];
-    char name[CD_PATH_MAX], path[CD_PATH_MAX];
+    char rooted[CD_PATH_MAX], norm[CD_PATH_MAX], path[CD_PATH_MAX];
+    const char *name;
     struct json_object *fp = NULL, *dirs, *hdr = NULL, *meta;
     int rc = 0;
     size_t fl;
@@ -124,7 +96,11 @@ int cd_h_view_metadata(cd_req *r, cd_resp *w)
         return cd_resp_empty(w, 404);
     if (strcmp(folder, "unet") == 0) folder = "diffusion_models";
     else if (strcmp(folder, "clip") == 0) folder = "text_encoders";
-    if (rooted_norm(fn, name, sizeof(name)) < 0 || !name[0]) return cd_resp_empty(w, 404);
+    /* Normalised as if rooted at "/": leading ".." parts vanish. */
+    if (snprintf(rooted, sizeof(rooted), "/%s", fn) >= (int)sizeof(rooted) ||
+        cd_path_normalize(rooted, norm, sizeof(norm)) < 0 || !norm[1])
+        return cd_resp_empty(w, 404);
+    name = norm + 1;
     fp = folder_paths(r);
     if (!fp) return -1;
     if (!json_object_object_get_ex(fp, folder, &dirs) ||
@@ -285,7 +261,7 @@ int cd_h_exp_models_preview(cd_req *r, cd_resp *w)
     snprintf(rel, sizeof(rel), "%s", r->params[2]);
     char *dot = strrchr(rel, '.'), *slash = strrchr(rel, '/');
     if (dot && (!slash || dot > slash)) *dot = '\0';
-    if (cd_fs_join_beneath(dir, rel, stem, sizeof(stem)) < 0) {
+    if (cd_paths_join_beneath(dir, rel, stem, sizeof(stem)) < 0) {
         rc = cd_resp_empty(w, 404);
         goto out;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "paths.h"
 #include "routes.h"
 
 static const char status_page[] =
@@ -51,7 +52,7 @@ int cd_h_root(cd_req *r, cd_resp *w)
 static int serve_beneath(cd_req *r, cd_resp *w, const char *dir, const char *rel)
 {
     char path[CD_PATH_MAX];
-    if (!*rel || cd_fs_join_beneath(dir, rel, path, sizeof(path)) < 0)
+    if (!*rel || cd_paths_join_beneath(dir, rel, path, sizeof(path)) < 0)
         return cd_resp_empty(w, 404);
     if (cd_fs_is_dir(path)) return cd_resp_text(w, 403, "403: Forbidden");
     /* A pre-compressed sibling (<file>.br / <file>.gz) when the client

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "fsutil.h"
+#include "paths.h"
 #include "image.h"
 #include "multipart.h"
 #include "pyjson.h"
@@ -114,7 +115,7 @@ static int write_mask(cd_req *r, const form *f, const field *mask, const char *p
         snprintf(rel, sizeof(rel), "%s/", json_object_get_string(v));
     if (strlen(rel) + strlen(name) + 1 > sizeof(rel)) goto out;
     memcpy(rel + strlen(rel), name, strlen(name) + 1);
-    if (cd_fs_join_beneath(dir, rel, opath, sizeof(opath)) < 0 || !cd_fs_is_file(opath))
+    if (cd_paths_join_beneath(dir, rel, opath, sizeof(opath)) < 0 || !cd_fs_is_file(opath))
         goto out;
 
     rc = -1;                           /* decode failures are 500s */
@@ -191,9 +192,9 @@ static int upload(cd_req *r, cd_resp *w, int is_mask)
     if (!tdir) return -1;
     snprintf(fname, sizeof(fname), "%s", img.filename);
     if (sub[0] == '/' || fname[0] == '/') return cd_resp_empty(w, 400);
-    if (cd_fs_join_beneath(tdir, sub, dir, sizeof(dir)) < 0) return cd_resp_empty(w, 400);
+    if (cd_paths_join_beneath(tdir, sub, dir, sizeof(dir)) < 0) return cd_resp_empty(w, 400);
     snprintf(rel, sizeof(rel), "%s%s%s", sub, sub[0] ? "/" : "", fname);
-    if (cd_fs_join_beneath(tdir, rel, path, sizeof(path)) < 0 ||
+    if (cd_paths_join_beneath(tdir, rel, path, sizeof(path)) < 0 ||
         strcmp(path, dir) == 0)
         return cd_resp_empty(w, 400);
     if (cd_fs_mkdirs(dir) < 0 || cd_fs_mkparent(path) < 0) return -1;
@@ -210,7 +211,7 @@ static int upload(cd_req *r, cd_resp *w, int is_mask)
             numbered_name(img.filename, i, cand, sizeof(cand));
             snprintf(fname, sizeof(fname), "%s", cand);
             snprintf(rel, sizeof(rel), "%s%s%s", sub, sub[0] ? "/" : "", fname);
-            if (cd_fs_join_beneath(tdir, rel, path, sizeof(path)) < 0)
+            if (cd_paths_join_beneath(tdir, rel, path, sizeof(path)) < 0)
                 return cd_resp_empty(w, 400);
         }
     }

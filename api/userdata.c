@@ -1,7 +1,7 @@
 /*
  * userdata.c — the user-data file routes (spec/api.md §1.21): v1 and v2
  * listings, read, write, delete and move of files under the user's root
- * <user_dir>/<user>.  Every client path is joined with cd_fs_join_beneath,
+ * <user_dir>/<user>.  Every client path is joined with cd_paths_join_beneath,
  * so "..", absolute paths and symbolic links cannot leave the root.
  * Network thread only.
  */
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "paths.h"
 #include "pyjson.h"
 #include "routes.h"
 
@@ -130,7 +131,7 @@ int cd_h_userdata_list(cd_req *r, cd_resp *w)
     if (cd_user_root(r, root, sizeof(root)) < 0) return -1;
     char *dd = decode_again(d);
     if (!dd) return -1;
-    int bad = cd_fs_join_beneath(root, dd, dir, sizeof(dir)) < 0;
+    int bad = cd_paths_join_beneath(root, dd, dir, sizeof(dir)) < 0;
     free(dd);
     if (bad) return cd_resp_text(w, 403, "Invalid directory");
     if (!cd_fs_is_dir(dir)) return cd_resp_text(w, 404, "Directory not found");
@@ -238,7 +239,7 @@ int cd_h_userdata_v2(cd_req *r, cd_resp *w)
         return cd_resp_text(w, 403, "Invalid user specified in request");
     char *pp = decode_again(p ? p : "");
     if (!pp) return -1;
-    int bad = cd_fs_join_beneath(root, pp, target, sizeof(target)) < 0;
+    int bad = cd_paths_join_beneath(root, pp, target, sizeof(target)) < 0;
     free(pp);
     if (bad) return cd_resp_text(w, 400, "Invalid path requested");
     struct stat st;
@@ -279,7 +280,7 @@ static int resolve(const cd_req *r, const char *param, char *root, char *out)
     if (!param || !*param) return 1;
     char *p = decode_again(param);
     if (!p) return -1;
-    int bad = !*p || cd_fs_join_beneath(root, p, out, CD_PATH_MAX) < 0 ||
+    int bad = !*p || cd_paths_join_beneath(root, p, out, CD_PATH_MAX) < 0 ||
               strcmp(out, root) == 0;
     free(p);
     return bad ? 2 : 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "paths.h"
 #include "image.h"
 #include "routes.h"
 
@@ -132,7 +133,7 @@ int cd_h_view(cd_req *r, cd_resp *w)
     if (!base) return cd_resp_empty(w, 400);
     snprintf(dir, sizeof(dir), "%s", base);
     if (sub) {
-        if (cd_fs_join_beneath(base, sub, dir, sizeof(dir)) < 0)
+        if (cd_paths_join_beneath(base, sub, dir, sizeof(dir)) < 0)
             return cd_resp_empty(w, 403);
     }
     const char *bn = strrchr(name, '/');

@@ -803,18 +803,31 @@ static int rel_ok(const char *rel)
 int cd_paths_join_beneath(const char *dir, const char *rel, char *out,
                           size_t cap)
 {
-    char joined[PATH_MAX], norm[PATH_MAX], rdir[PATH_MAX], probe[PATH_MAX],
+    char norm[PATH_MAX], joined[PATH_MAX], rdir[PATH_MAX], probe[PATH_MAX],
         rprobe[PATH_MAX];
-    if (!dir || !rel_ok(rel))
+    struct stat st;
+    if (!dir || !dir[0] || !rel || rel[0] == '/')
         return -1;
-    if (path_join(dir, rel, joined, sizeof joined) < 0 ||
-        cd_path_normalize(joined, norm, sizeof norm) < 0)
+    /* Lexically: "." and repeated slashes drop out, ".." takes back the
+     * previous name; climbing above `dir` is refused even when the path
+     * would come back in. */
+    if (cd_path_normalize(rel, norm, sizeof norm) < 0 || strcmp(norm, "..") == 0 ||
+        strncmp(norm, "../", 3) == 0)
         return -1;
-    if (!realpath(dir, rdir))
+    if (strcmp(norm, ".") == 0 ? snprintf(joined, sizeof joined, "%s", dir) >= (int)sizeof joined
+                               : path_join(dir, norm, joined, sizeof joined) < 0)
         return -1;
+    if (!realpath(dir, rdir)) {
+        /* A directory not made yet (nothing at all at its name): nothing
+         * beneath it exists, so no link can lead out.  Anything else (a
+         * dangling link, no access) is refused. */
+        if (errno == ENOENT && lstat(dir, &st) < 0 && errno == ENOENT)
+            goto done;
+        return -1;
+    }
     /* Resolve the deepest part that exists: every symlink on the way must
      * keep us inside `dir`. */
-    if (snprintf(probe, sizeof probe, "%s", norm) >= (int)sizeof probe)
+    if (snprintf(probe, sizeof probe, "%s", joined) >= (int)sizeof probe)
         return -1;
     for (;;) {
         if (realpath(probe, rprobe))
@@ -825,7 +838,6 @@ int cd_paths_join_beneath(const char *dir, const char *rel, char *out,
         if (!slash || slash == probe)
             return -1;
         *slash = '\0';
-        struct stat st;
         /* A dangling symlink as the last existing part could later be
          * created outside: refuse it. */
         if (lstat(probe, &st) == 0 && S_ISLNK(st.st_mode) && stat(probe, &st) < 0)
@@ -838,10 +850,10 @@ int cd_paths_join_beneath(const char *dir, const char *rel, char *out,
     if (!inside)
         return -1;
     /* A dangling symlink at the full path would write outside. */
-    struct stat st;
-    if (lstat(norm, &st) == 0 && S_ISLNK(st.st_mode) && stat(norm, &st) < 0)
+    if (lstat(joined, &st) == 0 && S_ISLNK(st.st_mode) && stat(joined, &st) < 0)
         return -1;
-    if (snprintf(out, cap, "%s", norm) >= (int)cap)
+done:
+    if (snprintf(out, cap, "%s", joined) >= (int)cap)
         return -1;
     return 0;
 }

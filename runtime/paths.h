@@ -52,9 +52,15 @@ const char *cd_paths_models(const cd_paths *p);     /* <base>/models */
 const char *cd_paths_by_type(const cd_paths *p, const char *type);
 
 /* Joins `rel` (a subfolder and/or file name from a client) under `dir` into
- * out[cap] and checks that the result stays inside `dir` after resolving
- * "..", absolute paths and symbolic links.  0, or -1 (escapes, does not
- * fit, or an empty/NUL-containing name). */
+ * out[cap], the one path check of runtime and network layer.  `rel` is
+ * normalised as Python's os.path.normpath would ("." and repeated slashes
+ * dropped, ".." taking back the previous name); an empty rel gives `dir`
+ * itself.  Fails (-1) when rel is absolute, climbs above `dir` (even if it
+ * would come back in), does not fit, when the deepest existing part of the
+ * result resolves (symbolic links followed) outside the resolved `dir`, or
+ * when that part or the result is a dangling symbolic link.  A `dir` that
+ * does not exist yet passes (nothing beneath it can lead out).  0 on
+ * success.  Thread-safe. */
 int cd_paths_join_beneath(const char *dir, const char *rel, char *out,
                           size_t cap);
 

@@ -1,11 +1,13 @@
-/* cd_fs_join_beneath: "..", absolute names and symbolic links cannot leave
- * the root (fsutil.c). */
+/* The network layer's path checks: "..", absolute names and symbolic links
+ * cannot leave the root (cd_paths_join_beneath, runtime/paths.c, as the
+ * api routes call it); the file helpers of fsutil.c. */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "fsutil.h"
+#include "paths.h"
 
 int main(void)
 {
@@ -16,27 +18,27 @@ int main(void)
     snprintf(p, sizeof(p), "%s/sub", root);
     mkdir(p, 0755);
 
-    CHECK(cd_fs_join_beneath(root, "a.png", out, sizeof(out)) == 0);
+    CHECK(cd_paths_join_beneath(root, "a.png", out, sizeof(out)) == 0);
     snprintf(p, sizeof(p), "%s/a.png", root);
     CHECK_STR(out, p);
-    CHECK(cd_fs_join_beneath(root, "", out, sizeof(out)) == 0);
+    CHECK(cd_paths_join_beneath(root, "", out, sizeof(out)) == 0);
     CHECK_STR(out, root);
-    CHECK(cd_fs_join_beneath(root, "sub/../b//./c.png", out, sizeof(out)) == 0);
+    CHECK(cd_paths_join_beneath(root, "sub/../b//./c.png", out, sizeof(out)) == 0);
     snprintf(p, sizeof(p), "%s/b/c.png", root);
     CHECK_STR(out, p);
-    CHECK(cd_fs_join_beneath(root, "..", out, sizeof(out)) < 0);
-    CHECK(cd_fs_join_beneath(root, "sub/../../x", out, sizeof(out)) < 0);
-    CHECK(cd_fs_join_beneath(root, "/etc/passwd", out, sizeof(out)) < 0);
-    CHECK(cd_fs_join_beneath(root, "a", out, 4) < 0);            /* does not fit */
+    CHECK(cd_paths_join_beneath(root, "..", out, sizeof(out)) < 0);
+    CHECK(cd_paths_join_beneath(root, "sub/../../x", out, sizeof(out)) < 0);
+    CHECK(cd_paths_join_beneath(root, "/etc/passwd", out, sizeof(out)) < 0);
+    CHECK(cd_paths_join_beneath(root, "a", out, 4) < 0);            /* does not fit */
 
     /* a symlink pointing outside is refused; one pointing inside is fine */
     snprintf(p, sizeof(p), "%s/out", root);
     CHECK(symlink("/etc", p) == 0);
-    CHECK(cd_fs_join_beneath(root, "out/passwd", out, sizeof(out)) < 0);
-    CHECK(cd_fs_join_beneath(root, "out/not/yet/made", out, sizeof(out)) < 0);
+    CHECK(cd_paths_join_beneath(root, "out/passwd", out, sizeof(out)) < 0);
+    CHECK(cd_paths_join_beneath(root, "out/not/yet/made", out, sizeof(out)) < 0);
     snprintf(p, sizeof(p), "%s/in", root);
     CHECK(symlink("sub", p) == 0);
-    CHECK(cd_fs_join_beneath(root, "in/x.png", out, sizeof(out)) == 0);
+    CHECK(cd_paths_join_beneath(root, "in/x.png", out, sizeof(out)) == 0);
 
     /* mkdirs, write, read with ceiling */
     snprintf(p, sizeof(p), "%s/d1/d2/f.txt", root);
