@@ -555,10 +555,9 @@ static void validate_node(vctx *v, vnode *n, int depth)
     n->valid = 1;
     const cd_class *c = n->cls;
     struct json_object *inputs = json_object_object_get(n->node, "inputs");
-    if (!json_object_is_type(inputs, json_type_object)) {
-        inputs = json_object_new_object();
-        json_object_object_add(n->node, "inputs", inputs);
-    }
+    struct json_object *no_inputs = NULL;   /* a node without "inputs": as {} */
+    if (!json_object_is_type(inputs, json_type_object))
+        inputs = no_inputs = json_object_new_object();
     struct json_object *received = json_object_new_object();
     int skip_types = 0;
     for (const char *const *p = c->def->validate_inputs ? c->def->validates : NULL; p && *p; p++)
@@ -779,6 +778,7 @@ static void validate_node(vctx *v, vnode *n, int depth)
     if (c->def->validate_inputs)
         run_custom(v, n, inputs, received);
     json_object_put(received);
+    json_object_put(no_inputs);
     if (json_object_array_length(n->errors) > 0)
         n->valid = 0;
     n->state = 2;
