@@ -507,8 +507,7 @@ static vnode *resolve_link(vctx *v, struct json_object *val, const char **rtype,
     struct json_object *sid = json_object_array_get_idx(val, 0);
     struct json_object *six = json_object_array_get_idx(val, 1);
     const char *id = json_object_get_string(sid);
-    vnode *s = (json_object_is_type(sid, json_type_string) || json_object_is_type(sid, json_type_int))
-                   ? vfind(v, id) : NULL;
+    vnode *s = json_object_is_type(sid, json_type_string) ? vfind(v, id) : NULL;
     if (!s) {
         *etype = "KeyError";
         cd_pyrepr(etext, sid);
