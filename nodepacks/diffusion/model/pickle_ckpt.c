@@ -1,6 +1,7 @@
 /* pickle_ckpt.c — zip + restricted unpickler for torch.save files (see
  * pickle_ckpt.h). */
 #include "pickle_ckpt.h"
+#include "mapfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1026,50 +1027,20 @@ int cd_ckpt_open_mem(const void *data, size_t size, cd_ckpt_file **out, char *er
 
 int cd_ckpt_open(const char *path, cd_ckpt_file **out, char *err, size_t errlen)
 {
-    struct stat st;
-    int rc = CD_MODEL_EIO;
-    cd_ckpt_file *f = NULL;
+    cd_model_map m;
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return CD_MODEL_EIO;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s is not a regular file", path);
-        goto out;
-    }
-    if (st.st_size < 4) {
-        set_err(err, errlen, "%s: file too short for a checkpoint", path);
-        rc = CD_MODEL_EFORMAT;
-        goto out;
-    }
-    f = calloc(1, sizeof *f);
-    if (!f) {
-        rc = CD_MODEL_ENOMEM;
-        goto out;
-    }
-    f->size = (size_t)st.st_size;
-    void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) {
-        set_err(err, errlen, "cannot map %s: %s", path, strerror(errno));
-        goto out;
-    }
-    f->base = m;
-    f->mapped = 1;
-    rc = build(f, err, errlen);
-    if (rc < 0 && err && errlen) {
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s", err);
-        snprintf(err, errlen, "%s: %s", path, tmp);
-    }
-out:
-    close(fd);
+    if (err && errlen)
+        err[0] = '\0';
+    int rc = cd_model_map_file(path, 4, "a checkpoint", &m, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = cd_ckpt_open_mem(m.base, m.size, out, err, errlen);
     if (rc < 0) {
-        cd_ckpt_close(f);
+        cd_model_err_prefix(err, errlen, path);
+        cd_model_unmap(&m);
         return rc;
     }
-    *out = f;
+    (*out)->mapped = 1;
     return 0;
 }
 

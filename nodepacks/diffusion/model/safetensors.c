@@ -1,5 +1,6 @@
 /* safetensors.c — validating mmap reader (see safetensors.h). */
 #include "safetensors.h"
+#include "mapfile.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -354,52 +355,21 @@ int cd_st_open_mem(const void *data, size_t size, cd_st_file **out, char *err, s
 
 int cd_st_open(const char *path, cd_st_file **out, char *err, size_t errlen)
 {
-    int rc = CD_MODEL_EIO;
-    cd_st_file *f = NULL;
-    struct stat st;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cd_model_map m;
     *out = NULL;
-    if (fd < 0) {
-        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
-        return CD_MODEL_EIO;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s is not a regular file", path);
-        goto out;
-    }
-    f = calloc(1, sizeof *f);
-    if (!f) {
-        rc = CD_MODEL_ENOMEM;
-        goto out;
-    }
-    f->size = (size_t)st.st_size;
-    f->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    if (f->size < 8) {
-        set_err(err, errlen, "%s: file too short for a safetensors header (%zu bytes)", path,
-                f->size);
-        rc = CD_MODEL_EFORMAT;
-        goto out;
-    }
-    void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m == MAP_FAILED) {
-        set_err(err, errlen, "cannot map %s: %s", path, strerror(errno));
-        goto out;
-    }
-    f->base = m;
-    f->mapped = 1;
-    rc = parse(f, err, errlen);
-    if (rc < 0 && err && errlen) {
-        char tmp[512];
-        snprintf(tmp, sizeof tmp, "%s", err);
-        snprintf(err, errlen, "%s: %s", path, tmp);
-    }
-out:
-    close(fd);
+    if (err && errlen)
+        err[0] = '\0';
+    int rc = cd_model_map_file(path, 8, "a safetensors header", &m, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = cd_st_open_mem(m.base, m.size, out, err, errlen);
     if (rc < 0) {
-        cd_st_close(f);
+        cd_model_err_prefix(err, errlen, path);
+        cd_model_unmap(&m);
         return rc;
     }
-    *out = f;
+    (*out)->mapped = 1;
+    (*out)->mtime_ns = m.mtime_ns;
     return 0;
 }
 
