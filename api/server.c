@@ -563,7 +563,7 @@ static int make_vhosts(cd_api *a)
         while (*t == ' ') t++;
         memset(&vi, 0, sizeof(vi));
         /* lws keeps the name pointer for the context's life. */
-        static char vh_names[32][8];
+        static char vh_names[32][16];
         if (idx >= 32) {
             cd_log(a->log, COMFY_LOG_ERROR, "at most 32 listen addresses");
             return -1;
