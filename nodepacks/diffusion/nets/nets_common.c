@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "tensor.h"
 
@@ -136,6 +138,27 @@ int ns_vec(nstore *s, float **out, int64_t n)
     return 0;
 }
 
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21 /* Linux 5.4 */
+#endif
+
+/* After a tensor was copied, asks the kernel to reclaim the whole pages of
+ * its source: for a mapped checkpoint they are clean file pages, so the
+ * mapping stops counting in RSS beside the copy (they are read again if
+ * touched).  MADV_PAGEOUT never changes contents (anonymous memory without
+ * swap simply stays), so this is safe whatever holds the data; errors
+ * (an older kernel) are ignored. */
+static void release_source(const cd_tensor *t)
+{
+    static long page;
+    if (!page)
+        page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+    uintptr_t a = ((uintptr_t)t->data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t e = ((uintptr_t)t->data + (uintptr_t)t->nbytes) & ~((uintptr_t)page - 1);
+    if (e > a)
+        (void)madvise((void *)a, e - a, MADV_PAGEOUT);
+}
+
 /* A matmul weight of n elements whose leading dims must be shape0/shape1
  * (dims past ndim_expected must be 1). */
 static int weight(nstore *s, nw *w, int64_t d0, int64_t d1, int64_t k)
@@ -182,6 +205,7 @@ static int weight(nstore *s, nw *w, int64_t d0, int64_t d1, int64_t k)
         serr(s, "cannot read tensor %s", s->name);
         return COMFY_EINVAL;
     }
+    release_source(t);
     if (s->mode == CD_NETS_WEIGHTS_BF16) {
         uint16_t *h = keep(s, malloc((size_t)n * sizeof *h), (size_t)n * sizeof *h);
         if (!h) {
