@@ -8,19 +8,8 @@
 #include <string.h>
 
 #include "arch.h"
+#include "model_util.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const char *cd_family_name(cd_family f)
 {
@@ -160,7 +149,8 @@ static int ldm_unet_config(const cd_sd *sd, const char *P, cd_unet_config *c, ch
     if (!ib)
         return 0;
     if (ib->ndim != 4) {
-        set_err(err, errlen, "%sinput_blocks.0.0.weight is not a 4-d convolution weight", P);
+        cd_model_set_err(err, errlen, "%sinput_blocks.0.0.weight is not a 4-d convolution weight",
+                         P);
         return CD_MODEL_EFORMAT;
     }
     const cd_tensor *y = findp(sd, P, "label_emb.0.0.weight");
@@ -241,10 +231,11 @@ static int ldm_unet_config(const cd_sd *sd, const char *P, cd_unet_config *c, ch
         c->transformer_depth_middle = -2;
     return 1;
 malformed:
-    set_err(err, errlen, "UNet under '%s' is malformed (a block lacks expected weights)", P);
+    cd_model_set_err(err, errlen, "UNet under '%s' is malformed (a block lacks expected weights)",
+                     P);
     return CD_MODEL_EFORMAT;
 toolarge:
-    set_err(err, errlen, "UNet under '%s' has more blocks than comfyd reads", P);
+    cd_model_set_err(err, errlen, "UNet under '%s' has more blocks than comfyd reads", P);
     return CD_MODEL_EUNSUPPORTED;
 }
 
@@ -325,7 +316,7 @@ static int diffusers_unet_config(const cd_sd *sd, const char *P, cd_unet_config 
         c->transformer_depth_middle = -2;
     return 1;
 malformed:
-    set_err(err, errlen, "diffusers UNet under '%s' is malformed", P);
+    cd_model_set_err(err, errlen, "diffusers UNet under '%s' is malformed", P);
     return CD_MODEL_EFORMAT;
 }
 
@@ -569,18 +560,18 @@ int cd_detect_checkpoint(const cd_sd *sd, cd_detect *d, char *err, size_t errlen
     if (r < 0)
         return r;
     if (r == 0) {
-        set_err(err, errlen, "Could not detect model type: no diffusion model keys found "
-                             "(looked under '%s')", P);
+        cd_model_set_err(err, errlen, "Could not detect model type: no diffusion model keys found "
+                                      "(looked under '%s')", P);
         return CD_MODEL_ENOTFOUND;
     }
     match_exact(sd, P, &d->unet, d);
     if (d->family == CD_FAMILY_NONE)
         match_reduced(&d->unet, d);
     if (d->family == CD_FAMILY_NONE) {
-        set_err(err, errlen,
-                "Could not detect model type: LDM UNet with model_channels %d, context_dim %d, "
-                "adm_in_channels %d matches no supported model",
-                d->unet.model_channels, d->unet.context_dim, d->unet.adm_in_channels);
+        cd_model_set_err(err, errlen,
+                         "Could not detect model type: LDM UNet with model_channels %d, "
+                         "context_dim %d, adm_in_channels %d matches no supported model",
+                         d->unet.model_channels, d->unet.context_dim, d->unet.adm_in_channels);
         return CD_MODEL_ENOTFOUND;
     }
     if (d->family == CD_FAMILY_UNSUPPORTED) {
@@ -638,8 +629,9 @@ int cd_detect_text_encoder(const cd_sd *sd, cd_text_encoder *out, char *err, siz
     for (size_t i = 0; i < sizeof oc / sizeof *oc && !d.n_text; i++)
         add_text(sd, &d, CD_TEXT_CLIP_L, oc[i], 1);
     if (!d.n_text) {
-        set_err(err, errlen, "no CLIP text-encoder keys found (text_model.encoder.layers.N or "
-                             "transformer.resblocks.N)");
+        cd_model_set_err(err, errlen,
+                         "no CLIP text-encoder keys found (text_model.encoder.layers.N or "
+                         "transformer.resblocks.N)");
         return CD_MODEL_ENOTFOUND;
     }
     *out = d.text[0];
@@ -671,6 +663,7 @@ int cd_detect_vae(const cd_sd *sd, char *prefix, size_t prefixlen, int *diffuser
             return 0;
         }
     }
-    set_err(err, errlen, "no VAE keys found (encoder.down.N / decoder.up.N, LDM or diffusers)");
+    cd_model_set_err(err, errlen,
+                     "no VAE keys found (encoder.down.N / decoder.up.N, LDM or diffusers)");
     return CD_MODEL_ENOTFOUND;
 }

@@ -1,7 +1,7 @@
 /* pickle_ckpt.c — zip + restricted unpickler for torch.save files (see
  * pickle_ckpt.h). */
 #include "pickle_ckpt.h"
-#include "mapfile.h"
+#include "model_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,18 +18,6 @@
 /* ------------------------------------------------------------------ */
 /* errors */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ------------------------------------------------------------------ */
 /* zip directory */
@@ -67,7 +55,7 @@ static int zip_read(const unsigned char *b, size_t size, zipdir *z, char *err, s
         }
     }
     if (eocd == (size_t)-1) {
-        set_err(err, errlen, "zip end-of-directory record not found (truncated file?)");
+        cd_model_set_err(err, errlen, "zip end-of-directory record not found (truncated file?)");
         return CD_MODEL_EFORMAT;
     }
     uint64_t count = rd16(b + eocd + 10), cd_size = rd32(b + eocd + 12),
@@ -140,7 +128,7 @@ static int zip_read(const unsigned char *b, size_t size, zipdir *z, char *err, s
 bad:
     free(z->e);
     z->e = NULL;
-    set_err(err, errlen, "zip directory is malformed or points outside the file");
+    cd_model_set_err(err, errlen, "zip directory is malformed or points outside the file");
     return CD_MODEL_EFORMAT;
 }
 
@@ -340,10 +328,10 @@ static obj *make_global(vm *v, const char *mod, size_t ml, const char *name, siz
             return o;
         }
     }
-    set_err(v->err, v->errlen,
-            "refusing to load global '%.*s.%.*s': a checkpoint may contain only tensors, "
-            "dicts, lists, numbers and strings",
-            (int)(ml > 100 ? 100 : ml), mod, (int)(nl > 100 ? 100 : nl), name);
+    cd_model_set_err(v->err, v->errlen,
+                     "refusing to load global '%.*s.%.*s': a checkpoint may contain only "
+                     "tensors, dicts, lists, numbers and strings",
+                     (int)(ml > 100 ? 100 : ml), mod, (int)(nl > 100 ? 100 : nl), name);
     return NULL;
 }
 
@@ -362,14 +350,14 @@ static obj *rebuild_tensor(vm *v, obj *args)
 {
     if (args->t != O_TUPLE || args->n < 4 || args->items[0]->t != O_STORAGE ||
         args->items[2]->t != O_TUPLE || args->items[3]->t != O_TUPLE) {
-        set_err(v->err, v->errlen, "_rebuild_tensor_v2 called with unexpected arguments");
+        cd_model_set_err(v->err, v->errlen, "_rebuild_tensor_v2 called with unexpected arguments");
         return NULL;
     }
     obj *st = args->items[0], *size = args->items[2], *stride = args->items[3];
     int64_t off;
     if (as_int(args->items[1], &off) < 0 || off < 0 || size->n != stride->n ||
         size->n > CD_MAX_DIMS) {
-        set_err(v->err, v->errlen, "tensor with a bad offset, rank or stride list");
+        cd_model_set_err(v->err, v->errlen, "tensor with a bad offset, rank or stride list");
         return NULL;
     }
     obj *t = mk(v, O_TENSOR);
@@ -385,12 +373,12 @@ static obj *rebuild_tensor(vm *v, obj *args)
         if (as_int(size->items[i], &t->shape[i]) < 0 || as_int(stride->items[i], &t->stride[i]) < 0 ||
             t->shape[i] < 0 || t->stride[i] < 0 || t->shape[i] > ((int64_t)1 << 40) ||
             t->stride[i] > ((int64_t)1 << 40)) {
-            set_err(v->err, v->errlen, "tensor with a bad size or stride");
+            cd_model_set_err(v->err, v->errlen, "tensor with a bad size or stride");
             return NULL;
         }
         numel *= (uint64_t)t->shape[i];
         if (numel > ((uint64_t)1 << 40)) {
-            set_err(v->err, v->errlen, "tensor too large");
+            cd_model_set_err(v->err, v->errlen, "tensor too large");
             return NULL;
         }
     }
@@ -399,7 +387,7 @@ static obj *rebuild_tensor(vm *v, obj *args)
             maxi += (uint64_t)(t->shape[i] - 1) * (uint64_t)t->stride[i];
         size_t es = cd_dtype_size(st->dt);
         if (maxi >= st->nbytes / es) {
-            set_err(v->err, v->errlen, "tensor reaches past the end of its storage");
+            cd_model_set_err(v->err, v->errlen, "tensor reaches past the end of its storage");
             return NULL;
         }
     }
@@ -409,13 +397,13 @@ static obj *rebuild_tensor(vm *v, obj *args)
 static obj *reduce(vm *v, obj *fn, obj *args)
 {
     if (fn->t != O_GLOBAL || args->t != O_TUPLE) {
-        set_err(v->err, v->errlen, "REDUCE on something that is not an allowed global");
+        cd_model_set_err(v->err, v->errlen, "REDUCE on something that is not an allowed global");
         return NULL;
     }
     switch ((enum gkind)fn->i) {
     case G_ODICT:
         if (args->n != 0) {
-            set_err(v->err, v->errlen, "OrderedDict called with arguments");
+            cd_model_set_err(v->err, v->errlen, "OrderedDict called with arguments");
             return NULL;
         }
         return mk(v, O_DICT);
@@ -423,13 +411,13 @@ static obj *reduce(vm *v, obj *fn, obj *args)
         return rebuild_tensor(v, args);
     case G_REBUILD_PARAM:
         if (args->n < 1 || args->items[0]->t != O_TENSOR) {
-            set_err(v->err, v->errlen, "_rebuild_parameter without a tensor");
+            cd_model_set_err(v->err, v->errlen, "_rebuild_parameter without a tensor");
             return NULL;
         }
         return args->items[0];
     case G_SIZE:
         if (args->n != 1 || args->items[0]->t != O_TUPLE) {
-            set_err(v->err, v->errlen, "torch.Size with unexpected arguments");
+            cd_model_set_err(v->err, v->errlen, "torch.Size with unexpected arguments");
             return NULL;
         }
         return args->items[0];
@@ -437,12 +425,12 @@ static obj *reduce(vm *v, obj *fn, obj *args)
         return mk(v, O_OPAQUE);
     case G_ENCODE:
         if (args->n < 1 || args->items[0]->t != O_STR) {
-            set_err(v->err, v->errlen, "_codecs.encode with unexpected arguments");
+            cd_model_set_err(v->err, v->errlen, "_codecs.encode with unexpected arguments");
             return NULL;
         }
         return args->items[0];
     default:
-        set_err(v->err, v->errlen, "a storage type cannot be called");
+        cd_model_set_err(v->err, v->errlen, "a storage type cannot be called");
         return NULL;
     }
 }
@@ -454,26 +442,27 @@ static obj *persistent_load(vm *v, obj *pid)
         strcmp(pid->items[0]->s, "storage") != 0 || pid->items[1]->t != O_GLOBAL ||
         pid->items[1]->i != G_STORAGE || pid->items[2]->t != O_STR ||
         as_int(pid->items[4], &numel) < 0 || numel < 0) {
-        set_err(v->err, v->errlen, "unsupported persistent id (only tensor storages are read)");
+        cd_model_set_err(v->err, v->errlen,
+                         "unsupported persistent id (only tensor storages are read)");
         return NULL;
     }
     char name[300];
     snprintf(name, sizeof name, "data/%s", pid->items[2]->s);
     const zentry *e = zip_find(v->zip, v->prefix, name);
     if (!e) {
-        set_err(v->err, v->errlen, "storage '%.100s' is missing from the archive",
-                pid->items[2]->s);
+        cd_model_set_err(v->err, v->errlen, "storage '%.100s' is missing from the archive",
+                         pid->items[2]->s);
         return NULL;
     }
     if (e->method != 0) {
-        set_err(v->err, v->errlen, "storage '%.100s' is compressed; only stored entries "
-                                   "are read", pid->items[2]->s);
+        cd_model_set_err(v->err, v->errlen, "storage '%.100s' is compressed; only stored entries "
+                                            "are read", pid->items[2]->s);
         return NULL;
     }
     size_t es = cd_dtype_size(pid->items[1]->dt);
     if ((uint64_t)numel > e->usize / es || e->usize != e->csize) {
-        set_err(v->err, v->errlen, "storage '%.100s' is smaller than its %lld elements",
-                pid->items[2]->s, (long long)numel);
+        cd_model_set_err(v->err, v->errlen, "storage '%.100s' is smaller than its %lld elements",
+                         pid->items[2]->s, (long long)numel);
         return NULL;
     }
     obj *s = mk(v, O_STORAGE);
@@ -558,7 +547,7 @@ static obj *run(vm *v)
         case '.':                                                             /* STOP */
             o = pop(v);
             if (!o) {
-                set_err(v->err, v->errlen, "pickle ends with an empty stack");
+                cd_model_set_err(v->err, v->errlen, "pickle ends with an empty stack");
                 return NULL;
             }
             return o;
@@ -588,7 +577,7 @@ static obj *run(vm *v)
             m = *v->p++;
             NEED(m);
             if (m > 8) {
-                set_err(v->err, v->errlen, "integer wider than 64 bits at offset %zu", at);
+                cd_model_set_err(v->err, v->errlen, "integer wider than 64 bits at offset %zu", at);
                 return NULL;
             }
             uint64_t u = 0;
@@ -654,8 +643,9 @@ static obj *run(vm *v)
         case 'j': NEED(4); n = rd32(v->p); v->p += 4;
         get:
             if (n >= v->nmemo || !v->memo[n]) {
-                set_err(v->err, v->errlen, "pickle reads memo entry %llu that was never stored",
-                        (unsigned long long)n);
+                cd_model_set_err(v->err, v->errlen,
+                                 "pickle reads memo entry %llu that was never stored",
+                                 (unsigned long long)n);
                 return NULL;
             }
             o = v->memo[n];
@@ -736,7 +726,7 @@ static obj *run(vm *v)
             if (!a || !b || b->t != O_TUPLE)
                 goto badstack;
             if (a->t != O_GLOBAL || a->i != G_OPAQUE) {
-                set_err(v->err, v->errlen, "NEWOBJ of a class that is not allowed");
+                cd_model_set_err(v->err, v->errlen, "NEWOBJ of a class that is not allowed");
                 return NULL;
             }
             o = mk(v, O_OPAQUE);
@@ -748,7 +738,8 @@ static obj *run(vm *v)
                 goto badstack;
             if (v->stack[v->sp - 1]->t != O_DICT && v->stack[v->sp - 1]->t != O_TENSOR &&
                 v->stack[v->sp - 1]->t != O_OPAQUE) {
-                set_err(v->err, v->errlen, "BUILD on an object that is not a dict or tensor");
+                cd_model_set_err(v->err, v->errlen,
+                                 "BUILD on an object that is not a dict or tensor");
                 return NULL;
             }
             continue;
@@ -767,18 +758,18 @@ static obj *run(vm *v)
             goto nomem;
         continue;
     unsupported:
-        set_err(v->err, v->errlen, "unsupported pickle opcode 0x%02x at offset %zu "
-                                   "(not part of a tensor state dict)", op, at);
+        cd_model_set_err(v->err, v->errlen, "unsupported pickle opcode 0x%02x at offset %zu "
+                                            "(not part of a tensor state dict)", op, at);
         return NULL;
     }
 truncated:
-    set_err(v->err, v->errlen, "pickle data is truncated");
+    cd_model_set_err(v->err, v->errlen, "pickle data is truncated");
     return NULL;
 badstack:
-    set_err(v->err, v->errlen, "malformed pickle (stack or memo misuse)");
+    cd_model_set_err(v->err, v->errlen, "malformed pickle (stack or memo misuse)");
     return NULL;
 nomem:
-    set_err(v->err, v->errlen, "pickle too large or out of memory");
+    cd_model_set_err(v->err, v->errlen, "pickle too large or out of memory");
     return NULL;
 }
 
@@ -860,12 +851,13 @@ static int build(cd_ckpt_file *f, char *err, size_t errlen)
     unsigned char *inflated = NULL;
 
     if (f->size >= 2 && f->base[0] == 0x80 && !cd_ckpt_sniff(f->base, f->size)) {
-        set_err(err, errlen, "legacy (pre-1.6, non-zip) torch serialization is not supported; "
-                             "re-save the file with a current torch or as .safetensors");
+        cd_model_set_err(err, errlen,
+                         "legacy (pre-1.6, non-zip) torch serialization is not supported; "
+                         "re-save the file with a current torch or as .safetensors");
         return CD_MODEL_EUNSUPPORTED;
     }
     if (!cd_ckpt_sniff(f->base, f->size)) {
-        set_err(err, errlen, "not a torch zip checkpoint");
+        cd_model_set_err(err, errlen, "not a torch zip checkpoint");
         return CD_MODEL_EFORMAT;
     }
     rc = zip_read(f->base, f->size, &z, err, errlen);
@@ -886,11 +878,11 @@ static int build(cd_ckpt_file *f, char *err, size_t errlen)
         }
     }
     if (!pk) {
-        set_err(err, errlen, "archive has no <name>/data.pkl: not a torch checkpoint");
+        cd_model_set_err(err, errlen, "archive has no <name>/data.pkl: not a torch checkpoint");
         goto out;
     }
     if (pk->usize > CD_CKPT_MAX_PICKLE) {
-        set_err(err, errlen, "data.pkl is larger than %u bytes", CD_CKPT_MAX_PICKLE);
+        cd_model_set_err(err, errlen, "data.pkl is larger than %u bytes", CD_CKPT_MAX_PICKLE);
         goto out;
     }
     const unsigned char *pkl = pk->data;
@@ -913,12 +905,13 @@ static int build(cd_ckpt_file *f, char *err, size_t errlen)
         int zr = inflate(&zs, Z_FINISH);
         inflateEnd(&zs);
         if (zr != Z_STREAM_END || zs.total_out != pk->usize) {
-            set_err(err, errlen, "data.pkl does not inflate cleanly");
+            cd_model_set_err(err, errlen, "data.pkl does not inflate cleanly");
             goto out;
         }
         pkl = inflated;
     } else if (pk->method != 0 || pk->csize != pk->usize) {
-        set_err(err, errlen, "data.pkl uses zip method %d (only stored or deflated)", pk->method);
+        cd_model_set_err(err, errlen, "data.pkl uses zip method %d (only stored or deflated)",
+                         pk->method);
         goto out;
     }
     v.start = v.p = pkl;
@@ -933,7 +926,7 @@ static int build(cd_ckpt_file *f, char *err, size_t errlen)
         goto out;
     }
     if (top->t != O_DICT) {
-        set_err(err, errlen, "checkpoint's top-level object is not a dict");
+        cd_model_set_err(err, errlen, "checkpoint's top-level object is not a dict");
         goto out;
     }
     obj *sd = dict_get(top, "state_dict");
@@ -947,7 +940,7 @@ static int build(cd_ckpt_file *f, char *err, size_t errlen)
         obj *k = sd->items[2 * i], *val = sd->items[2 * i + 1];
         if (k->t == O_STR && val->t == O_TENSOR) {
             if (strlen(k->s) != k->n || k->n == 0) {
-                set_err(err, errlen, "tensor name is empty or contains a NUL byte");
+                cd_model_set_err(err, errlen, "tensor name is empty or contains a NUL byte");
                 goto out;
             }
             nt++;

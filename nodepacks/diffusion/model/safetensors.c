@@ -1,6 +1,6 @@
 /* safetensors.c — validating mmap reader (see safetensors.h). */
 #include "safetensors.h"
-#include "mapfile.h"
+#include "model_util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -30,18 +30,6 @@ struct cd_st_file {
     int64_t mtime_ns;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 typedef struct span {
     uint64_t begin, end;
@@ -77,28 +65,28 @@ static int parse_entry(cd_st_file *f, const char *name, json_object *v, cd_tenso
 {
     json_object *jd, *js, *jo;
     if (json_object_get_type(v) != json_type_object) {
-        set_err(err, errlen, "tensor '%s': entry is not a JSON object", name);
+        cd_model_set_err(err, errlen, "tensor '%s': entry is not a JSON object", name);
         return CD_MODEL_EFORMAT;
     }
     if (!json_object_object_get_ex(v, "dtype", &jd) ||
         json_object_get_type(jd) != json_type_string) {
-        set_err(err, errlen, "tensor '%s': missing or non-string \"dtype\"", name);
+        cd_model_set_err(err, errlen, "tensor '%s': missing or non-string \"dtype\"", name);
         return CD_MODEL_EFORMAT;
     }
     if (cd_dtype_parse(json_object_get_string(jd), &t->dtype) < 0) {
-        set_err(err, errlen, "tensor '%s': unknown dtype \"%.32s\"", name,
-                json_object_get_string(jd));
+        cd_model_set_err(err, errlen, "tensor '%s': unknown dtype \"%.32s\"", name,
+                         json_object_get_string(jd));
         return CD_MODEL_EUNSUPPORTED;
     }
     if (!json_object_object_get_ex(v, "shape", &js) ||
         json_object_get_type(js) != json_type_array) {
-        set_err(err, errlen, "tensor '%s': missing or non-array \"shape\"", name);
+        cd_model_set_err(err, errlen, "tensor '%s': missing or non-array \"shape\"", name);
         return CD_MODEL_EFORMAT;
     }
     size_t nd = json_object_array_length(js);
     if (nd > CD_MAX_DIMS) {
-        set_err(err, errlen, "tensor '%s': %zu dimensions (at most %d)", name, nd,
-                CD_MAX_DIMS);
+        cd_model_set_err(err, errlen, "tensor '%s': %zu dimensions (at most %d)", name, nd,
+                         CD_MAX_DIMS);
         return CD_MODEL_EUNSUPPORTED;
     }
     t->ndim = (int)nd;
@@ -107,8 +95,8 @@ static int parse_entry(cd_st_file *f, const char *name, json_object *v, cd_tenso
     for (size_t i = 0; i < nd; i++) {
         uint64_t d;
         if (get_u64(json_object_array_get_idx(js, i), &d) < 0 || d > (uint64_t)INT64_MAX) {
-            set_err(err, errlen, "tensor '%s': shape[%zu] is not a non-negative integer",
-                    name, i);
+            cd_model_set_err(err, errlen, "tensor '%s': shape[%zu] is not a non-negative integer",
+                             name, i);
             return CD_MODEL_EFORMAT;
         }
         t->shape[i] = (int64_t)d;
@@ -118,27 +106,30 @@ static int parse_entry(cd_st_file *f, const char *name, json_object *v, cd_tenso
     }
     if (!json_object_object_get_ex(v, "data_offsets", &jo) ||
         json_object_get_type(jo) != json_type_array || json_object_array_length(jo) != 2) {
-        set_err(err, errlen, "tensor '%s': \"data_offsets\" is not a [begin, end] pair", name);
+        cd_model_set_err(err, errlen, "tensor '%s': \"data_offsets\" is not a [begin, end] pair",
+                         name);
         return CD_MODEL_EFORMAT;
     }
     uint64_t b, e;
     if (get_u64(json_object_array_get_idx(jo, 0), &b) < 0 ||
         get_u64(json_object_array_get_idx(jo, 1), &e) < 0) {
-        set_err(err, errlen, "tensor '%s': data_offsets are not non-negative integers", name);
+        cd_model_set_err(err, errlen, "tensor '%s': data_offsets are not non-negative integers",
+                         name);
         return CD_MODEL_EFORMAT;
     }
     if (b > e || e > f->data_len) {
-        set_err(err, errlen,
-                "tensor '%s': data_offsets [%llu, %llu] outside the data region (%llu bytes)",
-                name, (unsigned long long)b, (unsigned long long)e,
-                (unsigned long long)f->data_len);
+        cd_model_set_err(err, errlen,
+                         "tensor '%s': data_offsets [%llu, %llu] outside the data region "
+                         "(%llu bytes)",
+                         name, (unsigned long long)b, (unsigned long long)e,
+                         (unsigned long long)f->data_len);
         return CD_MODEL_EFORMAT;
     }
     size_t es = cd_dtype_size(t->dtype);
     if (overflow || numel > UINT64_MAX / es || numel * es != e - b) {
-        set_err(err, errlen,
-                "tensor '%s': shape x %s size does not match its %llu data bytes", name,
-                cd_dtype_name(t->dtype), (unsigned long long)(e - b));
+        cd_model_set_err(err, errlen,
+                         "tensor '%s': shape x %s size does not match its %llu data bytes", name,
+                         cd_dtype_name(t->dtype), (unsigned long long)(e - b));
         return CD_MODEL_EFORMAT;
     }
     t->data = f->data + b;
@@ -166,28 +157,30 @@ static int parse(cd_st_file *f, char *err, size_t errlen)
     span *spans = NULL;
 
     if (f->size < 8) {
-        set_err(err, errlen, "file too short for a safetensors header (%zu bytes)", f->size);
+        cd_model_set_err(err, errlen, "file too short for a safetensors header (%zu bytes)",
+                         f->size);
         return CD_MODEL_EFORMAT;
     }
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = (n << 8) | f->base[i];
     if (n > CD_ST_MAX_HEADER) {
-        set_err(err, errlen, "header length %llu exceeds the %u-byte limit",
-                (unsigned long long)n, CD_ST_MAX_HEADER);
+        cd_model_set_err(err, errlen, "header length %llu exceeds the %u-byte limit",
+                         (unsigned long long)n, CD_ST_MAX_HEADER);
         return CD_MODEL_EFORMAT;
     }
     if (n > f->size - 8) {
-        set_err(err, errlen, "header length %llu runs past the end of the file (%zu bytes)",
-                (unsigned long long)n, f->size);
+        cd_model_set_err(err, errlen,
+                         "header length %llu runs past the end of the file (%zu bytes)",
+                         (unsigned long long)n, f->size);
         return CD_MODEL_EFORMAT;
     }
     if (n < 2 || f->base[8] != '{') {
-        set_err(err, errlen, "header does not start with a JSON object");
+        cd_model_set_err(err, errlen, "header does not start with a JSON object");
         return CD_MODEL_EFORMAT;
     }
     if (memchr(f->base + 8, 0, n)) {
-        set_err(err, errlen, "header contains a NUL byte");
+        cd_model_set_err(err, errlen, "header contains a NUL byte");
         return CD_MODEL_EFORMAT;
     }
     f->header_len = n;
@@ -202,20 +195,20 @@ static int parse(cd_st_file *f, char *err, size_t errlen)
     root = json_tokener_parse_ex(tok, (const char *)f->base + 8, (int)n);
     enum json_tokener_error je = json_tokener_get_error(tok);
     if (!root || je != json_tokener_success) {
-        set_err(err, errlen, "header JSON is invalid: %s",
-                je == json_tokener_continue ? "unexpected end of header"
-                                            : json_tokener_error_desc(je));
+        cd_model_set_err(err, errlen, "header JSON is invalid: %s",
+                         je == json_tokener_continue ? "unexpected end of header"
+                                                     : json_tokener_error_desc(je));
         goto out;
     }
     for (size_t i = json_tokener_get_parse_end(tok); i < n; i++) {
         char c = (char)f->base[8 + i];
         if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-            set_err(err, errlen, "header has trailing bytes after the JSON object");
+            cd_model_set_err(err, errlen, "header has trailing bytes after the JSON object");
             goto out;
         }
     }
     if (json_object_get_type(root) != json_type_object) {
-        set_err(err, errlen, "header JSON is not an object");
+        cd_model_set_err(err, errlen, "header JSON is not an object");
         goto out;
     }
 
@@ -225,12 +218,13 @@ static int parse(cd_st_file *f, char *err, size_t errlen)
         size_t kl = strlen(k0);
         if (strcmp(k0, "__metadata__") == 0) {
             if (json_object_get_type(v0) != json_type_object) {
-                set_err(err, errlen, "__metadata__ is not a JSON object");
+                cd_model_set_err(err, errlen, "__metadata__ is not a JSON object");
                 goto out;
             }
             json_object_object_foreach(v0, mk, mv) {
                 if (json_object_get_type(mv) != json_type_string) {
-                    set_err(err, errlen, "__metadata__ value for '%.64s' is not a string", mk);
+                    cd_model_set_err(err, errlen, "__metadata__ value for '%.64s' is not a string",
+                                     mk);
                     goto out;
                 }
                 strbytes += strlen(mk) + 1 + (size_t)json_object_get_string_len(mv) + 1;
@@ -240,7 +234,8 @@ static int parse(cd_st_file *f, char *err, size_t errlen)
             continue;
         }
         if (kl == 0 || kl > CD_ST_MAX_NAME) {
-            set_err(err, errlen, "tensor name of %zu bytes (1..%d allowed)", kl, CD_ST_MAX_NAME);
+            cd_model_set_err(err, errlen, "tensor name of %zu bytes (1..%d allowed)", kl,
+                             CD_ST_MAX_NAME);
             goto out;
         }
         strbytes += kl + 1;
@@ -285,21 +280,21 @@ static int parse(cd_st_file *f, char *err, size_t errlen)
     uint64_t pos = 0;
     for (size_t i = 0; i < nt; i++) {
         if (spans[i].begin < pos) {
-            set_err(err, errlen, "tensor '%s' overlaps the tensor before it",
-                    f->tensors[spans[i].idx].name);
+            cd_model_set_err(err, errlen, "tensor '%s' overlaps the tensor before it",
+                             f->tensors[spans[i].idx].name);
             goto out;
         }
         if (spans[i].begin > pos) {
-            set_err(err, errlen, "gap of %llu bytes in the data region before tensor '%s'",
-                    (unsigned long long)(spans[i].begin - pos),
-                    f->tensors[spans[i].idx].name);
+            cd_model_set_err(err, errlen, "gap of %llu bytes in the data region before tensor '%s'",
+                             (unsigned long long)(spans[i].begin - pos),
+                             f->tensors[spans[i].idx].name);
             goto out;
         }
         pos = spans[i].end;
     }
     if (pos != f->data_len) {
-        set_err(err, errlen, "data region has %llu bytes but the tensors cover %llu",
-                (unsigned long long)f->data_len, (unsigned long long)pos);
+        cd_model_set_err(err, errlen, "data region has %llu bytes but the tensors cover %llu",
+                         (unsigned long long)f->data_len, (unsigned long long)pos);
         goto out;
     }
     /* Store in file order. */

@@ -1,14 +1,19 @@
 /*
- * mapfile.h — the read-only file mapping both checkpoint readers open
- * their files with (safetensors.c, pickle_ckpt.c): checks, mmap and the
- * "<path>: " prefix on their error messages.  Thread-safe (no shared
- * state).
+ * model_util.h — what the model library's readers share (safetensors.c,
+ * pickle_ckpt.c, detect.c): writing an error message, the read-only
+ * mapping of a whole file and the "<path>: " prefix on a reader's message.
+ * Internal to the library; thread-safe (no shared state).
  */
-#ifndef CD_MODEL_MAPFILE_H
-#define CD_MODEL_MAPFILE_H
+#ifndef CD_MODEL_UTIL_H
+#define CD_MODEL_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Formats a message into err[errlen]; nothing when err is NULL or errlen
+ * is 0. */
+void cd_model_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A whole file mapped read-only. */
 typedef struct cd_model_map {
