@@ -86,6 +86,46 @@ static int run_case(const cd_sd *sd, const cd_detect *det, const golden *g, int 
     return fail;
 }
 
+static int stop_now(void *user)
+{
+    int *calls = user;
+    return ++*calls >= 3; /* let a few blocks run, then stop */
+}
+
+/* A copy of the file's tensor list with tensor `victim` reshaped or
+ * dropped must be refused at load with its name in the message. */
+static int corrupt_case(const cd_sd *sd, const cd_detect *det, const char *victim, int drop)
+{
+    size_t n = sd->n, m = 0;
+    cd_tensor *t = malloc(n * sizeof *t);
+    if (!t)
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        const cd_tensor *src = cd_sd_at(sd, i);
+        if (strstr(src->name, victim) && drop)
+            continue;
+        t[m] = *src;
+        if (strstr(src->name, victim) && t[m].ndim >= 2) {
+            t[m].shape[0] /= 2; /* the bytes stay: only the shape lies */
+            t[m].shape[1] *= 2;
+        }
+        m++;
+    }
+    cd_sd bad;
+    char err[512] = "";
+    int fail = 1;
+    if (cd_sd_init(&bad, t, m, err, sizeof err) == 0) {
+        cd_unet *u = NULL;
+        int rc = cd_unet_load(&bad, det->unet_prefix, &det->unet, NULL, &u, err, sizeof err);
+        fail = !(rc == (drop ? COMFY_ENOENT : COMFY_EINVAL) && !u && strstr(err, victim));
+        printf("%s %s: %d \"%s\"\n", drop ? "dropped" : "reshaped", victim, rc, err);
+        cd_unet_free(u);
+        cd_sd_free(&bad);
+    }
+    free(t);
+    return fail;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -133,6 +173,28 @@ int main(int argc, char **argv)
     if (cd_unet_load(sd, "nothing.", &det.unet, NULL, &u, e2, sizeof e2) != COMFY_ENOENT ||
         !strstr(e2, "nothing.")) {
         fprintf(stderr, "missing tensor not reported: %s\n", e2);
+        fail = 1;
+    }
+    /* corrupt files: a conv weight with a lying shape, a missing norm */
+    fail |= corrupt_case(sd, &det, "input_blocks.1.0.in_layers.2.weight", 0);
+    fail |= corrupt_case(sd, &det, "output_blocks.3.0.out_layers.0.bias", 1);
+
+    /* the interrupt callback stops a forward with COMFY_EINTERRUPTED */
+    if (cd_unet_load(sd, det.unet_prefix, &det.unet, NULL, &u, e2, sizeof e2) == 0) {
+        const gtensor *x = golden_get(&g, "x"), *t = golden_get(&g, "timesteps"),
+                      *c = golden_get(&g, "context"), *y = golden_get(&g, "y");
+        float *out = malloc((size_t)x->n * sizeof *out);
+        int calls = 0;
+        cd_nets_run run = {NULL, NULL, stop_now, &calls, e2, sizeof e2};
+        int rc = cd_unet_forward(u, &run, x->v, x->shape[0], x->shape[2], x->shape[3], t->v, c->v,
+                                 c->shape[1], y ? y->v : NULL, out);
+        if (rc != COMFY_EINTERRUPTED || calls != 3) {
+            fprintf(stderr, "interrupt not honoured: %d after %d polls\n", rc, calls);
+            fail = 1;
+        }
+        free(out);
+        cd_unet_free(u);
+    } else {
         fail = 1;
     }
     ck_pool_free(p2);
