@@ -20,18 +20,7 @@
 #include "clip_stack.h"
 #include "detect.h"
 #include "safetensors.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);               \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fputc('\n', stderr);                                          \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
+#include "text_check.h"
 
 static void run(cd_arch_id id, const char *dir, ck_pool *pool)
 {

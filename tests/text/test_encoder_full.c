@@ -22,39 +22,7 @@
 #include <comfy/comfy.h>
 
 #include "clip_text_model.h"
-
-#define P 2147483647LL
-
-static int failures;
-
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);               \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fputc('\n', stderr);                                          \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
-
-enum { K_EMB, K_POS, K_LNW, K_BIAS, K_W };
-
-static void weight_values(float *dst, int64_t tid, int64_t n, int kind, int64_t fan_in)
-{
-    for (int64_t i = 0; i < n; i++) {
-        int64_t r1 = (i * 1103515245LL + 12345 + tid * 2654435LL) % P;
-        int64_t r2 = (r1 * r1 + tid) % P;
-        double r = (double)r2 / (double)P - 0.5, v;
-        switch (kind) {
-        case K_EMB: v = r * 0.5; break;
-        case K_POS: v = r * 0.1; break;
-        case K_LNW: v = 1.0 + r * 0.2; break;
-        case K_BIAS: v = r * 0.1; break;
-        default: v = r * (2.0 / sqrt((double)fan_in)); break;
-        }
-        dst[i] = (float)v;
-    }
-}
+#include "text_check.h"
 
 /* Fills a model made by cd_clip_text_model_new with the formula weights
  * (tensor numbers as the generator's make_state_dict). */

@@ -14,18 +14,7 @@
 #include <comfy/comfy.h>
 
 #include "clip_tokenizer.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);               \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fputc('\n', stderr);                                          \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
+#include "text_check.h"
 
 static json_object *load_json(const char *dir, const char *name)
 {
