@@ -105,6 +105,41 @@ static const void *as_prec(ck_pool *p, const void *x, int dt, int64_t n, int pre
     return b;
 }
 
+/* Runs the forward primitive of `pd` (a matmul or convolution) on x, w
+ * and y with the given descriptors, plus bias (bmd) when bias is not NULL,
+ * and waits for it.  0 or COMFY_ERR.  pd stays the caller's. */
+static int run_forward(ck_pool *p, dnnl_primitive_desc_t pd, const dnnl_memory_desc_t *xmd,
+                       const void *x, const dnnl_memory_desc_t *wmd, const void *w,
+                       const dnnl_memory_desc_t *bmd, const float *bias,
+                       const dnnl_memory_desc_t *ymd, float *y)
+{
+    dnnl_engine_t eng = ck_pool_dnnl_engine(p);
+    dnnl_primitive_t prim = NULL;
+    dnnl_memory_t mx = NULL, mw = NULL, mb = NULL, my = NULL;
+    int rc = 0;
+    CHECK(dnnl_primitive_create(&prim, pd));
+    CHECK(dnnl_memory_create(&mx, xmd, eng, (void *)x));
+    CHECK(dnnl_memory_create(&mw, wmd, eng, (void *)w));
+    CHECK(dnnl_memory_create(&my, ymd, eng, y));
+    dnnl_exec_arg_t args[4] = { { DNNL_ARG_SRC, mx }, { DNNL_ARG_WEIGHTS, mw },
+                                { DNNL_ARG_DST, my }, { DNNL_ARG_BIAS, NULL } };
+    int nargs = 3;
+    if (bias) {
+        CHECK(dnnl_memory_create(&mb, bmd, eng, (void *)bias));
+        args[3].memory = mb;
+        nargs = 4;
+    }
+    CHECK(dnnl_primitive_execute(prim, ck_pool_dnnl_stream(p), nargs, args));
+    CHECK(dnnl_stream_wait(ck_pool_dnnl_stream(p)));
+out:
+    if (mb) dnnl_memory_destroy(mb);
+    if (my) dnnl_memory_destroy(my);
+    if (mw) dnnl_memory_destroy(mw);
+    if (mx) dnnl_memory_destroy(mx);
+    if (prim) dnnl_primitive_destroy(prim);
+    return rc;
+}
+
 int ck_dnnl_linear(ck_pool *p, const float *x, int64_t M, int64_t K,
                    const void *w, int wdt, int64_t N, const float *bias,
                    float *y, int prec)
@@ -118,8 +153,6 @@ int ck_dnnl_linear(ck_pool *p, const float *x, int64_t M, int64_t K,
     omp_threads(p);
     void *xo = NULL, *wo = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t prim = NULL;
-    dnnl_memory_t mx = NULL, mw = NULL, mb = NULL, my = NULL;
     int rc = 0;
     const void *xs = as_prec(p, x, COMFY_F32, M * K, prec, &xo);
     const void *ws = as_prec(p, w, wdt, N * K, prec, &wo);
@@ -139,26 +172,8 @@ int ck_dnnl_linear(ck_pool *p, const float *x, int64_t M, int64_t K,
         rc = 1;
         goto out;
     }
-    CHECK(dnnl_primitive_create(&prim, pd));
-    CHECK(dnnl_memory_create(&mx, &xmd, eng, (void *)xs));
-    CHECK(dnnl_memory_create(&mw, &wmd, eng, (void *)ws));
-    CHECK(dnnl_memory_create(&my, &ymd, eng, y));
-    dnnl_exec_arg_t args[4] = { { DNNL_ARG_SRC, mx }, { DNNL_ARG_WEIGHTS, mw },
-                                { DNNL_ARG_DST, my }, { DNNL_ARG_BIAS, NULL } };
-    int nargs = 3;
-    if (bias) {
-        CHECK(dnnl_memory_create(&mb, &bmd, eng, (void *)bias));
-        args[3].memory = mb;
-        nargs = 4;
-    }
-    CHECK(dnnl_primitive_execute(prim, ck_pool_dnnl_stream(p), nargs, args));
-    CHECK(dnnl_stream_wait(ck_pool_dnnl_stream(p)));
+    rc = run_forward(p, pd, &xmd, xs, &wmd, ws, &bmd, bias, &ymd, y);
 out:
-    if (mb) dnnl_memory_destroy(mb);
-    if (my) dnnl_memory_destroy(my);
-    if (mw) dnnl_memory_destroy(mw);
-    if (mx) dnnl_memory_destroy(mx);
-    if (prim) dnnl_primitive_destroy(prim);
     if (pd) dnnl_primitive_desc_destroy(pd);
     ck_free(xo);
     ck_free(wo);
@@ -179,8 +194,6 @@ int ck_dnnl_conv2d(ck_pool *p, const ck_conv2d_desc *d, const float *x,
     int64_t oh = ck_conv2d_out_h(d), ow = ck_conv2d_out_w(d);
     void *xo = NULL, *wo = NULL, *wr = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t prim = NULL;
-    dnnl_memory_t mx = NULL, mw = NULL, mb = NULL, my = NULL;
     int rc = 0;
     const void *xs = as_prec(p, x, COMFY_F32, d->n * d->h * d->w * d->c_in, prec, &xo);
     const void *ws = as_prec(p, w, wdt, d->c_out * d->c_in * d->kh * d->kw, prec, &wo);
@@ -228,26 +241,8 @@ int ck_dnnl_conv2d(ck_pool *p, const ck_conv2d_desc *d, const float *x,
             goto out;
         wexec = wr;
     }
-    CHECK(dnnl_primitive_create(&prim, pd));
-    CHECK(dnnl_memory_create(&mx, &xmd, eng, (void *)xs));
-    CHECK(dnnl_memory_create(&mw, wpd, eng, (void *)wexec));
-    CHECK(dnnl_memory_create(&my, &ymd, eng, y));
-    dnnl_exec_arg_t args[4] = { { DNNL_ARG_SRC, mx }, { DNNL_ARG_WEIGHTS, mw },
-                                { DNNL_ARG_DST, my }, { DNNL_ARG_BIAS, NULL } };
-    int nargs = 3;
-    if (bias) {
-        CHECK(dnnl_memory_create(&mb, &bmd, eng, (void *)bias));
-        args[3].memory = mb;
-        nargs = 4;
-    }
-    CHECK(dnnl_primitive_execute(prim, ck_pool_dnnl_stream(p), nargs, args));
-    CHECK(dnnl_stream_wait(ck_pool_dnnl_stream(p)));
+    rc = run_forward(p, pd, &xmd, xs, wpd, wexec, &bmd, bias, &ymd, y);
 out:
-    if (mb) dnnl_memory_destroy(mb);
-    if (my) dnnl_memory_destroy(my);
-    if (mw) dnnl_memory_destroy(mw);
-    if (mx) dnnl_memory_destroy(mx);
-    if (prim) dnnl_primitive_destroy(prim);
     if (pd) dnnl_primitive_desc_destroy(pd);
     ck_free(xo);
     ck_free(wo);
