@@ -98,6 +98,18 @@ static int64_t reflect(int64_t i, int64_t n)
     return i;
 }
 
+/* The source index of each of the n + 2r positions of an axis of length
+ * n padded by r on both sides with torch 'reflect'.  A new array the
+ * caller frees, or NULL when memory runs out. */
+static int64_t *reflect_table(int64_t n, int r)
+{
+    int64_t *t = malloc(sizeof(int64_t) * (size_t)(n + 2 * r));
+    if (t)
+        for (int64_t i = 0; i < n + 2 * r; i++)
+            t[i] = reflect(i - r, n);
+    return t;
+}
+
 int core_conv_reflect(const float *in, int64_t b, int64_t h, int64_t w,
                       int64_t c, const float *kernel, int r, float *out,
                       int clamp01)
@@ -105,17 +117,12 @@ int core_conv_reflect(const float *in, int64_t b, int64_t h, int64_t w,
     if (r < 0 || r >= h || r >= w)
         return COMFY_EINVAL;
     int64_t k = 2 * (int64_t)r + 1;
-    int64_t *xi = malloc(sizeof(int64_t) * (size_t)(w + 2 * r));
-    int64_t *yi = malloc(sizeof(int64_t) * (size_t)(h + 2 * r));
+    int64_t *xi = reflect_table(w, r), *yi = reflect_table(h, r);
     if (!xi || !yi) {
         free(xi);
         free(yi);
         return COMFY_ENOMEM;
     }
-    for (int64_t i = 0; i < w + 2 * r; i++)
-        xi[i] = reflect(i - r, w);
-    for (int64_t i = 0; i < h + 2 * r; i++)
-        yi[i] = reflect(i - r, h);
     for (int64_t bi = 0; bi < b; bi++) {
         const float *src = in + bi * h * w * c;
         float *dst = out + bi * h * w * c;
@@ -169,18 +176,13 @@ int core_gaussian_blur(const float *in, int64_t b, int64_t h, int64_t w,
     gaussian_1d(r, sigma, g);
     int64_t k = 2 * (int64_t)r + 1;
     float *tmp = malloc(sizeof(float) * (size_t)(h * w * c));
-    int64_t *xi = malloc(sizeof(int64_t) * (size_t)(w + 2 * r));
-    int64_t *yi = malloc(sizeof(int64_t) * (size_t)(h + 2 * r));
+    int64_t *xi = reflect_table(w, r), *yi = reflect_table(h, r);
     if (!tmp || !xi || !yi) {
         free(tmp);
         free(xi);
         free(yi);
         return COMFY_ENOMEM;
     }
-    for (int64_t i = 0; i < w + 2 * r; i++)
-        xi[i] = reflect(i - r, w);
-    for (int64_t i = 0; i < h + 2 * r; i++)
-        yi[i] = reflect(i - r, h);
     for (int64_t bi = 0; bi < b; bi++) {
         const float *src = in + bi * h * w * c;
         float *dst = out + bi * h * w * c;
