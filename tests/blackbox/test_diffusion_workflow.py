@@ -262,3 +262,24 @@ def test_separate_loaders(server, ws_client):
     assert (w, h) == (16, 8)
     # 2x-1 then (x+1)/2 in float32, truncated to 8 bits as SaveImage does.
     assert all(abs(a - b) <= 1 for a, b in zip(px[:3], (0x33, 0x66, 0x99)))
+
+
+def test_interrupt_while_sampling(server, ws_client):
+    need_pack()
+    ckpt = add_checkpoint(server)
+    ws = ws_client()
+    r = queue(server, workflow(ckpt, steps=500, prefix="intr", text="an interrupted cat"),
+              ws.sid)
+    assert r.status_code == 200
+    pid = r.json()["prompt_id"]
+    while True:
+        m = ws.recv(timeout=120)
+        if isinstance(m, dict) and m["type"] == "progress" and m["data"]["node"] == "3":
+            break
+    requests.post(server + "/interrupt")
+    msgs = ws.until_done(pid, timeout=120)
+    types = [m["type"] for m in msgs if isinstance(m, dict)]
+    assert "execution_interrupted" in types
+    steps = [m["data"]["value"] for m in msgs
+             if isinstance(m, dict) and m["type"] == "progress"]
+    assert not steps or max(steps) < 500
