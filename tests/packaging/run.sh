@@ -4,9 +4,11 @@
 #   1. the installed comfyd with only comfyd-nodepack-core serves exactly the
 #      core pack's classes (as listed in its Comfyd-Node-Classes field);
 #   2. each further comfyd-nodepack-* package, once installed, adds its
-#      classes after a restart (the dpkg trigger restarts the service);
+#      classes to that same running comfyd after a SIGHUP (the dpkg
+#      trigger's `systemctl reload`), after the classes it served before;
 #   3. the example pack builds against the installed comfyd-dev with
-#      pkg-config and its node appears in /object_info;
+#      pkg-config into a pack directory of the running comfyd, and its node
+#      appears in /object_info after a SIGHUP;
 #   4. lintian reports no errors.
 # Skips (exit 0 with a message) where dpkg-buildpackage is missing.
 # Usage: tests/packaging/run.sh [WORKDIR]
@@ -60,23 +62,41 @@ start() {  # start PORT: runs the installed comfyd on the installed pack dir
   cat "$work/comfyd.log"; fail "installed comfyd did not start"
 }
 stop() { kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; }
-classes_served() { curl -sf "http://127.0.0.1:$1/object_info" | python3 -c 'import json,sys; print("\n".join(sorted(json.load(sys.stdin))))'; }
+classes_in_order() { curl -sf "http://127.0.0.1:$1/object_info" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)))'; }
+classes_served() { classes_in_order "$1" | sort; }
 classes_declared() { dpkg-deb -f "$1" Comfyd-Node-Classes | tr ',' '\n' | tr -d ' ' | sed '/^$/d' | sort; }
 
-port=$(free_port); start "$port"
+# One comfyd serves from here on; packs arrive with a SIGHUP, as the
+# trigger's reload sends.  $work/hello is a further pack directory, empty
+# until the example pack is built into it.
+rm -rf "$work/hello" && mkdir -p "$work/hello"
+port=$(free_port); EXTRA_PACKDIR="$work/hello" start "$port"
 diff <(classes_served "$port") <(classes_declared "$work"/comfyd-nodepack-core_*.deb) \
   || fail "served classes differ from comfyd-nodepack-core's Comfyd-Node-Classes"
 echo "packaging: core only: $(classes_served "$port" | wc -l) classes, as declared"
-stop
+
+reload() {  # reload PORT WHAT WANTED_FILE: SIGHUP, then wait for the classes
+  local before
+  before=$(classes_in_order "$1")
+  kill -HUP "${pids[-1]}"
+  for _ in $(seq 100); do
+    kill -0 "${pids[-1]}" 2>/dev/null || { cat "$work/comfyd.log"; fail "comfyd died on SIGHUP"; }
+    [ -z "$(comm -13 <(classes_served "$1") <(sort "$3"))" ] && break
+    sleep 0.1
+  done
+  missing=$(comm -13 <(classes_served "$1") <(sort "$3"))
+  [ -z "$missing" ] || { tail -20 "$work/comfyd.log"; fail "$2: classes not served after SIGHUP: $missing"; }
+  local after
+  after=$(classes_in_order "$1")
+  [[ "$after"$'\n' == "$before"$'\n'* ]] || fail "$2: the classes served before the reload moved"
+}
 
 for deb in "$work"/comfyd-nodepack-*.deb; do
   case "$deb" in *comfyd-nodepack-core_*|*-dbgsym_*) continue ;; esac
   dpkg_root -i "$deb"
-  port=$(free_port); start "$port"   # a restart, as the dpkg trigger does
-  missing=$(comm -13 <(classes_served "$port") <(classes_declared "$deb"))
-  [ -z "$missing" ] || fail "$(basename "$deb"): classes not served after install: $missing"
-  echo "packaging: $(basename "$deb"): its $(classes_declared "$deb" | wc -l) classes appear"
-  stop
+  classes_declared "$deb" >"$work/want"
+  reload "$port" "$(basename "$deb")" "$work/want"
+  echo "packaging: $(basename "$deb"): its $(wc -l <"$work/want") classes appear after SIGHUP"
 done
 
 dpkg_root -i "$work"/comfyd-dev_*.deb
@@ -85,13 +105,17 @@ pkg-config --exists comfyd-sdk || fail "comfyd-sdk.pc not found in the installed
 [ "$(pkg-config --variable=abi_major comfyd-sdk)" = 1 ] || fail "abi_major variable"
 ex="$root/usr/share/doc/comfyd-dev/examples/hello-pack"
 [ -d "$ex" ] || fail "example pack sources not installed"
-mkdir -p "$work/hello"
 cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden \
-  $(pkg-config --cflags comfyd-sdk) "$ex"/*.c -o "$work/hello/hello.so" || fail "hello-pack build"
-port=$(free_port); EXTRA_PACKDIR="$work/hello" start "$port"
+  $(pkg-config --cflags comfyd-sdk) "$ex"/*.c -o "$work/hello.so.tmp" || fail "hello-pack build"
+mv "$work/hello.so.tmp" "$work/hello/hello.so"
+"$bin" --list-node-classes --nodepack-dir "$work/hello" 2>/dev/null \
+  | awk '{ print $2 }' >"$work/want"
+[ -s "$work/want" ] || fail "hello-pack lists no node classes"
+reload "$port" hello-pack "$work/want"
 n=$(curl -sf "http://127.0.0.1:$port/object_info" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for v in d.values() if v["python_module"].endswith("hello")))')
 [ "$n" -ge 1 ] || fail "hello-pack node not served"
-echo "packaging: hello-pack built against the installed SDK serves $n node(s)"
+echo "packaging: hello-pack built against the installed SDK serves $n node(s) after SIGHUP"
+grep -q "Rescan added node pack" "$work/comfyd.log" || fail "the log does not list what the rescans added"
 stop
 
 if command -v lintian >/dev/null; then
