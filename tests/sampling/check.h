@@ -1,7 +1,8 @@
 /*
  * check.h - the few helpers the sampling tests share: a failure counter,
- * FNV-1a over float32 bytes, float32 <-> hex, and reading a golden file
- * from SAMPLING_DATA_DIR (set by tests/sampling/CMakeLists.txt).
+ * FNV-1a over float32 bytes, float32 <-> hex, a comma-separated hex list,
+ * and reading a golden file from SAMPLING_DATA_DIR (set by
+ * tests/sampling/CMakeLists.txt).
  */
 #ifndef SAMPLING_CHECK_H
 #define SAMPLING_CHECK_H
@@ -46,6 +47,25 @@ static inline float check_float(uint32_t b)
   float f;
   memcpy(&f, &b, 4);
   return f;
+}
+
+/* Reads a list of float32 bit patterns in hex ("3f800000,40000000"), up
+ * to the end of the line and at most `max`, into out; "-" is the empty
+ * list.  The count read. */
+static inline int check_hex_list(const char *s, float *out, int max)
+{
+  int n = 0;
+  if (s[0] == '-')
+    return 0;
+  while (*s && *s != '\n' && n < max) {
+    char *end;
+    unsigned long v = strtoul(s, &end, 16);
+    if (end == s)
+      break;
+    out[n++] = check_float((uint32_t)v);
+    s = *end == ',' ? end + 1 : end;
+  }
+  return n;
 }
 
 /* Opens SAMPLING_DATA_DIR/name for reading; NULL (and a failure) if absent. */

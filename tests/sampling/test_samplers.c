@@ -67,20 +67,6 @@ static int on_step(void *user, int step, int total, const float *x, const float 
   return p->stop_at && p->calls == p->stop_at;
 }
 
-static int parse_hex_list(const char *s, float *out, int max)
-{
-  int n = 0;
-  while (*s && *s != '\n' && n < max) {
-    char *end;
-    unsigned long v = strtoul(s, &end, 16);
-    if (end == s)
-      break;
-    out[n++] = check_float((uint32_t)v);
-    s = *end == ',' ? end + 1 : end;
-  }
-  return n;
-}
-
 static double tol_for(const char *name)
 {
   (void)name;
@@ -125,19 +111,19 @@ int main(void)
       if (sscanf(line, "vec %63s %15999s", name, list) != 2)
         continue;
       if (!strcmp(name, "c"))
-        n = parse_hex_list(list, c, MAXN);
+        n = check_hex_list(list, c, MAXN);
       else if (!strcmp(name, "c2"))
-        nc2 = parse_hex_list(list, c2, MAXN);
+        nc2 = check_hex_list(list, c2, MAXN);
       else if (!strncmp(name, "sig", 3))
-        nsig[name[3] - '0'] = parse_hex_list(list, sig[name[3] - '0'], MAXS);
+        nsig[name[3] - '0'] = check_hex_list(list, sig[name[3] - '0'], MAXS);
       else if (name[0] == 'x')
-        parse_hex_list(list, x0[name[1] - '0'], MAXN);
+        check_hex_list(list, x0[name[1] - '0'], MAXN);
       else if (!strcmp(name, "noise"))
-        parse_hex_list(list, vnoise, MAXN);
+        check_hex_list(list, vnoise, MAXN);
       else if (!strcmp(name, "latent"))
-        parse_hex_list(list, vlatent, MAXN);
+        check_hex_list(list, vlatent, MAXN);
       else if (!strcmp(name, "mask"))
-        parse_hex_list(list, vmask, MAXN);
+        check_hex_list(list, vmask, MAXN);
       continue;
     }
     if (!strcmp(kind, "maskprep")) {
@@ -161,8 +147,8 @@ int main(void)
       size_t planes = 1;
       for (int i = 0; i < nm - 2; i++)
         planes *= (size_t)mdim[i];
-      parse_hex_list(lm, mk, 4096);
-      int nw = parse_hex_list(lo, wantm, 4096);
+      check_hex_list(lm, mk, 4096);
+      int nw = check_hex_list(lo, wantm, 4096);
       int rc = cd_prepare_noise_mask(mk, planes, mh, mw, od[0], od[1], od[2], od[3], gotm);
       CHECK(rc == 0 && nw == od[0] * od[1] * od[2] * od[3], "maskprep %s -> %s: rc %d", ms_, os_, rc);
       int bad = 0;
@@ -177,7 +163,7 @@ int main(void)
       char kv[256];
       if (sscanf(line, "opt %63s %d %d %255s %15999s", name, &k, &calls, kv, list) != 5 || k < 0 || k > 5)
         continue;
-      parse_hex_list(list, want, MAXN);
+      check_hex_list(list, want, MAXN);
       dmodel m = {c, c2, 0, 0};
       cd_sampler_opts o;
       cd_sampler_opts_init(&o);
@@ -225,7 +211,7 @@ int main(void)
       int k, masked;
       if (sscanf(line, "ksample %63s %d %d %15999s", name, &k, &masked, list) != 4 || k < 0 || k > 5)
         continue;
-      parse_hex_list(list, want, MAXN);
+      check_hex_list(list, want, MAXN);
       dmodel m = {c, c2, 0, 0};
       cd_sampler_opts o;
       cd_sampler_opts_init(&o);
@@ -251,7 +237,7 @@ int main(void)
       continue;
     }
     CHECK(n == nc2 && n > 0, "vector sizes");
-    int nw = parse_hex_list(list, want, MAXN);
+    int nw = check_hex_list(list, want, MAXN);
     CHECK(nw == n, "%s: %d values", name, nw);
     if (strcmp(cur, name)) {
       if (cur[0])

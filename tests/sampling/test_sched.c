@@ -22,22 +22,6 @@
 #include <errno.h>
 #include <math.h>
 
-static int parse_hex_list(const char *s, float *out, int max)
-{
-  int n = 0;
-  if (s[0] == '-')
-    return 0;
-  while (*s && *s != '\n' && n < max) {
-    char *end;
-    unsigned long v = strtoul(s, &end, 16);
-    if (end == s)
-      break;
-    out[n++] = check_float((uint32_t)v);
-    s = *end == ',' ? end + 1 : end;
-  }
-  return n;
-}
-
 static long ulps(float a, float b)
 {
   if (a == b)
@@ -117,7 +101,7 @@ int main(void)
       static char list[60000];
       if (sscanf(line, "sched %63s %d %59999s", a, &steps, list) != 3)
         continue;
-      int nw = parse_hex_list(list, want, 12000);
+      int nw = check_hex_list(list, want, 12000);
       int sc = cd_scheduler_from_name(a);
       CHECK(sc >= 0, "scheduler %s", a);
       size_t n = 0;
@@ -150,7 +134,7 @@ int main(void)
       if (!strcmp(list, "unchanged")) {
         CHECK(rc == 1 && n == 0, "ks %s %s %d: rc %d n %zu want unchanged", smp, sch, steps, rc, n);
       } else {
-        int nw = parse_hex_list(list, want, 12000);
+        int nw = check_hex_list(list, want, 12000);
         CHECK(rc == 0 && (int)n == nw, "ks %s %s %d: rc %d len %zu want %d", smp, sch, steps, rc, n, nw);
         for (int i = 0; rc == 0 && i < nw && i < (int)n; i++)
           CHECK(ulps(got[i], want[i]) <= 2, "ks %s %s %d [%d]: %.9g want %.9g", smp, sch, steps, i,
@@ -163,7 +147,7 @@ int main(void)
       static char list[60000];
       if (sscanf(line, "xsched %63s %d %63s %59999s", which, &nn, par, list) != 4)
         continue;
-      int nw = parse_hex_list(list, want, 12000);
+      int nw = check_hex_list(list, want, 12000);
       int ng = -1;
       double pv = strtod(par, NULL);
       if (!strcmp(which, "poly")) {
@@ -191,7 +175,7 @@ int main(void)
       if (sscanf(line, "den %63s %63s %4095s %4095s %4095s", a, c, lo, lx, ld) != 5)
         continue;
       float mo[64], x[64], wd[64], gd[64];
-      int n1 = parse_hex_list(lo, mo, 64), n2 = parse_hex_list(lx, x, 64), n3 = parse_hex_list(ld, wd, 64);
+      int n1 = check_hex_list(lo, mo, 64), n2 = check_hex_list(lx, x, 64), n3 = check_hex_list(ld, wd, 64);
       CHECK(n1 == n2 && n2 == n3, "den lengths");
       cd_model_sampling m2 = ms;
       m2.pred = strcmp(a, "v") ? CD_PRED_EPS : CD_PRED_V;
