@@ -17,21 +17,12 @@
 #include <png.h>
 #include <webp/encode.h>
 
+#include "check.h"
 #include "core.h"
 #include "harness.h"
 
-static int failures;
 static harness *H;
 static const comfy_host *X;
-
-#define CHECK(cond, ...) do { \
-    if (!(cond)) { \
-        failures++; \
-        fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-        fprintf(stderr, __VA_ARGS__); \
-        fputc('\n', stderr); \
-    } \
-} while (0)
 
 static comfy_value *vint(int64_t v) { return X->value_int(X->ctx, v); }
 static comfy_value *vfloat(double v) { return X->value_float(X->ctx, v); }

@@ -12,18 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "core.h"
-
-static int failures;
-
-#define CHECK(cond, ...) do { \
-    if (!(cond)) { \
-        failures++; \
-        fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-        fprintf(stderr, __VA_ARGS__); \
-        fputc('\n', stderr); \
-    } \
-} while (0)
 
 static void *read_golden(const char *name, size_t want)
 {
