@@ -92,6 +92,22 @@ static double churn_gamma(ctx *c, float sigma)
   return g < cap ? g : cap;
 }
 
+/* The churn step: raises x from noise level si to the returned sigma_hat =
+ * si * (gamma + 1) with randn_like from torch's global generator (eps is
+ * scratch of c->n floats); si itself, x untouched, when gamma is 0. */
+static float churn(ctx *c, float si, float *x, float *eps)
+{
+  double gamma = churn_gamma(c, si);
+  float sh = si * (float)(gamma + 1.0);
+  if (gamma > 0) {
+    cd_torch_randn(c->o->global_gen, eps, c->n);
+    float k = sqrtf(sh * sh - si * si);
+    for (size_t j = 0; j < c->n; j++)
+      x[j] = x[j] + (eps[j] * c->s_noise) * k;
+  }
+  return sh;
+}
+
 /* ---------------------------------------------------------------- euler family */
 
 static int s_euler(ctx *c)
@@ -100,18 +116,7 @@ static int s_euler(ctx *c)
   size_t n = c->n;
   int rc;
   for (int i = 0; i < c->N; i++) {
-    float si = c->s[i], sh = si;
-    double gamma = 0.0;
-    if (c->o->s_churn > 0) {
-      gamma = churn_gamma(c, si);
-      sh = si * (float)(gamma + 1.0);
-    }
-    if (gamma > 0) {
-      cd_torch_randn(c->o->global_gen, eps, n);
-      float k = sqrtf(sh * sh - si * si);
-      for (size_t j = 0; j < n; j++)
-        x[j] = x[j] + (eps[j] * c->s_noise) * k;
-    }
+    float sh = churn(c, c->s[i], x, eps);
     if ((rc = den(c, x, sh, d)) < 0 || (rc = progress(c, i, x, d)) < 0)
       return rc;
     float dt = c->s[i + 1] - sh;
@@ -195,15 +200,7 @@ static int s_heun(ctx *c)
   size_t n = c->n;
   int rc;
   for (int i = 0; i < c->N; i++) {
-    float si = c->s[i], sn = c->s[i + 1];
-    double gamma = churn_gamma(c, si);
-    float sh = si * (float)(gamma + 1.0);
-    if (gamma > 0) {
-      cd_torch_randn(c->o->global_gen, eps, n);
-      float k = sqrtf(sh * sh - si * si);
-      for (size_t j = 0; j < n; j++)
-        x[j] = x[j] + (eps[j] * c->s_noise) * k;
-    }
+    float sn = c->s[i + 1], sh = churn(c, c->s[i], x, eps);
     if ((rc = den(c, x, sh, d)) < 0 || (rc = progress(c, i, x, d)) < 0)
       return rc;
     float dt = sn - sh;
@@ -298,18 +295,7 @@ static int s_dpm_2(ctx *c)
   size_t n = c->n;
   int rc;
   for (int i = 0; i < c->N; i++) {
-    float si = c->s[i], sn = c->s[i + 1], sh = si;
-    double gamma = 0.0;
-    if (c->o->s_churn > 0) {
-      gamma = churn_gamma(c, si);
-      sh = si * (float)(gamma + 1.0);
-    }
-    if (gamma > 0) {
-      cd_torch_randn(c->o->global_gen, eps, n);
-      float k = sqrtf(sh * sh - si * si);
-      for (size_t j = 0; j < n; j++)
-        x[j] = x[j] + (eps[j] * c->s_noise) * k;
-    }
+    float sn = c->s[i + 1], sh = churn(c, c->s[i], x, eps);
     if ((rc = den(c, x, sh, d)) < 0 || (rc = progress(c, i, x, d)) < 0)
       return rc;
     for (size_t j = 0; j < n; j++)
