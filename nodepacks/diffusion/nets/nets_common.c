@@ -184,6 +184,8 @@ static int weight(nstore *s, nw *w, int64_t d0, int64_t d1, int64_t k)
            : t->dtype == CD_DT_BF16 ? COMFY_BF16 : -1;
     if (s->mode == CD_NETS_WEIGHTS_STORED && dt >= 0) {
         size_t es = cd_dtype_size(t->dtype);
+        if (dt != COMFY_F32 && n > s->wmax)
+            s->wmax = n;
         if (((uintptr_t)t->data % es) == 0) {
             w->p = t->data;
             w->dt = dt;
@@ -214,6 +216,8 @@ static int weight(nstore *s, nw *w, int64_t d0, int64_t d1, int64_t k)
         }
         ck_f32_to_bf16(NULL, f, h, n);
         free(f);
+        if (n > s->wmax)
+            s->wmax = n;
         w->p = h;
         w->dt = COMFY_BF16;
         return 0;
@@ -302,16 +306,40 @@ float *nr_scratch(const cd_nets_run *r, size_t bytes, void **heap)
     return p;
 }
 
-int nl_apply(ck_pool *p, const nlin *l, const float *x, int64_t rows, float *y, int prec)
+/* The weight to hand the kernels: widened into e->wbuf when it is kept in
+ * f16/bf16, the compute is f32 and the buffer is large enough. */
+static int widen(ck_pool *p, const nw *w, int64_t n, const nexec *e, const void **wp, int *dt)
 {
-    return ck_linear(p, x, rows, l->in, l->w.p, l->w.dt, l->out, l->b, y, prec);
+    *wp = w->p;
+    *dt = w->dt;
+    if (w->dt == COMFY_F32 || e->prec != CK_PREC_F32 || !e->wbuf || n > e->wcap)
+        return 0;
+    int rc = ck_to_f32(p, w->p, w->dt, e->wbuf, n);
+    if (rc < 0)
+        return rc;
+    *wp = e->wbuf;
+    *dt = COMFY_F32;
+    return 0;
+}
+
+int nl_apply(ck_pool *p, const nlin *l, const float *x, int64_t rows, float *y, const nexec *e)
+{
+    const void *wp;
+    int dt, rc;
+    if ((rc = widen(p, &l->w, l->in * l->out, e, &wp, &dt)) < 0)
+        return rc;
+    return ck_linear(p, x, rows, l->in, wp, dt, l->out, l->b, y, e->prec);
 }
 
 int nc_apply(ck_pool *p, const nconv *c, const float *x, int64_t n, int64_t h, int64_t w,
-             int64_t stride, int64_t pad, float *y, int prec)
+             int64_t stride, int64_t pad, float *y, const nexec *e)
 {
+    const void *wp;
+    int dt, rc;
+    if ((rc = widen(p, &c->w, c->cin * c->cout * c->k * c->k, e, &wp, &dt)) < 0)
+        return rc;
     ck_conv2d_desc d = {n, h, w, c->cin, c->cout, c->k, c->k, stride, stride, pad, pad};
-    return ck_conv2d_nhwc(p, &d, x, c->w.p, c->w.dt, c->b, y, prec);
+    return ck_conv2d_nhwc(p, &d, x, wp, dt, c->b, y, e->prec);
 }
 
 int nadd(ck_pool *p, const float *a, const float *b, float *y, int64_t n)

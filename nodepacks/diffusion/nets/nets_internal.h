@@ -43,6 +43,16 @@ typedef struct nnorm {
     int64_t c;
 } nnorm;
 
+/* How one call applies layers: compute precision, and a scratch buffer of
+ * wcap floats where weights kept in f16/bf16 are widened before an f32
+ * matmul/convolution (NULL: let the kernels convert, into memory they
+ * allocate per call). */
+typedef struct nexec {
+    int prec;
+    float *wbuf;
+    int64_t wcap;
+} nexec;
+
 /* Loading state: the source, the keeping mode, the arrays owned. */
 typedef struct nstore {
     const cd_sd *sd;
@@ -54,6 +64,7 @@ typedef struct nstore {
     size_t n_owned, cap_owned;
     uint64_t bytes;
     int64_t params;
+    int64_t wmax; /* largest matmul/conv weight not kept in f32 (elements) */
     char name[512];
 } nstore;
 
@@ -87,10 +98,10 @@ int nr_check(const cd_nets_run *r);
 float *nr_scratch(const cd_nets_run *r, size_t bytes, void **heap);
 
 /* y[rows, out] = x[rows, in] · Wᵀ + b. */
-int nl_apply(ck_pool *p, const nlin *l, const float *x, int64_t rows, float *y, int prec);
-/* NHWC conv, padding (k-1)/2, stride s. */
+int nl_apply(ck_pool *p, const nlin *l, const float *x, int64_t rows, float *y, const nexec *e);
+/* NHWC conv with the given stride and symmetric zero padding. */
 int nc_apply(ck_pool *p, const nconv *c, const float *x, int64_t n, int64_t h, int64_t w,
-             int64_t stride, int64_t pad, float *y, int prec);
+             int64_t stride, int64_t pad, float *y, const nexec *e);
 /* y = a + b (same n elements), y may equal a. */
 int nadd(ck_pool *p, const float *a, const float *b, float *y, int64_t n);
 

@@ -69,6 +69,7 @@ struct cd_unet {
     size_t n_owned;
     uint64_t bytes;
     int64_t params;
+    int64_t wmax; /* largest weight kept in f16/bf16 (elements) */
 };
 
 /* ---- loading ------------------------------------------------------------ */
@@ -364,6 +365,7 @@ int cd_unet_load(const cd_sd *sd, const char *prefix, const cd_unet_config *cfg,
     u->n_owned = s.n_owned;
     u->bytes = s.bytes;
     u->params = s.params;
+    u->wmax = s.wmax;
     *out = u;
     return 0;
 fail:
@@ -401,6 +403,7 @@ typedef struct plan {
     int64_t skip;   /* skip stack                                           */
     int64_t tr;     /* transformer row buffers: max(B·HW·inner, B·T·inner)  */
     int64_t emb;    /* B · max(4mc, adm, widest ResBlock)                   */
+    int64_t wbuf;   /* f16/bf16 weights widened for f32 compute            */
     size_t bytes;   /* total scratch, with alignment slack                  */
 } plan;
 
@@ -464,8 +467,10 @@ static int make_plan(const cd_unet *u, int64_t B, int64_t h, int64_t w, int64_t 
         }
     }
     p->emb = B * emb;
-    /* floats: 3 act + skip + tr*(x, q, k, v) + ff 8·tr + geglu 4·tr + 6 emb */
-    double fl = 3.0 * (double)p->act + (double)p->skip + 16.0 * (double)p->tr + 6.0 * (double)p->emb;
+    p->wbuf = u->prec == CK_PREC_F32 ? u->wmax : 0;
+    /* floats: 3 act + skip + tr*(x, q, k, v) + ff 8·tr + geglu 4·tr + 6 emb + wbuf */
+    double fl = 3.0 * (double)p->act + (double)p->skip + 16.0 * (double)p->tr +
+                6.0 * (double)p->emb + (double)p->wbuf;
     double bytes = fl * 4.0 + 16 * 64.0 + 4096.0;
     if (bytes > 1e15)
         return -1;
@@ -487,7 +492,7 @@ typedef struct fwd {
     const cd_unet *u;
     const cd_nets_run *run;
     ck_pool *p;
-    int prec;
+    nexec ex;
     int64_t B, T;
     const float *ctx;
     float *embs;             /* SiLU(emb) [B, 4mc]                          */
@@ -506,17 +511,17 @@ static int res_fwd(fwd *f, const resblock *r, const float *x, int64_t h, int64_t
     int rc;
     if ((rc = ck_group_norm(p, x, t1, B, r->cin, hw, 32, r->n1.g, r->n1.b, 1e-5f,
                             CK_LAYOUT_NHWC, 1)) < 0 ||
-        (rc = nc_apply(p, &r->c1, t1, B, h, w, 1, 1, out, f->prec)) < 0 ||
-        (rc = nl_apply(p, &r->emb, f->embs, B, f->eo, f->prec)) < 0)
+        (rc = nc_apply(p, &r->c1, t1, B, h, w, 1, 1, out, &f->ex)) < 0 ||
+        (rc = nl_apply(p, &r->emb, f->embs, B, f->eo, &f->ex)) < 0)
         return rc;
     int64_t sa[3] = {B, hw, r->cout}, sb[3] = {B, 1, r->cout};
     if ((rc = ck_binary(p, CK_BIN_ADD, out, sa, 3, f->eo, sb, 3, out)) < 0 ||
         (rc = ck_group_norm(p, out, t1, B, r->cout, hw, 32, r->n2.g, r->n2.b, 1e-5f,
                             CK_LAYOUT_NHWC, 1)) < 0 ||
-        (rc = nc_apply(p, &r->c2, t1, B, h, w, 1, 1, out, f->prec)) < 0)
+        (rc = nc_apply(p, &r->c2, t1, B, h, w, 1, 1, out, &f->ex)) < 0)
         return rc;
     if (r->has_skip) {
-        if ((rc = nl_apply(p, &r->skip, x, B * hw, t1, f->prec)) < 0)
+        if ((rc = nl_apply(p, &r->skip, x, B * hw, t1, &f->ex)) < 0)
             return rc;
         return nadd(p, t1, out, out, B * hw * r->cout);
     }
@@ -539,11 +544,10 @@ static int st_fwd(fwd *f, const xformer *t, const float *x, int64_t hw, float *o
 {
     ck_pool *p = f->p;
     const int64_t B = f->B, rows = B * hw, I = t->inner, T = f->T;
-    const int prec = f->prec;
     int rc;
     if ((rc = ck_group_norm(p, x, t1, B, t->ch, hw, 32, t->gn.g, t->gn.b, 1e-6f, CK_LAYOUT_NHWC,
                             0)) < 0 ||
-        (rc = nl_apply(p, &t->pin, t1, rows, f->tx, prec)) < 0)
+        (rc = nl_apply(p, &t->pin, t1, rows, f->tx, &f->ex)) < 0)
         return rc;
     for (int64_t d = 0; d < t->depth; d++) {
         const tblock *k = &t->blk[d];
@@ -551,31 +555,31 @@ static int st_fwd(fwd *f, const xformer *t, const float *x, int64_t hw, float *o
             return rc;
         /* self-attention */
         if ((rc = ck_layer_norm(p, f->tx, t1, rows, I, k->ln1.g, k->ln1.b, 1e-5f)) < 0 ||
-            (rc = nl_apply(p, &k->q1, t1, rows, f->tq, prec)) < 0 ||
-            (rc = nl_apply(p, &k->k1, t1, rows, f->tk, prec)) < 0 ||
-            (rc = nl_apply(p, &k->v1, t1, rows, f->tv, prec)) < 0 ||
+            (rc = nl_apply(p, &k->q1, t1, rows, f->tq, &f->ex)) < 0 ||
+            (rc = nl_apply(p, &k->k1, t1, rows, f->tk, &f->ex)) < 0 ||
+            (rc = nl_apply(p, &k->v1, t1, rows, f->tv, &f->ex)) < 0 ||
             (rc = attn(f, t, f->tq, f->tk, f->tv, hw, hw, t1)) < 0 ||
-            (rc = nl_apply(p, &k->o1, t1, rows, f->tq, prec)) < 0 ||
+            (rc = nl_apply(p, &k->o1, t1, rows, f->tq, &f->ex)) < 0 ||
             (rc = nadd(p, f->tq, f->tx, f->tx, rows * I)) < 0)
             return rc;
         /* cross-attention on the context */
         if ((rc = ck_layer_norm(p, f->tx, t1, rows, I, k->ln2.g, k->ln2.b, 1e-5f)) < 0 ||
-            (rc = nl_apply(p, &k->q2, t1, rows, f->tq, prec)) < 0 ||
-            (rc = nl_apply(p, &k->k2, f->ctx, B * T, f->tk, prec)) < 0 ||
-            (rc = nl_apply(p, &k->v2, f->ctx, B * T, f->tv, prec)) < 0 ||
+            (rc = nl_apply(p, &k->q2, t1, rows, f->tq, &f->ex)) < 0 ||
+            (rc = nl_apply(p, &k->k2, f->ctx, B * T, f->tk, &f->ex)) < 0 ||
+            (rc = nl_apply(p, &k->v2, f->ctx, B * T, f->tv, &f->ex)) < 0 ||
             (rc = attn(f, t, f->tq, f->tk, f->tv, hw, T, t1)) < 0 ||
-            (rc = nl_apply(p, &k->o2, t1, rows, f->tq, prec)) < 0 ||
+            (rc = nl_apply(p, &k->o2, t1, rows, f->tq, &f->ex)) < 0 ||
             (rc = nadd(p, f->tq, f->tx, f->tx, rows * I)) < 0)
             return rc;
         /* GEGLU feed-forward */
         if ((rc = ck_layer_norm(p, f->tx, t1, rows, I, k->ln3.g, k->ln3.b, 1e-5f)) < 0 ||
-            (rc = nl_apply(p, &k->ff1, t1, rows, f->tf, prec)) < 0 ||
+            (rc = nl_apply(p, &k->ff1, t1, rows, f->tf, &f->ex)) < 0 ||
             (rc = ck_geglu(p, f->tf, f->tg, rows, 4 * I)) < 0 ||
-            (rc = nl_apply(p, &k->ff2, f->tg, rows, t1, prec)) < 0 ||
+            (rc = nl_apply(p, &k->ff2, f->tg, rows, t1, &f->ex)) < 0 ||
             (rc = nadd(p, t1, f->tx, f->tx, rows * I)) < 0)
             return rc;
     }
-    if ((rc = nl_apply(p, &t->pout, f->tx, rows, out, prec)) < 0)
+    if ((rc = nl_apply(p, &t->pout, f->tx, rows, out, &f->ex)) < 0)
         return rc;
     return nadd(p, out, x, out, rows * t->ch);
 }
@@ -606,8 +610,12 @@ int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, in
 #define TAKE(n) (cur += (((n) + 15) / 16) * 16, cur - (((n) + 15) / 16) * 16)
     float *xa = TAKE(pl.act), *xb = TAKE(pl.act), *t1 = TAKE(pl.act);
     float *skip = TAKE(pl.skip);
-    fwd f = {u, run, run->pool, u->prec, B, T, context, NULL, NULL, NULL, NULL,
+    fwd f = {u, run, run->pool, {u->prec, NULL, 0}, B, T, context, NULL, NULL, NULL, NULL,
              NULL, NULL, NULL, NULL};
+    if (pl.wbuf) {
+        f.ex.wbuf = TAKE(pl.wbuf);
+        f.ex.wcap = pl.wbuf;
+    }
     f.tx = TAKE(pl.tr);
     f.tq = TAKE(pl.tr);
     f.tk = TAKE(pl.tr);
@@ -620,20 +628,19 @@ int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, in
     float *temb = TAKE(pl.emb);
 #undef TAKE
     ck_pool *p = run->pool;
-    const int prec = u->prec;
     const int64_t mc = u->mc;
     int rc;
 
     /* embeddings: emb = time_embed(temb(t)) (+ label_emb(y)); embs = SiLU(emb) */
     if ((rc = ck_timestep_embedding(timesteps, B, mc, 10000.0f, temb)) < 0 ||
-        (rc = nl_apply(p, &u->te0, temb, B, e0, prec)) < 0 ||
+        (rc = nl_apply(p, &u->te0, temb, B, e0, &f.ex)) < 0 ||
         (rc = ck_activation(p, CK_ACT_SILU, e0, e0, B * 4 * mc)) < 0 ||
-        (rc = nl_apply(p, &u->te2, e0, B, e1, prec)) < 0)
+        (rc = nl_apply(p, &u->te2, e0, B, e1, &f.ex)) < 0)
         goto out;
     if (y) {
-        if ((rc = nl_apply(p, &u->le0, y, B, e0, prec)) < 0 ||
+        if ((rc = nl_apply(p, &u->le0, y, B, e0, &f.ex)) < 0 ||
             (rc = ck_activation(p, CK_ACT_SILU, e0, e0, B * 4 * mc)) < 0 ||
-            (rc = nl_apply(p, &u->le2, e0, B, e2, prec)) < 0 ||
+            (rc = nl_apply(p, &u->le2, e0, B, e2, &f.ex)) < 0 ||
             (rc = nadd(p, e1, e2, e1, B * 4 * mc)) < 0)
             goto out;
     }
@@ -655,7 +662,7 @@ int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, in
         if ((rc = nr_check(run)) < 0)
             goto out;
         if (k->kind & B_CONV) {
-            if ((rc = nc_apply(p, &k->conv, xb, B, h, w, 1, 1, xa, prec)) < 0)
+            if ((rc = nc_apply(p, &k->conv, xb, B, h, w, 1, 1, xa, &f.ex)) < 0)
                 goto out;
             ch = k->conv.cout;
         }
@@ -671,7 +678,7 @@ int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, in
             float *s = xa; xa = xb; xb = s;
         }
         if (k->kind & B_DOWN) {
-            if ((rc = nc_apply(p, &k->conv, xa, B, H[l], W[l], 2, 1, xb, prec)) < 0)
+            if ((rc = nc_apply(p, &k->conv, xa, B, H[l], W[l], 2, 1, xb, &f.ex)) < 0)
                 goto out;
             float *s = xa; xa = xb; xb = s;
         }
@@ -731,7 +738,7 @@ int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, in
             /* nearest resize to the size of the next skip, then conv */
             const int64_t oh = H[l - 1], ow = W[l - 1];
             if ((rc = ck_resize(p, CK_RESIZE_NEAREST, xa, B, H[l], W[l], ch, t1, oh, ow)) < 0 ||
-                (rc = nc_apply(p, &k->conv, t1, B, oh, ow, 1, 1, xb, prec)) < 0)
+                (rc = nc_apply(p, &k->conv, t1, B, oh, ow, 1, 1, xb, &f.ex)) < 0)
                 goto out;
             float *s = xa; xa = xb; xb = s;
         }
@@ -740,7 +747,7 @@ int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, in
     /* out: GN + SiLU + conv, back to NCHW */
     if ((rc = ck_group_norm(p, xa, t1, B, ch, h * w, 32, u->out_n.g, u->out_n.b, 1e-5f,
                             CK_LAYOUT_NHWC, 1)) < 0 ||
-        (rc = nc_apply(p, &u->out_conv, t1, B, h, w, 1, 1, xb, prec)) < 0)
+        (rc = nc_apply(p, &u->out_conv, t1, B, h, w, 1, 1, xb, &f.ex)) < 0)
         goto out;
     ck_nhwc_to_nchw(p, xb, out, B, u->cfg.out_channels, h * w);
     rc = 0;

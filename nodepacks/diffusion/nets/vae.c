@@ -63,6 +63,7 @@ struct cd_vae {
     size_t n_owned;
     uint64_t bytes;
     int64_t params;
+    int64_t wmax; /* largest weight kept in f16/bf16 (elements) */
 };
 
 /* ---- loading ------------------------------------------------------------ */
@@ -279,6 +280,7 @@ int cd_vae_load(const cd_sd *sd, const char *prefix, const cd_nets_load_opts *op
     v->n_owned = s.n_owned;
     v->bytes = s.bytes;
     v->params = s.params;
+    v->wmax = s.wmax;
     *out = v;
     return 0;
 fail:
@@ -313,12 +315,14 @@ void cd_vae_get_info(const cd_vae *v, cd_vae_info *info)
 typedef struct vplan {
     int64_t act;  /* largest activation, floats            */
     int64_t att;  /* q, k, v rows at the mid level         */
+    int64_t wbuf; /* f16/bf16 weights widened for f32 compute */
     size_t bytes;
 } vplan;
 
-static void plan_bytes(vplan *p)
+static void plan_bytes(const cd_vae *v, vplan *p)
 {
-    double fl = 3.0 * ((double)p->act + 16) + 3.0 * ((double)p->att + 16);
+    p->wbuf = v->prec == CK_PREC_F32 ? v->wmax : 0;
+    double fl = 3.0 * ((double)p->act + 16) + 3.0 * ((double)p->att + 16) + (double)p->wbuf + 16;
     p->bytes = (size_t)(fl * 4.0 + 4096.0);
 }
 
@@ -351,7 +355,7 @@ static int plan_decode(const cd_vae *v, int64_t h, int64_t w, vplan *p)
     if (hw > (int64_t)1 << 30)
         return -1;
     p->act = MAXV(p->act, hw * 3);
-    plan_bytes(p);
+    plan_bytes(v, p);
     return 0;
 }
 
@@ -376,7 +380,7 @@ static int plan_encode(const cd_vae *v, int64_t H, int64_t W, vplan *p)
     }
     p->att = h * w * cin;
     p->act = MAXV(p->act, h * w * 2 * MAXV(v->z, v->embed));
-    plan_bytes(p);
+    plan_bytes(v, p);
     return 0;
 }
 
@@ -404,7 +408,7 @@ typedef struct vrun {
     const cd_vae *v;
     const cd_nets_run *run;
     ck_pool *p;
-    int prec;
+    nexec ex;
     float *xa, *xb, *t1, *tq, *tk, *tv; /* carved from one scratch block */
 } vrun;
 
@@ -417,6 +421,8 @@ static void carve(vrun *r, float *mem, const vplan *pl)
     r->tq = mem + 3 * a;
     r->tk = r->tq + t;
     r->tv = r->tk + t;
+    r->ex.wbuf = pl->wbuf ? r->tv + t : NULL;
+    r->ex.wcap = pl->wbuf;
 }
 
 static void swap(vrun *r)
@@ -434,13 +440,13 @@ static int vres_fwd(vrun *r, const vres *b, int64_t h, int64_t w)
     int rc;
     if ((rc = ck_group_norm(p, r->xa, r->t1, 1, b->cin, hw, 32, b->n1.g, b->n1.b, 1e-6f,
                             CK_LAYOUT_NHWC, 1)) < 0 ||
-        (rc = nc_apply(p, &b->c1, r->t1, 1, h, w, 1, 1, r->xb, r->prec)) < 0 ||
+        (rc = nc_apply(p, &b->c1, r->t1, 1, h, w, 1, 1, r->xb, &r->ex)) < 0 ||
         (rc = ck_group_norm(p, r->xb, r->t1, 1, b->cout, hw, 32, b->n2.g, b->n2.b, 1e-6f,
                             CK_LAYOUT_NHWC, 1)) < 0 ||
-        (rc = nc_apply(p, &b->c2, r->t1, 1, h, w, 1, 1, r->xb, r->prec)) < 0)
+        (rc = nc_apply(p, &b->c2, r->t1, 1, h, w, 1, 1, r->xb, &r->ex)) < 0)
         return rc;
     if (b->has_skip) {
-        if ((rc = nl_apply(p, &b->skip, r->xa, hw, r->t1, r->prec)) < 0 ||
+        if ((rc = nl_apply(p, &b->skip, r->xa, hw, r->t1, &r->ex)) < 0 ||
             (rc = nadd(p, r->t1, r->xb, r->xb, hw * b->cout)) < 0)
             return rc;
     } else if ((rc = nadd(p, r->xa, r->xb, r->xb, hw * b->cout)) < 0) {
@@ -459,11 +465,11 @@ static int vattn_fwd(vrun *r, const vattn *a, int64_t hw)
     ck_attn_desc d = {1, 1, hw, hw, C, C, C, C, C, (float)(1.0 / sqrt((double)C))};
     if ((rc = ck_group_norm(p, r->xa, r->t1, 1, C, hw, 32, a->n.g, a->n.b, 1e-6f, CK_LAYOUT_NHWC,
                             0)) < 0 ||
-        (rc = nl_apply(p, &a->q, r->t1, hw, r->tq, r->prec)) < 0 ||
-        (rc = nl_apply(p, &a->k, r->t1, hw, r->tk, r->prec)) < 0 ||
-        (rc = nl_apply(p, &a->v, r->t1, hw, r->tv, r->prec)) < 0 ||
+        (rc = nl_apply(p, &a->q, r->t1, hw, r->tq, &r->ex)) < 0 ||
+        (rc = nl_apply(p, &a->k, r->t1, hw, r->tk, &r->ex)) < 0 ||
+        (rc = nl_apply(p, &a->v, r->t1, hw, r->tv, &r->ex)) < 0 ||
         (rc = ck_attention(p, &d, r->tq, r->tk, r->tv, r->t1)) < 0 ||
-        (rc = nl_apply(p, &a->proj, r->t1, hw, r->xb, r->prec)) < 0 ||
+        (rc = nl_apply(p, &a->proj, r->t1, hw, r->xb, &r->ex)) < 0 ||
         (rc = nadd(p, r->xa, r->xb, r->xb, hw * C)) < 0)
         return rc;
     swap(r);
@@ -479,11 +485,11 @@ static int dec_core(vrun *r, int64_t h, int64_t w, int64_t *oh, int64_t *ow)
     ck_pool *p = r->p;
     int rc;
     if (v->has_quant) {
-        if ((rc = nl_apply(p, &v->post_quant, r->xa, h * w, r->xb, r->prec)) < 0)
+        if ((rc = nl_apply(p, &v->post_quant, r->xa, h * w, r->xb, &r->ex)) < 0)
             return rc;
         swap(r);
     }
-    if ((rc = nc_apply(p, &d->conv_in, r->xa, 1, h, w, 1, 1, r->xb, r->prec)) < 0)
+    if ((rc = nc_apply(p, &d->conv_in, r->xa, 1, h, w, 1, 1, r->xb, &r->ex)) < 0)
         return rc;
     swap(r);
     if ((rc = vres_fwd(r, &d->mid1, h, w)) < 0 || (rc = vattn_fwd(r, &d->attn, h * w)) < 0 ||
@@ -500,13 +506,13 @@ static int dec_core(vrun *r, int64_t h, int64_t w, int64_t *oh, int64_t *ow)
                 return rc;
             h *= 2;
             w *= 2;
-            if ((rc = nc_apply(p, &L->sample, r->t1, 1, h, w, 1, 1, r->xa, r->prec)) < 0)
+            if ((rc = nc_apply(p, &L->sample, r->t1, 1, h, w, 1, 1, r->xa, &r->ex)) < 0)
                 return rc;
         }
     }
     if ((rc = ck_group_norm(p, r->xa, r->t1, 1, d->norm_out.c, h * w, 32, d->norm_out.g,
                             d->norm_out.b, 1e-6f, CK_LAYOUT_NHWC, 1)) < 0 ||
-        (rc = nc_apply(p, &d->conv_out, r->t1, 1, h, w, 1, 1, r->xa, r->prec)) < 0)
+        (rc = nc_apply(p, &d->conv_out, r->t1, 1, h, w, 1, 1, r->xa, &r->ex)) < 0)
         return rc;
     *oh = h;
     *ow = w;
@@ -522,7 +528,7 @@ static int enc_core(vrun *r, int64_t H, int64_t W, int64_t *oh, int64_t *ow)
     ck_pool *p = r->p;
     int64_t h = H, w = W;
     int rc;
-    if ((rc = nc_apply(p, &e->conv_in, r->xa, 1, h, w, 1, 1, r->xb, r->prec)) < 0)
+    if ((rc = nc_apply(p, &e->conv_in, r->xa, 1, h, w, 1, 1, r->xb, &r->ex)) < 0)
         return rc;
     swap(r);
     for (int l = 0; l < v->n_levels; l++) {
@@ -542,7 +548,7 @@ static int enc_core(vrun *r, int64_t H, int64_t W, int64_t *oh, int64_t *ow)
                     memset(dst + w * c, 0, (size_t)c * sizeof *dst);
                 }
             }
-            if ((rc = nc_apply(p, &L->sample, r->t1, 1, h + 1, w + 1, 2, 0, r->xa, r->prec)) < 0)
+            if ((rc = nc_apply(p, &L->sample, r->t1, 1, h + 1, w + 1, 2, 0, r->xa, &r->ex)) < 0)
                 return rc;
             h = down_size(h);
             w = down_size(w);
@@ -553,11 +559,11 @@ static int enc_core(vrun *r, int64_t H, int64_t W, int64_t *oh, int64_t *ow)
         return rc;
     if ((rc = ck_group_norm(p, r->xa, r->t1, 1, e->norm_out.c, h * w, 32, e->norm_out.g,
                             e->norm_out.b, 1e-6f, CK_LAYOUT_NHWC, 1)) < 0 ||
-        (rc = nc_apply(p, &e->conv_out, r->t1, 1, h, w, 1, 1, r->xb, r->prec)) < 0)
+        (rc = nc_apply(p, &e->conv_out, r->t1, 1, h, w, 1, 1, r->xb, &r->ex)) < 0)
         return rc;
     swap(r);
     if (v->has_quant) {
-        if ((rc = nl_apply(p, &v->quant, r->xa, h * w, r->xb, r->prec)) < 0)
+        if ((rc = nl_apply(p, &v->quant, r->xa, h * w, r->xb, &r->ex)) < 0)
             return rc;
         swap(r);
     }
@@ -588,7 +594,7 @@ int cd_vae_decode(const cd_vae *v, const cd_nets_run *run, const float *z, int64
     float *mem = nr_scratch(run, pl.bytes, &heap);
     if (!mem)
         return COMFY_ENOMEM;
-    vrun r = {v, run, run->pool, v->prec, 0, 0, 0, 0, 0, 0};
+    vrun r = {v, run, run->pool, {v->prec, NULL, 0}, 0, 0, 0, 0, 0, 0};
     int rc = 0;
     const int64_t E = v->embed;
     for (int64_t b = 0; b < B && rc == 0; b++) {
@@ -621,7 +627,7 @@ int cd_vae_encode(const cd_vae *v, const cd_nets_run *run, const float *img, int
     float *mem = nr_scratch(run, pl.bytes, &heap);
     if (!mem)
         return COMFY_ENOMEM;
-    vrun r = {v, run, run->pool, v->prec, 0, 0, 0, 0, 0, 0};
+    vrun r = {v, run, run->pool, {v->prec, NULL, 0}, 0, 0, 0, 0, 0, 0};
     int rc = 0;
     const int64_t E = v->embed;
     for (int64_t b = 0; b < B && rc == 0; b++) {
@@ -786,7 +792,7 @@ static int tiled3(const cd_vae *v, const cd_nets_run *run, tiling *t, const int6
         nr_fail(run, rc, "out of memory for the tiled output");
         goto out;
     }
-    vrun r = {v, run, run->pool, v->prec, 0, 0, 0, 0, 0, 0};
+    vrun r = {v, run, run->pool, {v->prec, NULL, 0}, 0, 0, 0, 0, 0, 0};
     memset(acc, 0, outn * sizeof *acc);
     for (int k = 0; k < 3; k++)
         if ((rc = tiled_pass(&r, &pl, mem, t, in, tiles[k][0], tiles[k][1], ov, acc, res, div)) < 0)
