@@ -11,6 +11,7 @@
 #include "dpack.h"
 
 #include "clip_stack.h"
+#include "embedding_file.h"
 
 /* --------------------------------------------------------------- helpers */
 
@@ -95,6 +96,23 @@ static int set_cond_output(comfy_call *call, comfy_value *v)
     return call->host->set_output(call, 0, v);
 }
 
+/* The embeddings folder for `embedding:NAME` in prompts. */
+typedef struct embed_ctx {
+    const comfy_host *h;
+} embed_ctx;
+
+static int embed_resolve(void *ctx, const char *rel, char *path, size_t cap)
+{
+    embed_ctx *e = ctx;
+    return e->h->folder_resolve(e->h->ctx, "embeddings", rel, path, cap);
+}
+
+static void embed_warn(void *ctx, const char *msg)
+{
+    embed_ctx *e = ctx;
+    e->h->log(e->h->ctx, COMFY_LOG_WARNING, "%s", msg);
+}
+
 /* Encodes `text` with the CLIP and returns a one-entry CONDITIONING with
  * pooled_output and the `extra` options already in the map (NULL: none;
  * reference taken).  NULL after failing the call. */
@@ -104,10 +122,38 @@ static comfy_value *encode_text(comfy_call *call, dp_clip *clip, const char *tex
     const comfy_host *h = call->host;
     cd_clip_cond cc = {0};
     char err[512] = "";
-    int rc = text_l ? cd_clip_stack_encode_sdxl(clip->stack, dp_pool(h), text_g, strlen(text_g),
+    /* A view of the stack with the embeddings folder as it is now (the
+     * listing follows the disk, as ComfyUI's lookups do). */
+    cd_clip_stack view = *clip->stack;
+    view.owns = 0;
+    embed_ctx ec = {h};
+    comfy_value *files = h->value_list(h->ctx);
+    const char **names = NULL;
+    cd_clip_embed_dir dir = {0};
+    if (files && h->folder_list(h->ctx, "embeddings", files) == COMFY_OK && h->list_len(files)) {
+        size_t n = h->list_len(files);
+        names = malloc(n * sizeof *names);
+        if (names) {
+            for (size_t i = 0; i < n; i++)
+                names[i] = h->value_get_string(h->list_get(files, i));
+            dir.files = names;
+            dir.n_files = n;
+            dir.resolve = embed_resolve;
+            dir.resolve_ctx = &ec;
+            dir.warn = embed_warn;
+            dir.warn_ctx = &ec;
+            view.embed_fn = cd_clip_embed_dir_fn;
+            view.embed_ctx = &dir;
+        }
+    }
+    view.warn = embed_warn;
+    view.warn_ctx = &ec;
+    int rc = text_l ? cd_clip_stack_encode_sdxl(&view, dp_pool(h), text_g, strlen(text_g),
                                                 text_l, strlen(text_l), &cc, err, sizeof err)
-                    : cd_clip_stack_encode(clip->stack, dp_pool(h), text_g, strlen(text_g), &cc,
+                    : cd_clip_stack_encode(&view, dp_pool(h), text_g, strlen(text_g), &cc,
                                            err, sizeof err);
+    free(names);
+    h->value_release(files);
     if (rc < 0) {
         h->value_release(opts);
         if (rc == COMFY_ENOMEM)

@@ -120,3 +120,34 @@ def test_conditioning_nodes(server, ws_client):
     g["6"]["inputs"]["clip"] = ["32", 0]
     (_, _, _, px, _), = images(server, run_ws(server, ws, g)[1])
     assert px != ref
+
+
+def test_prompt_embeddings(server, ws_client):
+    """embedding:NAME in a prompt reads models/embeddings/NAME.safetensors."""
+    import json
+    import struct
+    need_pack()
+    ckpt = add_checkpoint(server)
+    data = (server.base / "models" / "checkpoints" / ckpt).read_bytes()
+    n, = struct.unpack("<Q", data[:8])
+    hdr = json.loads(data[8:8 + n])
+    width = hdr["cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"][
+        "shape"][1]
+    vals = struct.pack("<%df" % (2 * width), *[((i * 37) % 17 - 8) / 8.0
+                                                for i in range(2 * width)])
+    h = json.dumps({"emb_params": {"dtype": "F32", "shape": [2, width],
+                                   "data_offsets": [0, len(vals)]}}).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    d = server.base / "models" / "embeddings"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "myemb.safetensors").write_bytes(struct.pack("<Q", len(h)) + h + vals)
+    ws = ws_client()
+    out = {}
+    for key, text in (("plain", "a cat"), ("emb", "a cat embedding:myemb"),
+                      ("missing", "a cat embedding:nosuch")):
+        g = workflow(ckpt, steps=2, prefix="emb-" + key, text=text)
+        (_, _, _, px, _), = images(server, run_ws(server, ws, g)[1])
+        out[key] = px
+    assert out["emb"] != out["plain"]
+    assert out["missing"] != out["emb"]
+    assert "embedding:nosuch does not exist" in server.log.read_text()
