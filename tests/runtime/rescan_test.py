@@ -2,7 +2,7 @@
 """runtime_rescan: comfyd rescans its pack directory on SIGHUP.
 
 Starts comfyd on a free port with a temporary pack directory holding one
-test pack (rt_slow), then, while a prompt runs, copies rt_good (and a pack
+test pack (rt_slow), sending it SIGHUP while that pack loads, then, while a prompt runs, copies rt_good (and a pack
 built for another ABI) in and sends SIGHUP: /object_info must list both
 packs' classes, the old ones first, and a prompt may use the new classes
 at once.  Then a pack with a class name that is taken (rt_dup) is refused
@@ -50,10 +50,11 @@ class Comfyd:
         os.makedirs(base, exist_ok=True)
         self.log_path = os.path.join(base, "comfyd.log")
         self.log = open(self.log_path, "w")
+        env = dict(os.environ, RT_SLOW_INIT_MS="500")
         self.proc = subprocess.Popen(
             [binary, "--base-directory", base, "--port", str(self.port),
              "--nodepack-dir", packs],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
 
     def text(self):
         with open(self.log_path, errors="replace") as f:
@@ -130,10 +131,13 @@ def run(binary, slow, good, dup, badabi, work):
     install(slow, packs, "rt_slow.so")
     srv = Comfyd(binary, os.path.join(work, "base"), packs)
     try:
-        # A SIGHUP while comfyd starts (packs loading or loaded, server not
-        # up yet) waits for the server and must not end the process.
-        srv.wait_log("Loaded node pack rt_slow")
+        # A SIGHUP while comfyd starts (here: while rt_slow's init runs,
+        # server not up yet) waits for the server and must not end the
+        # process.
+        srv.wait_log("rt_slow: init waits")
         srv.hup()
+        time.sleep(0.1)
+        srv.alive()
         srv.wait(lambda: _up(srv), "the server to answer")
         srv.wait_log("Rescan of node packs: no new pack")
         slow_classes = ["RtSlowSleep", "RtSlowConst"]

@@ -1,7 +1,10 @@
 /* A test pack for runtime_rescan: RtSlowSleep sleeps for `seconds` in
  * small steps (checking for interrupt), so a prompt can be running while
- * the test adds packs; RtSlowConst returns its INT input. */
+ * the test adds packs; RtSlowConst returns its INT input.  With
+ * RT_SLOW_INIT_MS set, init logs "rt_slow: init waits" and sleeps that
+ * long first, so the test can send a signal while packs load. */
 #include <comfy/comfy.h>
+#include <stdlib.h>
 #include <time.h>
 
 static int sleep_execute(comfy_call *call)
@@ -56,6 +59,13 @@ static const comfy_node_def const_node = {
 
 static int init(const comfy_host *h, comfy_registrar *reg)
 {
+    const char *ms = getenv("RT_SLOW_INIT_MS");
+    long wait_ms = ms ? strtol(ms, NULL, 10) : 0;
+    if (wait_ms > 0 && wait_ms <= 60000) {
+        h->log(h->ctx, COMFY_LOG_INFO, "rt_slow: init waits %ld ms", wait_ms);
+        struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     int rc = h->register_node(reg, &sleep_node);
     return rc == COMFY_OK ? h->register_node(reg, &const_node) : rc;
 }
