@@ -2,7 +2,8 @@
  * catalog.c — the catalogue routes of runtime.h: /object_info,
  * /extensions, /embeddings, /models, /internal/logs and
  * /internal/folder_paths (spec/api.md §1.3-1.5, §1.14, §1.24).  They read
- * the registry (read-only after start-up) and the disk; network thread.
+ * the registry (safe for lock-free readers; see registry.h) and the disk;
+ * network thread.
  */
 #include "runtime_int.h"
 
