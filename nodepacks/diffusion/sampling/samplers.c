@@ -289,31 +289,42 @@ static float log_mid(float a, float b)
   return expf(lb - (lb - la) * 0.5f);
 }
 
+/* DPM-Solver-2's step of x from noise level s to t, d holding the model's
+ * denoised x at s (turned into the derivative in place): an Euler step when
+ * t is 0, else the midpoint one at the log-space mean of s and t (x2, d2
+ * scratch).  0 or the model's error. */
+static int dpm2_step(ctx *c, float *x, float *d, float *x2, float *d2, float s, float t)
+{
+  size_t n = c->n;
+  int rc;
+  for (size_t j = 0; j < n; j++)
+    d[j] = (x[j] - d[j]) / s;
+  if (t == 0.0f) {
+    float dt = t - s;
+    for (size_t j = 0; j < n; j++)
+      x[j] = x[j] + d[j] * dt;
+    return 0;
+  }
+  float smid = log_mid(s, t);
+  float dt1 = smid - s, dt2 = t - s;
+  for (size_t j = 0; j < n; j++)
+    x2[j] = x[j] + d[j] * dt1;
+  if ((rc = den(c, x2, smid, d2)) < 0)
+    return rc;
+  for (size_t j = 0; j < n; j++)
+    x[j] = x[j] + ((x2[j] - d2[j]) / smid) * dt2;
+  return 0;
+}
+
 static int s_dpm_2(ctx *c)
 {
   float *x = c->x, *d = c->b[0], *x2 = c->b[1], *d2 = c->b[2], *eps = c->b[3];
-  size_t n = c->n;
   int rc;
   for (int i = 0; i < c->N; i++) {
     float sn = c->s[i + 1], sh = churn(c, c->s[i], x, eps);
-    if ((rc = den(c, x, sh, d)) < 0 || (rc = progress(c, i, x, d)) < 0)
+    if ((rc = den(c, x, sh, d)) < 0 || (rc = progress(c, i, x, d)) < 0 ||
+        (rc = dpm2_step(c, x, d, x2, d2, sh, sn)) < 0)
       return rc;
-    for (size_t j = 0; j < n; j++)
-      d[j] = (x[j] - d[j]) / sh;
-    if (sn == 0.0f) {
-      float dt = sn - sh;
-      for (size_t j = 0; j < n; j++)
-        x[j] = x[j] + d[j] * dt;
-      continue;
-    }
-    float smid = log_mid(sh, sn);
-    float dt1 = smid - sh, dt2 = sn - sh;
-    for (size_t j = 0; j < n; j++)
-      x2[j] = x[j] + d[j] * dt1;
-    if ((rc = den(c, x2, smid, d2)) < 0)
-      return rc;
-    for (size_t j = 0; j < n; j++)
-      x[j] = x[j] + ((x2[j] - d2[j]) / smid) * dt2;
   }
   return 0;
 }
@@ -328,28 +339,14 @@ static int s_dpm_2_ancestral(ctx *c)
     if ((rc = den(c, x, si, d)) < 0)
       return rc;
     ancestral(si, c->s[i + 1], c->eta, &down, &up);
-    if ((rc = progress(c, i, x, d)) < 0)
+    if ((rc = progress(c, i, x, d)) < 0 || (rc = dpm2_step(c, x, d, x2, d2, si, down)) < 0)
       return rc;
-    for (size_t j = 0; j < n; j++)
-      d[j] = (x[j] - d[j]) / si;
-    if (down == 0.0f) {
-      float dt = down - si;
-      for (size_t j = 0; j < n; j++)
-        x[j] = x[j] + d[j] * dt;
+    if (down == 0.0f)
       continue;
-    }
-    float smid = log_mid(si, down);
-    float dt1 = smid - si, dt2 = down - si;
-    for (size_t j = 0; j < n; j++)
-      x2[j] = x[j] + d[j] * dt1;
-    if ((rc = den(c, x2, smid, d2)) < 0)
-      return rc;
     if ((rc = noise(c, si, c->s[i + 1], z)) < 0)
       return rc;
-    for (size_t j = 0; j < n; j++) {
-      float v = x[j] + ((x2[j] - d2[j]) / smid) * dt2;
-      x[j] = v + (z[j] * c->s_noise) * up;
-    }
+    for (size_t j = 0; j < n; j++)
+      x[j] = x[j] + (z[j] * c->s_noise) * up;
   }
   return 0;
 }
