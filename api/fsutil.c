@@ -2,6 +2,7 @@
  * fsutil.c — see fsutil.h.
  */
 #include "fsutil.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,25 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int cd_fs_mkdirs(const char *path)
-{
-    char tmp[CD_PATH_MAX];
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof(tmp)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(tmp, path, len + 1);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-    return cd_fs_is_dir(tmp) ? 0 : -1;
-}
-
 int cd_fs_mkparent(const char *path)
 {
     char tmp[CD_PATH_MAX];
@@ -39,7 +21,7 @@ int cd_fs_mkparent(const char *path)
     char *slash = strrchr(tmp, '/');
     if (!slash || slash == tmp) return 0;
     *slash = '\0';
-    return cd_fs_mkdirs(tmp);
+    return cd_path_mkdirs(tmp);
 }
 
 char *cd_fs_read(const char *path, size_t max, size_t *len)

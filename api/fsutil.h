@@ -1,9 +1,9 @@
 /*
- * fsutil.h — file-system helpers of the network layer: creating
- * directories, reading and writing whole files with a ceiling.  A client's
- * relative path is joined under a root with cd_paths_join_beneath
- * (runtime/paths.h), which also checks symbolic links.  Thread-safe (no
- * shared state).
+ * fsutil.h — file-system helpers of the network layer: a file's parent
+ * directory, reading and writing whole files with a ceiling.  A client's
+ * relative path is joined under a root with cd_paths_join_beneath and
+ * directories are made with cd_path_mkdirs (both runtime/paths.h).
+ * Thread-safe (no shared state).
  */
 #ifndef CD_API_FSUTIL_H
 #define CD_API_FSUTIL_H
@@ -12,9 +12,8 @@
 
 #define CD_PATH_MAX 4096
 
-/* mkdir -p.  0 or -1 (errno set). */
-int cd_fs_mkdirs(const char *path);
-/* Creates the parent directory of `path`.  0 or -1. */
+/* Creates the parent directory of `path` (cd_path_mkdirs, runtime/paths.h).
+ * 0 or -1. */
 int cd_fs_mkparent(const char *path);
 
 /* Reads a whole regular file of at most `max` bytes into a new buffer

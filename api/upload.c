@@ -197,7 +197,7 @@ static int upload(cd_req *r, cd_resp *w, int is_mask)
     if (cd_paths_join_beneath(tdir, rel, path, sizeof(path)) < 0 ||
         strcmp(path, dir) == 0)
         return cd_resp_empty(w, 400);
-    if (cd_fs_mkdirs(dir) < 0 || cd_fs_mkparent(path) < 0) return -1;
+    if (cd_path_mkdirs(dir) < 0 || cd_fs_mkparent(path) < 0) return -1;
 
     int write_it = 1;
     if (!overwrite) {

@@ -212,8 +212,7 @@ static void lower_ext(const char *path, char *out, size_t cap)
     out[i] = '\0';
 }
 
-/* Makes `dir` and its parents.  0 or -1 (errno set). */
-static int mkdirs(const char *dir)
+int cd_path_mkdirs(const char *dir)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) {
@@ -642,7 +641,7 @@ cd_paths *cd_paths_new(const cd_config *cfg, cd_logger *log)
                p->temp, strerror(errno));
     const char *make[] = {p->input, p->output, p->temp, p->user};
     for (size_t i = 0; i < 4; i++) {
-        if (mkdirs(make[i]) < 0) {
+        if (cd_path_mkdirs(make[i]) < 0) {
             cd_log(log, COMFY_LOG_ERROR, "cannot create directory %s: %s",
                    make[i], strerror(errno));
             cd_paths_free(p);
@@ -1045,7 +1044,7 @@ int cd_paths_save_path(const cd_paths *p, const char *which, const char *prefix,
     int64_t best = 0;
     DIR *d = opendir(fnorm);
     if (!d) {
-        if (errno != ENOENT || mkdirs(fnorm) < 0)
+        if (errno != ENOENT || cd_path_mkdirs(fnorm) < 0)
             return COMFY_ERR;
     } else {
         size_t fl = strlen(filename);

@@ -113,4 +113,10 @@ int cd_paths_load_extra_yaml(cd_paths *p, const char *file);
 /* Python's os.path.normpath of `path` into out[cap].  0 or -1. */
 int cd_path_normalize(const char *path, char *out, size_t cap);
 
+/* mkdir -p: makes `dir` and its missing parents (mode 0755), the one
+ * directory maker of runtime and network layer.  0, or -1 with errno set
+ * (ENOTDIR when something other than a directory is in the way,
+ * ENAMETOOLONG).  Thread-safe. */
+int cd_path_mkdirs(const char *dir);
+
 #endif
