@@ -66,7 +66,6 @@ typedef struct dp_clip {
     atomic_int refs;
     struct cd_clip_stack *stack;        /* owned                             */
     struct dp_clip *parent;             /* reference, or NULL                */
-    struct dp_clip_embed *embed;        /* owned, NULL: no embeddings folder */
 } dp_clip;
 
 /* A VAE (first-stage model). */
