@@ -192,6 +192,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "interrupt not honoured: %d after %d polls\n", rc, calls);
             fail = 1;
         }
+        /* an arena one byte short of the plan: COMFY_ENOMEM saying how much */
+        size_t need = cd_unet_scratch_bytes(u, x->shape[0], x->shape[2], x->shape[3], c->shape[1]);
+        ck_arena *small = ck_arena_new(need - 64);
+        cd_nets_run r2 = {NULL, small, NULL, NULL, e2, sizeof e2};
+        rc = cd_unet_forward(u, &r2, x->v, x->shape[0], x->shape[2], x->shape[3], t->v, c->v,
+                             c->shape[1], y ? y->v : NULL, out);
+        printf("arena of %zu bytes: %d \"%s\"\n", need - 64, rc, e2);
+        if (rc != COMFY_ENOMEM || !strstr(e2, "MiB"))
+            fail = 1;
+        ck_arena_free(small);
         free(out);
         cd_unet_free(u);
     } else {
