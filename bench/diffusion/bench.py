@@ -126,6 +126,13 @@ def peak_rss_kib(pid):
     return 0
 
 
+def cpu_seconds(pid):
+    """utime + stime of a live process, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_comfyd(a):
     base = tempfile.mkdtemp(prefix="comfyd-bench-")
     ckdir = os.path.join(base, "models", "checkpoints")
@@ -158,6 +165,7 @@ def bench_comfyd(a):
         wf = workflow(name, a.size, a.steps, a.cfg, a.seed, a.sampler, a.scheduler)
         body = json.dumps({"prompt": wf, "client_id": cid}).encode()
         t0 = time.monotonic()
+        cpu0 = cpu_seconds(proc.pid)
         req = urllib.request.Request(url + "/prompt", data=body,
                                      headers={"Content-Type": "application/json"})
         pid = json.loads(urllib.request.urlopen(req).read())["prompt_id"]
@@ -181,6 +189,7 @@ def bench_comfyd(a):
                     m["type"] == "executing" and d.get("node") is None):
                 break
         total = time.monotonic() - t0
+        cpu = cpu_seconds(proc.pid) - cpu0
         rss = peak_rss_kib(proc.pid)
         if err:
             raise RuntimeError("execution_error: %s: %s" % (err.get("exception_type"),
@@ -193,11 +202,12 @@ def bench_comfyd(a):
         sampling = steps_t[last] - node_t["3"]
         r = {"per_step": sampling / a.steps, "per_step_steady": steady,
              "sampling": sampling, "decode": node_t["9"] - node_t["8"],
-             "total": total, "rss_mib": rss / 1024.0}
+             "total": total, "cpu": cpu, "rss_mib": rss / 1024.0}
         print("comfyd  sampling (KSampler start to last step) %.2f s, %.3f s/step "
               "(steady %.3f s/step)" % (sampling, r["per_step"], steady))
         print("comfyd  VAE decode %.2f s" % r["decode"])
-        print("comfyd  whole workflow (cold: includes checkpoint load) %.2f s" % total)
+        print("comfyd  whole workflow (cold: includes checkpoint load) %.2f s, "
+              "CPU time %.1f s" % (total, cpu))
         print("comfyd  peak RSS %.0f MiB" % r["rss_mib"])
         return r
     finally:
@@ -243,11 +253,13 @@ def bench_sdcpp(a):
     sampling = grab(r"sampling completed, taking ([0-9.]+)s")
     decode = grab(r"decode_first_stage completed, taking ([0-9.]+)s")
     gen = grab(r"generate_image completed in ([0-9.]+)s")
+    cpu = ru.ru_utime + ru.ru_stime
     r = {"per_step": sampling / a.steps, "sampling": sampling, "decode": decode,
-         "total": total, "generate": gen, "rss_mib": rss / 1024.0}
+         "total": total, "generate": gen, "cpu": cpu, "rss_mib": rss / 1024.0}
     print("sd.cpp  sampling %.2f s, %.3f s/step" % (sampling, r["per_step"]))
     print("sd.cpp  VAE decode %.2f s" % decode)
-    print("sd.cpp  whole run (process, includes load) %.2f s; generate_image %.2f s" % (total, gen))
+    print("sd.cpp  whole run (process, includes load) %.2f s, CPU time %.1f s; "
+          "generate_image %.2f s" % (total, cpu, gen))
     print("sd.cpp  peak RSS %.0f MiB  (log: %s)" % (r["rss_mib"], logpath))
     return r
 
@@ -285,10 +297,10 @@ def main():
             print("sd.cpp  FAILED:", e)
             rc = 1
     if c and s:
-        print("ratio   sd.cpp/comfyd per step %.2fx, VAE decode %.2fx, whole %.2fx; "
-              "RSS comfyd/sd.cpp %.2f" % (s["per_step"] / c["per_step"],
-                                          s["decode"] / c["decode"], s["total"] / c["total"],
-                                          c["rss_mib"] / s["rss_mib"]))
+        print("ratio   sd.cpp/comfyd per step %.2fx, VAE decode %.2fx, whole %.2fx, "
+              "CPU time %.2fx; RSS comfyd/sd.cpp %.2f"
+              % (s["per_step"] / c["per_step"], s["decode"] / c["decode"],
+                 s["total"] / c["total"], s["cpu"] / c["cpu"], c["rss_mib"] / s["rss_mib"]))
     return rc
 
 
