@@ -391,6 +391,13 @@ int dp_guider_init(dp_guider *g, comfy_call *call, dp_model *model, const comfy_
             if ((rc = pair_area(e[0], &n[0], cap[0], &e[1][i], model->adm_in_channels, H * W)))
                 goto fail;
     }
+    /* No negative list (BasicGuider, or an SDK caller passing NULL): no
+     * CFG at all, whatever the scale. */
+    if (!neg) {
+        free(e[1]);
+        e[1] = NULL;
+        n[1] = 0;
+    }
     /* Pack the dp_cond arrays (the centry owners stay in the lists). */
     g->pos = e[0];
     g->npos = n[0];
@@ -638,7 +645,7 @@ int dp_guider_denoise(void *user, const float *x, float sigma, float *denoised, 
         for (size_t i = 0; i < n; i++)
             out[l][i] /= count[l][i];
     /* CFG on the x0 predictions (uncond is zero when skipped). */
-    float cfg = (float)g->cfg;
+    float cfg = g->neg ? (float)g->cfg : 1.0f; /* BasicGuider: cond_pred as is */
     for (size_t i = 0; i < n; i++) {
         float u = use_uncond ? out[1][i] : 0.0f;
         denoised[i] = u + (out[0][i] - u) * cfg;

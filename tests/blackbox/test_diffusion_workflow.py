@@ -283,3 +283,42 @@ def test_interrupt_while_sampling(server, ws_client):
     steps = [m["data"]["value"] for m in msgs
              if isinstance(m, dict) and m["type"] == "progress"]
     assert not steps or max(steps) < 500
+
+
+def test_basic_guider_equals_cfg1(server, ws_client):
+    """SamplerCustomAdvanced with BasicGuider is KSampler at cfg 1 (the
+    negative prompt is not evaluated); SamplerCustom gives KSampler's
+    picture at any cfg."""
+    need_pack()
+    ckpt = add_checkpoint(server)
+    ws = ws_client()
+
+    def pixels(g):
+        _, msgs = run_ws(server, ws, g)
+        js = [m for m in msgs if isinstance(m, dict)]
+        assert "execution_error" not in [m["type"] for m in js], js
+        img = [m["data"] for m in js if m["type"] == "executed"][-1]["output"]["images"][0]
+        r = requests.get(server + "/view", params={"filename": img["filename"], "type": "output"})
+        return read_png(r.content)[3]
+
+    ks1 = pixels(workflow(ckpt, seed=9, steps=2, cfg=1.0, prefix="ks1", text="a boat"))
+    g = workflow(ckpt, seed=9, steps=2, prefix="bg", text="a boat")
+    g["10"] = {"class_type": "RandomNoise", "inputs": {"noise_seed": 9}}
+    g["11"] = {"class_type": "BasicGuider", "inputs": {"model": ["4", 0],
+                                                       "conditioning": ["6", 0]}}
+    g["12"] = {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}}
+    g["13"] = {"class_type": "BasicScheduler", "inputs": {"model": ["4", 0],
+                                                          "scheduler": "normal", "steps": 2,
+                                                          "denoise": 1.0}}
+    g["3"] = {"class_type": "SamplerCustomAdvanced",
+              "inputs": {"noise": ["10", 0], "guider": ["11", 0], "sampler": ["12", 0],
+                         "sigmas": ["13", 0], "latent_image": ["5", 0]}}
+    assert pixels(g) == ks1
+
+    ks7 = pixels(workflow(ckpt, seed=9, steps=2, cfg=7.0, prefix="ks7", text="a boat"))
+    g["3"] = {"class_type": "SamplerCustom",
+              "inputs": {"model": ["4", 0], "add_noise": True, "noise_seed": 9, "cfg": 7.0,
+                         "positive": ["6", 0], "negative": ["7", 0], "sampler": ["12", 0],
+                         "sigmas": ["13", 0], "latent_image": ["5", 0]}}
+    g["9"]["inputs"]["filename_prefix"] = "sc"
+    assert pixels(g) == ks7

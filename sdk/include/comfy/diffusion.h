@@ -84,7 +84,11 @@ typedef struct comfy_model_iface {
     void (*guider_free)(comfy_guider *g);
 } comfy_model_iface;
 
-#define COMFY_MODEL_IFACE_V1_SIZE (sizeof(comfy_model_iface))
+/* The size of the first version of the table: a caller needing its
+ * members checks iface->size >= COMFY_MODEL_IFACE_V1_SIZE (members are
+ * only ever appended). */
+#define COMFY_MODEL_IFACE_V1_SIZE \
+    (offsetof(comfy_model_iface, guider_free) + sizeof(void (*)(comfy_guider *)))
 
 /* ------------------------------------------------------------------ VAE */
 
