@@ -2,7 +2,8 @@
  * runtime.c — the runtime facade (see runtime.h): creates folders, host
  * table, registry (loading every pack) and executor, rescans the pack
  * directories on request (SIGHUP), and forwards the prompt, queue and
- * history routes to the executor.  The catalogue routes
+ * history routes to the executor (with the /free unload hook that reaches
+ * each pack's free_memory).  The catalogue routes
  * live in catalog.c and /system_stats in sysinfo.c.
  */
 #include "runtime_int.h"
@@ -87,6 +88,26 @@ static void load_packs(cd_runtime *rt)
            now_ms() - t0);
 }
 
+/* The executor's unload hook (POST /free {"unload_models": true}): runs
+ * on the executor thread between prompts and calls every loaded pack's
+ * free_memory (ABI 1.3; older packs have none: their copy of the info is
+ * zero-padded, so the field reads NULL). */
+static void unload_packs(void *user)
+{
+    cd_runtime *rt = user;
+    const comfy_host *host = cd_host_table(rt->host);
+    size_t n = cd_registry_pack_count(rt->reg);
+    for (size_t i = 0; i < n; i++) {
+        const cd_pack *p = cd_registry_pack_at(rt->reg, i);
+        const comfy_pack_info *info = p ? cd_pack_info(p) : NULL;
+        if (!info || !COMFY_HAS_FIELD(info, comfy_pack_info, free_memory) ||
+            !info->free_memory)
+            continue;
+        cd_log(rt->log, COMFY_LOG_DEBUG, "unload_models: freeing pack %s", cd_pack_name(p));
+        info->free_memory(host, 1);
+    }
+}
+
 cd_runtime *cd_runtime_new_log(const cd_config *cfg, cd_logger *log)
 {
     cd_runtime *rt = calloc(1, sizeof *rt);
@@ -125,6 +146,7 @@ cd_runtime *cd_runtime_new_log(const cd_config *cfg, cd_logger *log)
                              rt->log);
     if (!rt->ex)
         goto fail;
+    cd_executor_set_unload_hook(rt->ex, unload_packs, rt);
     return rt;
 fail:
     cd_log(log ? log : rt->log, COMFY_LOG_ERROR, "comfyd: start-up failed");

@@ -18,6 +18,12 @@
  *    versions pinned by that ComfyUI release (1.27.10, 0.1.95);
  *    "installed_templates_version": null, as ComfyUI reports when the
  *    templates package is absent (comfyd ships none).
+ *
+ * Ours, added after ComfyUI's keys (which keep their meaning):
+ *  - "comfyd_models_ram" in "system": bytes of RAM the loaded node packs
+ *    hold for models between prompts (the sum of each pack's memory_used,
+ *    ABI 1.3); 0 after POST /free {"unload_models": true} once nothing
+ *    else references them.  Included in ram_total - ram_free.
  */
 #include "runtime_int.h"
 
@@ -81,9 +87,25 @@ static int put_argv(cd_buf *out)
     return cd_buf_putc(out, ']');
 }
 
+/* Sum of the loaded packs' memory_used (ABI 1.3; older packs count 0). */
+static uint64_t models_ram(cd_runtime *rt)
+{
+    const comfy_host *host = cd_host_table(rt->host);
+    size_t n = cd_registry_pack_count(rt->reg);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cd_pack *p = cd_registry_pack_at(rt->reg, i);
+        const comfy_pack_info *info = p ? cd_pack_info(p) : NULL;
+        if (info && COMFY_HAS_FIELD(info, comfy_pack_info, memory_used) &&
+            info->memory_used)
+            sum += info->memory_used(host);
+    }
+    return sum;
+}
+
 int cd_runtime_system_stats(cd_runtime *rt, cd_buf *out)
 {
-    (void)rt;
+    uint64_t models = rt ? models_ram(rt) : 0;
     uint64_t total = 0, avail = 0;
     cd_sysinfo_ram(&total, &avail);
     if (cd_buf_printf(out,
@@ -99,11 +121,13 @@ int cd_runtime_system_stats(cd_runtime *rt, cd_buf *out)
                       COMFYUI_API_VERSION, COMFYD_VERSION) < 0 ||
         put_argv(out) < 0 ||
         cd_buf_printf(out,
-                      ", \"comfyd_version\": \"%s\"}, \"devices\": [{\"name\": "
+                      ", \"comfyd_version\": \"%s\", \"comfyd_models_ram\": %llu}, "
+                      "\"devices\": [{\"name\": "
                       "\"cpu\", \"type\": \"cpu\", \"index\": null, "
                       "\"vram_total\": %llu, \"vram_free\": %llu, "
                       "\"torch_vram_total\": %llu, \"torch_vram_free\": %llu}]}",
-                      COMFYD_VERSION, (unsigned long long)total,
+                      COMFYD_VERSION, (unsigned long long)models,
+                      (unsigned long long)total,
                       (unsigned long long)avail, (unsigned long long)total,
                       (unsigned long long)avail) < 0)
         return 500;

@@ -192,6 +192,10 @@ int dp_cache_checkpoint(comfy_call *call, const char *path, const char *name,
 /* Drops every cached checkpoint (holders keep theirs). */
 void dp_cache_clear(void);
 
+/* Bytes the cached checkpoints keep resident (mapped files counted once,
+ * plus weights the UNet / VAE own).  Any thread. */
+uint64_t dp_cache_bytes(void);
+
 /* Loads the objects of one checkpoint (nodes_loaders.c). */
 int dp_load_checkpoint(comfy_call *call, const char *path, const char *name,
                        dp_model **model, dp_clip **clip, dp_vae **vae);

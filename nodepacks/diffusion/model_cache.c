@@ -6,9 +6,17 @@
  * kept (least recently used dropped first); the cache holds one reference
  * per object, values hold theirs.
  *
- * The host offers no unload hook to packs (comfy.h has none), so POST
- * /free {"unload_models": true} does not reach this cache; it is cleared
- * when the pack unloads (fini).  Executor thread only (one mutex anyway).
+ * POST /free {"unload_models": true} reaches it through the pack's
+ * free_memory (ABI 1.3), which calls dp_cache_clear: the cache drops its
+ * references, and a model still referenced elsewhere (an output the
+ * executor's cache keeps, a value a running prompt holds) lives on until
+ * that holder releases it; /free {"free_memory": true, "unload_models":
+ * true} empties the executor's cache first, so then nothing is left.
+ * dp_cache_bytes (memory_used, any thread) sums what the cached models
+ * keep resident: the mapped weights files (each counted once; weights are
+ * borrowed from the mapping) plus the UNet and VAE weights they own.  The
+ * text encoders' own copies are not counted (clip_stack.h reports none).
+ * It is cleared when the pack unloads too (fini).  One mutex.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +25,10 @@
 #include <sys/stat.h>
 
 #include "dpack.h"
+
+#include "modelfile.h"
+#include "unet.h"
+#include "vae.h"
 
 #define DP_CACHE_MAX 2
 
@@ -101,4 +113,47 @@ void dp_cache_clear(void)
     for (int i = 0; i < DP_CACHE_MAX; i++)
         entry_drop(&g_cache[i]);
     pthread_mutex_unlock(&g_lock);
+}
+
+/* Adds file f's mapping to *sum unless seen[0..*n) holds it already. */
+static void add_file(const struct cd_model_file *f, const struct cd_model_file **seen,
+                     size_t *n, size_t cap, uint64_t *sum)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < *n; i++)
+        if (seen[i] == f)
+            return;
+    if (*n < cap)
+        seen[(*n)++] = f;
+    *sum += cd_model_file_size(f);
+}
+
+uint64_t dp_cache_bytes(void)
+{
+    const struct cd_model_file *seen[2 * DP_CACHE_MAX];
+    size_t n_seen = 0;
+    uint64_t sum = 0;
+    pthread_mutex_lock(&g_lock);
+    for (int i = 0; i < DP_CACHE_MAX; i++) {
+        const entry *e = &g_cache[i];
+        if (e->model) {
+            add_file(e->model->file, seen, &n_seen, 2 * DP_CACHE_MAX, &sum);
+            if (e->model->unet) {
+                cd_unet_info ui;
+                cd_unet_get_info(e->model->unet, &ui);
+                sum += ui.weight_bytes;
+            }
+        }
+        if (e->vae) {
+            add_file(e->vae->file, seen, &n_seen, 2 * DP_CACHE_MAX, &sum);
+            if (e->vae->vae) {
+                cd_vae_info vi;
+                cd_vae_get_info(e->vae->vae, &vi);
+                sum += vi.weight_bytes;
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    return sum;
 }

@@ -9,6 +9,8 @@
 
 #include "dpack.h"
 
+#include "clip_tokenizer.h"
+
 /* Ceiling on the elements of any tensor this pack makes (8 GiB of f32). */
 #define DP_MAX_ELEMS (1LL << 31)
 
@@ -375,10 +377,26 @@ static int dp_init(const comfy_host *h, comfy_registrar *reg)
     return COMFY_OK;
 }
 
+/* POST /free (executor thread, between prompts): unload_models drops the
+ * checkpoint cache (see model_cache.c for what lives on). */
+static void dp_free_memory(const comfy_host *h, int unload_models)
+{
+    (void)h;
+    if (unload_models)
+        dp_cache_clear();
+}
+
+static uint64_t dp_memory_used(const comfy_host *h)
+{
+    (void)h;
+    return dp_cache_bytes();
+}
+
 static void dp_fini(const comfy_host *h)
 {
     (void)h;
     dp_cache_clear();
+    cd_clip_tokenizer_shared_free();
     ck_pool_free(g_pool);
     g_pool = NULL;
     g_pool_tried = 0;
@@ -395,6 +413,8 @@ COMFY_EXPORT const comfy_pack_info *comfy_pack_entry(void)
         .description = "ComfyUI's loaders, conditioning, latent, sampling and VAE nodes",
         .init = dp_init,
         .fini = dp_fini,
+        .free_memory = dp_free_memory,
+        .memory_used = dp_memory_used,
     };
     return &info;
 }

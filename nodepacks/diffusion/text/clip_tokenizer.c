@@ -4,6 +4,7 @@
 #include "clip_tokenizer.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -261,19 +262,32 @@ int cd_clip_tokenizer_new(cd_clip_tokenizer **out)
                                              cd_clip_merges_size, out);
 }
 
-static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
-static cd_clip_tokenizer *shared_tok;
-
-static void shared_init(void)
-{
-    if (cd_clip_tokenizer_new(&shared_tok) < 0)
-        shared_tok = NULL;
-}
+/* The shared tokenizer: built under shared_lock on first use, published
+ * through an atomic pointer so the common path takes no lock; freed by
+ * cd_clip_tokenizer_shared_free (owner: this file). */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(cd_clip_tokenizer *) shared_tok;
 
 const cd_clip_tokenizer *cd_clip_tokenizer_shared(void)
 {
-    pthread_once(&shared_once, shared_init);
-    return shared_tok;
+    cd_clip_tokenizer *t = atomic_load_explicit(&shared_tok, memory_order_acquire);
+    if (t)
+        return t;
+    pthread_mutex_lock(&shared_lock);
+    t = atomic_load_explicit(&shared_tok, memory_order_relaxed);
+    if (!t && cd_clip_tokenizer_new(&t) < 0)
+        t = NULL;
+    atomic_store_explicit(&shared_tok, t, memory_order_release);
+    pthread_mutex_unlock(&shared_lock);
+    return t;
+}
+
+void cd_clip_tokenizer_shared_free(void)
+{
+    pthread_mutex_lock(&shared_lock);
+    cd_clip_tokenizer *t = atomic_exchange_explicit(&shared_tok, NULL, memory_order_acq_rel);
+    pthread_mutex_unlock(&shared_lock);
+    cd_clip_tokenizer_free(t);
 }
 
 int cd_clip_token_text(const cd_clip_tokenizer *t, int32_t id, char *out, size_t cap)

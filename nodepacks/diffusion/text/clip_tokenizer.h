@@ -68,9 +68,16 @@ int cd_clip_tokenizer_new_from_merges(const char *text, size_t len,
 
 void cd_clip_tokenizer_free(cd_clip_tokenizer *tok);
 
-/* A process-wide tokenizer built on first use (thread-safe), never freed.
- * Borrowed.  NULL only when memory ran out while building it. */
+/* A process-wide tokenizer built on first use (thread-safe).  Borrowed
+ * until cd_clip_tokenizer_shared_free.  NULL only when memory ran out
+ * while building it. */
 const cd_clip_tokenizer *cd_clip_tokenizer_shared(void);
+
+/* Frees the shared tokenizer (the diffusion pack's fini calls it).  No
+ * thread may still use a pointer cd_clip_tokenizer_shared returned; a
+ * later cd_clip_tokenizer_shared builds a new one.  Safe when none was
+ * built. */
+void cd_clip_tokenizer_shared_free(void);
 
 /* Tokenizes text[0..len) (UTF-8; ill-formed bytes are dropped as U+FFFD
  * would be) and appends the content ids to `out` (no start/end ids).

@@ -97,7 +97,7 @@ extern "C" {
 #endif
 
 #define COMFY_ABI_MAJOR 1
-#define COMFY_ABI_MINOR 2
+#define COMFY_ABI_MINOR 3
 
 /* The one symbol a pack exports.  Build packs with -fvisibility=hidden. */
 #if defined(__GNUC__)
@@ -366,6 +366,22 @@ typedef struct comfy_pack_info {
     /* Called once at shutdown (or when the pack is unloaded) after every
      * value the pack made has been released.  May be NULL.               */
     void (*fini)(const comfy_host *host);
+
+    /* --- memory (ABI 1.3; the host checks COMFY_HAS_FIELD(info,
+     *     comfy_pack_info, memory_used) before reading either) ----------- */
+
+    /* POST /free: drop what the pack keeps between prompts.  Called on the
+     * executor thread between prompts (no node runs meanwhile) after the
+     * output cache was emptied when "free_memory" was asked too.
+     * unload_models = 1 ({"unload_models": true}): drop loaded models
+     * (objects still referenced by values live on until those are
+     * released).  May be NULL.                                            */
+    void (*free_memory)(const comfy_host *host, int unload_models);
+    /* Bytes of RAM the pack holds for loaded models (weights it keeps
+     * between prompts), summed into /system_stats "comfyd_models_ram".
+     * Any thread, while prompts run: keep it cheap and thread-safe.
+     * May be NULL (counts as 0).                                          */
+    uint64_t (*memory_used)(const comfy_host *host);
 } comfy_pack_info;
 
 /* The entry point.  Must not fail and must not call the host. */
