@@ -71,3 +71,19 @@ def test_unload_models(server, ws_client):
     msgs = run_ok(server, ws, workflow(ckpt, seed=3, steps=1, prefix="unl3"))
     assert loader_ran(msgs)
     assert models_ram(server) == loaded
+
+
+def test_no_leak_at_exit(make_server, ws_client):
+    """The pack's fini frees what it built (the checkpoint cache, the shared
+    CLIP tokenizer): a sanitizer build reports no leak when comfyd exits
+    after a prompt (a Release build prints nothing either way)."""
+    need_pack()
+    srv = make_server()
+    ckpt = add_checkpoint(srv)
+    ws = ws_client(srv=srv)
+    run_ok(srv, ws, workflow(ckpt, seed=4, steps=1, prefix="leak"))
+    ws.close()
+    srv.stop()
+    assert srv.proc.returncode == 0
+    log = srv.log.read_text(errors="replace")
+    assert "LeakSanitizer" not in log, log[-4000:]

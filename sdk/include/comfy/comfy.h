@@ -373,9 +373,10 @@ typedef struct comfy_pack_info {
     /* POST /free: drop what the pack keeps between prompts.  Called on the
      * executor thread between prompts (no node runs meanwhile) after the
      * output cache was emptied when "free_memory" was asked too.
-     * unload_models = 1 ({"unload_models": true}): drop loaded models
-     * (objects still referenced by values live on until those are
-     * released).  May be NULL.                                            */
+     * unload_models = 1 ({"unload_models": true}, the only call today):
+     * drop loaded models (objects still referenced by values live on
+     * until those are released).  0 (reserved): drop only caches that
+     * are cheap to rebuild.  May be NULL.                                 */
     void (*free_memory)(const comfy_host *host, int unload_models);
     /* Bytes of RAM the pack holds for loaded models (weights it keeps
      * between prompts), summed into /system_stats "comfyd_models_ram".
