@@ -14,9 +14,10 @@
  * true} empties the executor's cache first, so then nothing is left.
  * dp_cache_bytes (memory_used, any thread) sums what the cached models
  * keep resident: the mapped weights files (each counted once; weights are
- * borrowed from the mapping) plus the UNet and VAE weights they own.  The
- * text encoders' own copies are not counted (clip_stack.h reports none).
- * It is cleared when the pack unloads too (fini).  One mutex.
+ * borrowed from the mapping) plus the UNet and VAE weights they own and
+ * the text encoders' f32 copies (sized from their configs, the layout
+ * clip_text_model.h documents).  It is cleared when the pack unloads too
+ * (fini).  One mutex.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 
 #include "dpack.h"
 
+#include "clip_stack.h"
 #include "modelfile.h"
 #include "unet.h"
 #include "vae.h"
@@ -129,6 +131,21 @@ static void add_file(const struct cd_model_file *f, const struct cd_model_file *
     *sum += cd_model_file_size(f);
 }
 
+/* Bytes of the f32 weights a text encoder owns (clip_text_model.h: the
+ * embeddings, per layer two LayerNorms, the packed qkv, out, fc1 and fc2
+ * projections with biases, the final LayerNorm and the projection). */
+static uint64_t text_model_bytes(const cd_clip_text_model *m)
+{
+    if (!m)
+        return 0;
+    const cd_clip_text_config *c = &m->cfg;
+    uint64_t w = (uint64_t)c->width, mlp = (uint64_t)c->mlp;
+    uint64_t layer = 4 * w + 3 * w * w + 3 * w + w * w + w + mlp * w + mlp + w * mlp + w;
+    uint64_t n = (uint64_t)c->vocab * w + (uint64_t)c->positions * w +
+                 (uint64_t)c->layers * layer + 2 * w + (c->has_projection ? w * w : 0);
+    return n * sizeof(float);
+}
+
 uint64_t dp_cache_bytes(void)
 {
     const struct cd_model_file *seen[2 * DP_CACHE_MAX];
@@ -145,6 +162,8 @@ uint64_t dp_cache_bytes(void)
                 sum += ui.weight_bytes;
             }
         }
+        if (e->clip && e->clip->stack && e->clip->stack->owns)
+            sum += text_model_bytes(e->clip->stack->l) + text_model_bytes(e->clip->stack->g);
         if (e->vae) {
             add_file(e->vae->file, seen, &n_seen, 2 * DP_CACHE_MAX, &sum);
             if (e->vae->vae) {
