@@ -28,8 +28,7 @@ void cd_buf_reset(cd_buf *b)
         b->data[0] = '\0';
 }
 
-/* Makes room for `n` more bytes plus the NUL.  0 or -1. */
-static int reserve(cd_buf *b, size_t n)
+int cd_buf_reserve(cd_buf *b, size_t n)
 {
     if (n > b->max || b->len > b->max - n)
         return -1;
@@ -49,7 +48,7 @@ static int reserve(cd_buf *b, size_t n)
 
 int cd_buf_append(cd_buf *b, const void *p, size_t n)
 {
-    if (reserve(b, n) < 0)
+    if (cd_buf_reserve(b, n) < 0)
         return -1;
     if (n)
         memcpy(b->data + b->len, p, n);
@@ -74,7 +73,7 @@ int cd_buf_vprintf(cd_buf *b, const char *fmt, va_list ap)
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
-    if (n < 0 || reserve(b, (size_t)n) < 0)
+    if (n < 0 || cd_buf_reserve(b, (size_t)n) < 0)
         return -1;
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;

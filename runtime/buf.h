@@ -33,6 +33,11 @@ void cd_buf_free(cd_buf *b);
 /* Empties the buffer, keeping its allocation. */
 void cd_buf_reset(cd_buf *b);
 
+/* Makes room for `n` more bytes plus the NUL without appending (for a
+ * producer that writes into data + len itself, then advances len).
+ * 0, or -1 when memory runs out or the ceiling would be passed. */
+int cd_buf_reserve(cd_buf *b, size_t n);
+
 /* Appends bytes.  Returns 0, or -1 when memory runs out or the ceiling
  * would be passed (the buffer is then unchanged). */
 int cd_buf_append(cd_buf *b, const void *p, size_t n);

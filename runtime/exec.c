@@ -523,7 +523,7 @@ int cd_executor_get_history(cd_executor *ex, long max_items, long offset, cd_buf
 int cd_executor_get_history_item(cd_executor *ex, const char *id, cd_buf *out)
 {
     pthread_mutex_lock(&ex->mu);
-    cd_hentry *e = id ? cd_history_get(&ex->hist, id) : NULL;
+    const cd_hentry *e = id ? cd_history_get(&ex->hist, id) : NULL;
     int rc = e ? cd_hentry_write(e, out) : cd_buf_puts(out, "{}");
     pthread_mutex_unlock(&ex->mu);
     return rc == 0 ? 200 : err500(out);
@@ -856,11 +856,12 @@ int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out)
         return err500(out);
     }
     for (size_t i = 0; i < ex->hist.n; i++) {
-        cd_hentry *e = ex->hist.v[i];
-        struct json_object *sum = parse_text(e->summary, strlen(e->summary));
-        rows[n++] = (jrow){job_json(e->prompt_id, e->state, e->created_ms, e->started_ms,
-                                    e->finished_ms, sum, NULL, NULL, 0),
-                           by_duration ? e->finished_ms - e->started_ms : e->created_ms, e->seq};
+        const cd_hentry *e = &ex->hist.v[i];
+        const cd_hjob *jb = &e->job;
+        struct json_object *sum = parse_text(cd_hentry_summary(e), e->sum_len);
+        rows[n++] = (jrow){job_json(cd_hentry_id(e), jb->state, jb->created_ms, jb->started_ms,
+                                    jb->finished_ms, sum, NULL, NULL, 0),
+                           by_duration ? jb->finished_ms - jb->started_ms : jb->created_ms, jb->seq};
     }
     if (ex->running) {
         struct json_object *ij = parse_text(ex->running->text, ex->running->len);
@@ -930,12 +931,16 @@ int cd_executor_get_job(cd_executor *ex, const char *id, cd_buf *out)
     struct json_object *j = NULL;
     pthread_mutex_lock(&ex->mu);
     if (id) {
-        cd_hentry *e = cd_history_get(&ex->hist, id);
+        const cd_hentry *e = cd_history_get(&ex->hist, id);
         if (e) {
-            struct json_object *entry = parse_text(e->text, e->len);
+            const cd_hjob *jb = &e->job;
+            cd_buf t;
+            cd_buf_init(&t, (size_t)e->text_len + 1);
+            struct json_object *entry = cd_hentry_text(e, &t) == 0 ? parse_text(t.data, t.len) : NULL;
+            cd_buf_free(&t);
             struct json_object *item = json_object_object_get(entry, "prompt");
-            j = job_json(e->prompt_id, e->state, e->created_ms, e->started_ms, e->finished_ms,
-                         parse_text(e->summary, strlen(e->summary)), item, entry, 1);
+            j = job_json(cd_hentry_id(e), jb->state, jb->created_ms, jb->started_ms, jb->finished_ms,
+                         parse_text(cd_hentry_summary(e), e->sum_len), item, entry, 1);
             json_object_put(entry);
         } else if (ex->running && strcmp(ex->running->prompt_id, id) == 0) {
             struct json_object *ij = parse_text(ex->running->text, ex->running->len);
@@ -2706,7 +2711,6 @@ static void *worker_main(void *arg)
         struct json_object *cid = json_object_object_get(json_object_array_get_idx(it->item, 3), "client_id");
         char *client = json_object_is_type(cid, json_type_string) ? strdup(json_object_get_string(cid)) : NULL;
 
-        cd_hentry *h = calloc(1, sizeof(*h));
         cd_job_state st = entry ? entry_state(entry) : CD_JOB_ERROR;
         struct json_object *sum = entry ? job_summary(json_object_object_get(entry, "prompt"), entry, st) : NULL;
         char *text = entry ? cd_json_to_string(entry, (size_t)1 << 30) : NULL;
@@ -2714,23 +2718,14 @@ static void *worker_main(void *arg)
         json_object_put(entry);
         json_object_put(sum);
         pthread_mutex_lock(&ex->mu);
-        if (h && text && stext && (h->prompt_id = strdup(it->prompt_id))) {
-            h->text = text;
-            h->len = strlen(text);
-            h->summary = stext;
-            h->state = st;
-            h->created_ms = it->created_ms;
-            h->started_ms = ex->running_started_ms;
-            h->finished_ms = now_ms();
-            h->seq = it->seq;
-            cd_history_put(&ex->hist, h);
-        } else {
+        cd_hjob job = {.state = st, .created_ms = it->created_ms,
+                       .started_ms = ex->running_started_ms, .finished_ms = now_ms(), .seq = it->seq};
+        if (!text || !stext ||
+            cd_history_put(&ex->hist, it->prompt_id, &job, stext, text, strlen(text)) < 0)
             cd_log(ex->log, COMFY_LOG_ERROR, "executor: out of memory storing history for %s",
                    it->prompt_id);
-            free(h);
-            free(text);
-            free(stext);
-        }
+        free(text);
+        free(stext);
         ex->running = NULL;
         emit_status_locked(ex);
         pthread_mutex_unlock(&ex->mu);
