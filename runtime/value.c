@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "pyjson.h"
 
@@ -47,11 +48,23 @@ typedef struct tensor_block {
     atomic_long refs;
     void *alloc;             /* owned allocation (tensor_new), or NULL  */
     uint64_t bytes;          /* bytes of `alloc`, for accounting         */
+    int mapped;              /* `alloc` is its own mapping (munmap)      */
     comfy_free_fn release;   /* tensor_wrap: called with `user` at end   */
     void *user;
 } tensor_block;
 
 static atomic_ullong g_tensor_bytes;
+
+/* Tensors of this size and more are anonymous mappings of their own, not
+ * heap blocks.  They are the long-lived objects of a run (node outputs,
+ * held by the cache across prompts), so each must go back to the system
+ * when released whatever else the heap holds.  From malloc they would not:
+ * glibc raises its mmap threshold whenever a large block is freed, after
+ * which large blocks come from the heap, where one survivor pins the
+ * memory below it (a burst of 512x512 prompts left the server 25-50% over
+ * its idle RSS, bench/exec/burst_server.py).  Fresh mappings are also
+ * zero already, so they skip the memset. */
+#define TENSOR_MAP_MIN ((uint64_t)128 << 10)
 
 /* ---- values --------------------------------------------------------------- */
 
@@ -473,17 +486,29 @@ comfy_tensor *cd_tensor_new(int dtype, int ndim, const int64_t *shape)
     uint64_t alloc = (bytes + 63) & ~(uint64_t)63;
     if (!alloc)
         alloc = 64;
-    tb->alloc = aligned_alloc(64, (size_t)alloc);
-    if (!tb->alloc) {
-        free(tb);
-        return NULL;
+    if (alloc >= TENSOR_MAP_MIN) {
+        if (alloc > SIZE_MAX)
+            goto fail;
+        void *p = mmap(NULL, (size_t)alloc, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            goto fail;
+        tb->alloc = p;
+        tb->mapped = 1;
+    } else {
+        tb->alloc = aligned_alloc(64, (size_t)alloc);
+        if (!tb->alloc)
+            goto fail;
+        memset(tb->alloc, 0, (size_t)alloc);
     }
-    memset(tb->alloc, 0, (size_t)alloc);
     tb->bytes = alloc;
     tb->pub.data = tb->alloc;
     set_contiguous(&tb->pub);
     atomic_fetch_add(&g_tensor_bytes, alloc);
     return &tb->pub;
+fail:
+    free(tb);
+    return NULL;
 }
 
 comfy_tensor *cd_tensor_wrap(int dtype, int ndim, const int64_t *shape,
@@ -525,7 +550,10 @@ void cd_tensor_release(comfy_tensor *t)
     if (atomic_fetch_sub_explicit(&tb->refs, 1, memory_order_acq_rel) != 1)
         return;
     if (tb->alloc) {
-        free(tb->alloc);
+        if (tb->mapped)
+            munmap(tb->alloc, (size_t)tb->bytes);
+        else
+            free(tb->alloc);
         atomic_fetch_sub(&g_tensor_bytes, tb->bytes);
     }
     if (tb->release)

@@ -1,29 +1,40 @@
 #!/usr/bin/env python3
 """1,000 prompts in a burst against the real comfyd binary over HTTP.
 
-    python3 bench/exec/burst_server.py [BUILD_DIR] [N] [QUEUE_MAX]
+    python3 bench/exec/burst_server.py [BUILD_DIR] [-n N] [--queue-max Q]
+                                       [--packs all|core] [--size S]
 
-Starts BUILD_DIR/comfyd (default build/) with the core and testing packs on a
-free port, runs one warm-up prompt, reads the server's VmRSS (idle), POSTs N
-distinct prompts as fast as one client can, waits until the queue is empty,
-and prints accepted/rejected counts, the drain time and the RSS after the
-burst and after POST /history {"clear": true}.  Needs `requests`.
+Starts BUILD_DIR/comfyd (default build/) on a free port with the testing pack
+and either every pack built into BUILD_DIR/nodepacks (--packs all, the
+default) or only the core pack (--packs core: a smaller idle figure, so a
+stricter ratio).  Runs one warm-up prompt, reads the server's VmRSS (idle),
+POSTs N distinct prompts (StubConstantImage S x S -> an output node) as fast
+as one client can, waits until the queue is empty, and prints
+accepted/rejected counts, the drain time and the RSS after the burst (with
+the N history entries kept) and after POST /history {"clear": true}.
+Needs `requests`.
 """
+import argparse
 import json
 import os
 import pathlib
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
 import requests
 
 repo = pathlib.Path(__file__).resolve().parents[2]
-build = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else repo / "build").resolve()
-n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-qmax = sys.argv[3] if len(sys.argv) > 3 else "10000"
+ap = argparse.ArgumentParser(description="1,000 prompts in a burst against comfyd")
+ap.add_argument("build", nargs="?", default=str(repo / "build"))
+ap.add_argument("-n", type=int, default=1000)
+ap.add_argument("--queue-max", default="10000")
+ap.add_argument("--packs", choices=("all", "core"), default="all")
+ap.add_argument("--size", type=int, default=64)
+opt = ap.parse_args()
+build = pathlib.Path(opt.build).resolve()
+n, qmax, packs, size = opt.n, opt.queue_max, opt.packs, opt.size
 
 
 def rss_kib(pid):
@@ -35,7 +46,7 @@ def rss_kib(pid):
 
 def prompt(i):
     return {"1": {"class_type": "StubConstantImage",
-                  "inputs": {"value": i / n, "height": 64, "width": 64, "batch_size": 1}},
+                  "inputs": {"value": i / n, "height": size, "width": size, "batch_size": 1}},
             "2": {"class_type": "TestOutputNodeWithSocketOutput",
                   "inputs": {"image": ["1", 0], "value": 1.0}}}
 
@@ -44,8 +55,13 @@ with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
 base = tempfile.mkdtemp(prefix="burst-")
+pack_dir = build / "nodepacks"
+if packs == "core":
+    pack_dir = pathlib.Path(base) / "packs"
+    pack_dir.mkdir()
+    (pack_dir / "core.so").symlink_to(build / "nodepacks" / "core.so")
 args = [str(build / "comfyd"), "--base-directory", base, "--port", str(port), "--queue-max", qmax,
-        "--nodepack-dir", str(build / "nodepacks"), "--nodepack-dir", str(build / "test-packs" / "testing")]
+        "--nodepack-dir", str(pack_dir), "--nodepack-dir", str(build / "test-packs" / "testing")]
 proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 url = f"http://127.0.0.1:{port}"
 try:
@@ -83,7 +99,7 @@ try:
     s.post(url + "/history", json={"clear": True})
     time.sleep(0.5)
     rss_clear = rss_kib(proc.pid)
-    print(f"burst_server: {n} prompts, queue-max {qmax}, server pid {proc.pid}")
+    print(f"burst_server: {n} prompts ({size}x{size} images), queue-max {qmax}, packs {packs}, server pid {proc.pid}")
     print(f"  responses {json.dumps(codes)}" + (f", first rejection: {first_error}" if first_error else ""))
     print(f"  history: {len(hist)} entries, {ok} success; posted in {t_post:.2f} s, drained in {t_all:.2f} s")
     print(f"  RSS idle {rss_idle} KiB, after {rss_after} KiB ({100.0 * (rss_after - rss_idle) / rss_idle:+.1f}%), "

@@ -122,6 +122,24 @@ int main(void)
     h.tensor_release(t);
     CHECK_INT(cd_tensor_bytes_live(), 0);
 
+    /* A large tensor (its own mapping): aligned, zeroed, writable, and
+     * accounted until released. */
+    int64_t big_shape[3] = {3, 256, 257};
+    comfy_tensor *bigt = h.tensor_new(ctx, COMFY_F32, 3, big_shape);
+    CHECK(bigt != NULL);
+    if (bigt) {
+        CHECK(((uintptr_t)bigt->data % 64) == 0);
+        float *bp = bigt->data;
+        int bz = 1;
+        for (int64_t k = 0; k < 3 * 256 * 257; k++)
+            bz &= bp[k] == 0.0f;
+        CHECK(bz);
+        bp[3 * 256 * 257 - 1] = 1.5f;
+        CHECK(cd_tensor_bytes_live() >= 3 * 256 * 257 * 4);
+        h.tensor_release(bigt);
+    }
+    CHECK_INT(cd_tensor_bytes_live(), 0);
+
     int64_t bad1[2] = {-1, 4}, bad2[3] = {INT64_MAX, INT64_MAX, 2},
             bad3[2] = {1 << 30, 1 << 30}, zero_shape[2] = {0, 7};
     CHECK(h.tensor_new(ctx, COMFY_F32, 2, bad1) == NULL);
