@@ -755,6 +755,16 @@ static struct json_object *parse_text(const char *t, size_t n)
     return t ? cd_json_parse(t, n, 512, err, sizeof(err)) : NULL;
 }
 
+/* A history entry's jobs summary, parsed (new reference), or NULL. */
+static struct json_object *entry_summary(const cd_hentry *e)
+{
+    cd_buf t;
+    cd_buf_init(&t, (size_t)e->sum_len + 1);
+    struct json_object *o = cd_hentry_summary(e, &t) == 0 ? parse_text(t.data, t.len) : NULL;
+    cd_buf_free(&t);
+    return o;
+}
+
 static const char *query_get(const char *q, const char *key, char *buf, size_t cap)
 {
     size_t kl = strlen(key);
@@ -858,7 +868,7 @@ int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out)
     for (size_t i = 0; i < ex->hist.n; i++) {
         const cd_hentry *e = &ex->hist.v[i];
         const cd_hjob *jb = &e->job;
-        struct json_object *sum = parse_text(cd_hentry_summary(e), e->sum_len);
+        struct json_object *sum = entry_summary(e);
         rows[n++] = (jrow){job_json(cd_hentry_id(e), jb->state, jb->created_ms, jb->started_ms,
                                     jb->finished_ms, sum, NULL, NULL, 0),
                            by_duration ? jb->finished_ms - jb->started_ms : jb->created_ms, jb->seq};
@@ -940,7 +950,7 @@ int cd_executor_get_job(cd_executor *ex, const char *id, cd_buf *out)
             cd_buf_free(&t);
             struct json_object *item = json_object_object_get(entry, "prompt");
             j = job_json(cd_hentry_id(e), jb->state, jb->created_ms, jb->started_ms, jb->finished_ms,
-                         parse_text(cd_hentry_summary(e), e->sum_len), item, entry, 1);
+                         entry_summary(e), item, entry, 1);
             json_object_put(entry);
         } else if (ex->running && strcmp(ex->running->prompt_id, id) == 0) {
             struct json_object *ij = parse_text(ex->running->text, ex->running->len);

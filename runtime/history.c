@@ -1,7 +1,8 @@
 /*
  * history.c — the finished-prompt store (see history.h).
  *
- * Layout of a record in a block: prompt_id NUL summary NUL deflated-text.
+ * Layout of a record in a block: prompt_id NUL, then one raw-deflate
+ * stream of the summary followed by the entry text.
  * Blocks are anonymous mappings of at least BLOCK_BYTES, each starting with
  * its cd_hblock header; a record never spans two blocks.
  */
@@ -43,7 +44,9 @@ static const char zdict[] =
     "[\"execution_cached\", {\"nodes\": [], \"prompt_id\": \"\", \"timestamp\": 17}], "
     "[\"execution_success\", {\"prompt_id\": \"\", \"timestamp\": 17}]]}, "
     "\"meta\": {\"9\": {\"node_id\": \"9\", \"display_node\": \"9\", \"parent_node\": null, "
-    "\"real_node_id\": \"9\"}}}";
+    "\"real_node_id\": \"9\"}}}"
+    "{\"priority\": 0, \"outputs_count\": 0, \"preview_output\": null, \"execution_error\": null, "
+    "\"error_message\": null, \"workflow_id\": null}";
 
 static uint64_t fnv1a(const char *s)
 {
@@ -57,7 +60,7 @@ static uint64_t fnv1a(const char *s)
 
 static size_t rec_len(const cd_hentry *e)
 {
-    return (size_t)e->id_len + 1 + e->sum_len + 1 + e->zlen;
+    return (size_t)e->id_len + 1 + e->zlen;
 }
 
 static char *rec_ptr(const cd_hentry *e)
@@ -193,27 +196,34 @@ static z_stream *deflater(cd_history *h)
     return z;
 }
 
-/* Deflates text into a new malloc'd buffer (caller frees); NULL on OOM. */
-static unsigned char *deflate_text(cd_history *h, const char *text, size_t len, size_t *zlen)
+/* Deflates summary then text as one stream into a new malloc'd buffer
+ * (caller frees); NULL on OOM. */
+static unsigned char *deflate_record(cd_history *h, const char *summary, size_t sum_len,
+                                     const char *text, size_t len, size_t *zlen)
 {
     z_stream *z = deflater(h);
     if (!z || deflateReset(z) != Z_OK ||
         deflateSetDictionary(z, (const Bytef *)zdict, sizeof(zdict) - 1) != Z_OK)
         return NULL;
-    uLong bound = deflateBound(z, (uLong)len);
-    unsigned char *out = malloc(bound ? bound : 1);
+    uLong bound = deflateBound(z, (uLong)(sum_len + len)) + 16;
+    unsigned char *out = malloc(bound);
     if (!out)
         return NULL;
-    z->next_in = (Bytef *)(uintptr_t)text;
-    z->avail_in = (uInt)len;
     z->next_out = out;
     z->avail_out = (uInt)bound;
-    if (deflate(z, Z_FINISH) != Z_STREAM_END) {
-        free(out);
-        return NULL;
-    }
+    z->next_in = (Bytef *)(uintptr_t)summary;
+    z->avail_in = (uInt)sum_len;
+    if (deflate(z, Z_NO_FLUSH) != Z_OK || z->avail_in != 0)
+        goto fail;
+    z->next_in = (Bytef *)(uintptr_t)text;
+    z->avail_in = (uInt)len;
+    if (deflate(z, Z_FINISH) != Z_STREAM_END)
+        goto fail;
     *zlen = bound - z->avail_out;
     return out;
+fail:
+    free(out);
+    return NULL;
 }
 
 /* An inflate stream shared by the entries one read writes. */
@@ -222,7 +232,9 @@ typedef struct zin {
     int ready;
 } zin;
 
-static int inflate_append(zin *zi, const cd_hentry *e, cd_buf *out)
+/* Inflates the record's stream, drops its first `skip` bytes and appends
+ * the next `len` to `out`.  0 or -1 (out unchanged but for capacity). */
+static int inflate_span(zin *zi, const cd_hentry *e, size_t skip, size_t len, cd_buf *out)
 {
     if (!zi->ready) {
         memset(&zi->z, 0, sizeof(zi->z));
@@ -234,20 +246,32 @@ static int inflate_append(zin *zi, const cd_hentry *e, cd_buf *out)
     }
     if (inflateSetDictionary(&zi->z, (const Bytef *)zdict, sizeof(zdict) - 1) != Z_OK)
         return -1;
-    /* Inflate straight into the buffer's tail. */
-    size_t at = out->len;
-    if (cd_buf_reserve(out, e->text_len) < 0)
-        return -1;
-    zi->z.next_in = (Bytef *)(rec_ptr(e) + e->id_len + 1 + e->sum_len + 1);
+    zi->z.next_in = (Bytef *)(rec_ptr(e) + e->id_len + 1);
     zi->z.avail_in = e->zlen;
+    int rc = Z_OK;
+    unsigned char scratch[512];
+    while (skip && rc == Z_OK) {
+        size_t k = skip < sizeof(scratch) ? skip : sizeof(scratch);
+        zi->z.next_out = scratch;
+        zi->z.avail_out = (uInt)k;
+        rc = inflate(&zi->z, Z_SYNC_FLUSH);
+        skip -= k - zi->z.avail_out;
+    }
+    if (skip)
+        return -1;
+    /* the wanted bytes go straight into the buffer's tail */
+    size_t at = out->len;
+    if (cd_buf_reserve(out, len) < 0)
+        return -1;
     zi->z.next_out = (Bytef *)out->data + at;
-    zi->z.avail_out = e->text_len;
-    int rc = inflate(&zi->z, Z_FINISH);
-    if (rc != Z_STREAM_END || zi->z.avail_out != 0) {
+    zi->z.avail_out = (uInt)len;
+    while (zi->z.avail_out && rc == Z_OK)
+        rc = inflate(&zi->z, Z_SYNC_FLUSH);
+    if (zi->z.avail_out != 0 || (rc != Z_OK && rc != Z_STREAM_END)) {
         out->data[at] = '\0';
         return -1;
     }
-    out->len = at + e->text_len;
+    out->len = at + len;
     out->data[out->len] = '\0';
     return 0;
 }
@@ -291,10 +315,6 @@ const char *cd_hentry_id(const cd_hentry *e)
     return rec_ptr(e);
 }
 
-const char *cd_hentry_summary(const cd_hentry *e)
-{
-    return rec_ptr(e) + e->id_len + 1;
-}
 
 static long find(const cd_history *h, const char *id)
 {
@@ -344,9 +364,9 @@ int cd_history_put(cd_history *h, const char *prompt_id, const cd_hjob *job,
                    const char *summary, const char *text, size_t text_len)
 {
     size_t id_len = strlen(prompt_id), sum_len = strlen(summary), zlen = 0;
-    if (text_len > UINT32_MAX || id_len > UINT32_MAX / 4 || sum_len > UINT32_MAX / 4)
+    if (text_len > UINT32_MAX / 2 || id_len > UINT32_MAX / 4 || sum_len > UINT32_MAX / 4)
         return -1;
-    unsigned char *z = deflate_text(h, text, text_len, &zlen);
+    unsigned char *z = deflate_record(h, summary, sum_len, text, text_len, &zlen);
     if (!z || zlen > UINT32_MAX)
         goto fail;
     long i = find(h, prompt_id);
@@ -369,8 +389,7 @@ int cd_history_put(cd_history *h, const char *prompt_id, const cd_hjob *job,
     e.off = b->used;
     char *p = rec_ptr(&e);
     memcpy(p, prompt_id, id_len + 1);
-    memcpy(p + id_len + 1, summary, sum_len + 1);
-    memcpy(p + id_len + 1 + sum_len + 1, z, zlen);
+    memcpy(p + id_len + 1, z, zlen);
     b->used += n;
     b->live += n;
     h->live += n;
@@ -398,13 +417,21 @@ static int write_pair(zin *zi, const cd_hentry *e, cd_buf *out)
     const char *id = cd_hentry_id(e);
     if (cd_json_dump_string(out, id, e->id_len) < 0 || cd_buf_puts(out, ": ") < 0)
         return -1;
-    return inflate_append(zi, e, out);
+    return inflate_span(zi, e, e->sum_len, e->text_len, out);
 }
 
 int cd_hentry_text(const cd_hentry *e, cd_buf *out)
 {
     zin zi = {.ready = 0};
-    int rc = inflate_append(&zi, e, out);
+    int rc = inflate_span(&zi, e, e->sum_len, e->text_len, out);
+    zin_end(&zi);
+    return rc;
+}
+
+int cd_hentry_summary(const cd_hentry *e, cd_buf *out)
+{
+    zin zi = {.ready = 0};
+    int rc = inflate_span(&zi, e, 0, e->sum_len, out);
     zin_end(&zi);
     return rc;
 }

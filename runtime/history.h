@@ -14,14 +14,14 @@
  *     alone (hstore_* in history.c), so entries never pin heap pages among
  *     the worker's short-lived allocations and a cleared or evicted
  *     history goes straight back to the system;
- *   - the entry text is raw-deflated against a preset dictionary of
- *     ComfyUI's history keys (a 700-byte entry keeps ~200 bytes) and
- *     inflated when it is read (GET /history, /api/jobs/{id});
+ *   - the jobs summary and the entry text are raw-deflated, as one
+ *     stream, against a preset dictionary of ComfyUI's history keys (a
+ *     700-byte entry and its summary keep ~200 bytes) and inflated when
+ *     read (GET /history, /api/jobs);
  *   - blocks whose records were all removed are unmapped at once, and the
  *     store compacts itself when less than half of its mapped bytes are
  *     live, so mapped memory stays below twice the live bytes plus a block.
- * Record pointers (cd_hentry_id, cd_hentry_summary) are valid until the
- * next put, delete or clear.
+ * cd_hentry_id's pointer is valid until the next put, delete or clear.
  *
  * Not thread-safe: the executor guards it with its mutex.
  */
@@ -59,9 +59,9 @@ typedef struct cd_hentry {
     struct cd_hblock *blk;        /* the block holding the record (the store's) */
     size_t off;                   /* record start within the block            */
     uint64_t id_hash;             /* FNV-1a of prompt_id: lookups compare it first */
-    uint32_t id_len, sum_len;     /* stored raw, each NUL-terminated          */
-    uint32_t zlen;                /* deflated entry text bytes                */
-    uint32_t text_len;            /* the entry text's inflated length         */
+    uint32_t id_len;              /* stored raw, NUL-terminated               */
+    uint32_t zlen;                /* deflated bytes that follow it            */
+    uint32_t sum_len, text_len;   /* inflated lengths of summary and text     */
 } cd_hentry;
 
 typedef struct cd_history {
@@ -85,7 +85,7 @@ void cd_history_clear(cd_history *h);
  * summary {"priority", "outputs_count", "preview_output",
  * "execution_error"} and `text` the ComfyUI entry {"prompt", "outputs",
  * "status", "meta"}, both JSON text, copied.  0, or -1 when memory runs
- * out or the text is over 4 GiB (the history is then unchanged). */
+ * out or the text is over 2 GiB (the history is then unchanged). */
 int cd_history_put(cd_history *h, const char *prompt_id, const cd_hjob *job,
                    const char *summary, const char *text, size_t text_len);
 /* Borrowed, or NULL. */
@@ -93,10 +93,11 @@ const cd_hentry *cd_history_get(const cd_history *h, const char *prompt_id);
 /* Removes one id; 1 if it was there. */
 int cd_history_delete(cd_history *h, const char *prompt_id);
 
-/* An entry's prompt_id and jobs summary (NUL-terminated, borrowed). */
+/* An entry's prompt_id (NUL-terminated, borrowed). */
 const char *cd_hentry_id(const cd_hentry *e);
-const char *cd_hentry_summary(const cd_hentry *e);
-/* Appends the entry's text (inflated) to `out`.  0 or -1. */
+/* Append the entry's jobs summary / ComfyUI text (inflated) to `out`.
+ * 0 or -1. */
+int cd_hentry_summary(const cd_hentry *e, cd_buf *out);
 int cd_hentry_text(const cd_hentry *e, cd_buf *out);
 
 /* GET /history selection (§1.15): writes {id: entry, ...} to `out`.

@@ -90,7 +90,11 @@ static void test_round_trip(void)
     CHECK(same_text(&h, 4, empty));
     const cd_hentry *e = cd_history_get(&h, "id-1");
     CHECK(e && strcmp(cd_hentry_id(e), "id-1") == 0);
-    CHECK_STR(e ? cd_hentry_summary(e) : NULL, "{\"priority\": 1}");
+    cd_buf sb;
+    cd_buf_init(&sb, 1024);
+    CHECK(e && cd_hentry_summary(e, &sb) == 0);
+    CHECK_STR(sb.data, "{\"priority\": 1}");
+    cd_buf_free(&sb);
     CHECK(e && e->job.seq == 1 && e->job.state == CD_JOB_COMPLETED);
     /* the small entry is stored deflated */
     CHECK(e && e->zlen * 2 < e->text_len);
