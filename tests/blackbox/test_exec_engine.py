@@ -4,6 +4,7 @@ caching across prompts by signature, interrupt (global and by prompt_id),
 queue front/delete/clear, history windows and the history limit, and the
 jobs API.  Uses the `testing` pack (skipped when it was not built) and the
 core pack's SaveImage."""
+import random
 import time
 
 import pytest
@@ -271,3 +272,38 @@ def test_exec_jobs_api(server, ws_client):
     assert requests.get(server + "/api/jobs/never-seen").status_code == 404
     lst = requests.get(server + "/api/jobs?status=completed&limit=1").json()
     assert len(lst["jobs"]) == 1 and lst["pagination"]["total"] >= 1
+
+
+def test_exec_history_large_entries_round_trip(server, ws_client):
+    """History entries are stored deflated in a block store (history.h):
+    the frontend's workflow in extra_pnginfo, here ~900 kB with ~100 kB of
+    random ids so that even deflated it is bigger than a 64 kB store block,
+    and a unicode-heavy one, come back byte for byte from
+    /history, /history/{id} and /api/jobs/{id}; deleting entries leaves the
+    others intact."""
+    need_testing(server)
+    c = ws_client()
+    graph = {"1": {"class_type": "TestOutputNodeWithSocketOutput",
+                   "inputs": {"image": ["2", 0], "value": 1.0}}, "2": stub()}
+    rnd = random.Random(4)
+    nodes = [{"id": i, "type": "KSampler", "pos": [i * 1.5, -i], "title": "%032x" % rnd.getrandbits(128),
+              "widgets_values": [i, "euler", "normal", 1.0]} for i in range(6000)]
+    big = {"extra_pnginfo": {"workflow": {"nodes": nodes, "links": [[i, i, 0, i + 1, 0, "MODEL"] for i in range(500)]}}}
+    uni = {"extra_pnginfo": {"workflow": {"note": "ünïcødé ✓ 🎨 " * 200, "nodes": []}}}
+    ids = []
+    for extra in (big, uni, {}):
+        pid, _ = run(server, c, graph, extra_data=extra)
+        ids.append(pid)
+    whole = requests.get(server + "/history").json()
+    for pid, extra in zip(ids, (big, uni, {})):
+        one = requests.get(server + f"/history/{pid}").json()
+        assert one[pid] == whole[pid]
+        want = dict(extra, client_id=c.sid)
+        assert one[pid]["prompt"][3] == want
+        assert one[pid]["status"]["status_str"] == "success"
+        job = requests.get(server + f"/api/jobs/{pid}").json()
+        assert job["id"] == pid and job["status"] == "completed"
+    requests.post(server + "/history", json={"delete": [ids[0]]})
+    assert requests.get(server + f"/history/{ids[0]}").json() == {}
+    assert requests.get(server + f"/history/{ids[1]}").json()[ids[1]]["prompt"][3]["extra_pnginfo"] == uni["extra_pnginfo"]
+    assert requests.get(server + f"/api/jobs/{ids[0]}").status_code == 404
