@@ -524,7 +524,7 @@ int cd_executor_get_history_item(cd_executor *ex, const char *id, cd_buf *out)
 {
     pthread_mutex_lock(&ex->mu);
     const cd_hentry *e = id ? cd_history_get(&ex->hist, id) : NULL;
-    int rc = e ? cd_hentry_write(e, out) : cd_buf_puts(out, "{}");
+    int rc = e ? cd_history_write_entry(&ex->hist, e, out) : cd_buf_puts(out, "{}");
     pthread_mutex_unlock(&ex->mu);
     return rc == 0 ? 200 : err500(out);
 }
@@ -755,12 +755,13 @@ static struct json_object *parse_text(const char *t, size_t n)
     return t ? cd_json_parse(t, n, 512, err, sizeof(err)) : NULL;
 }
 
-/* A history entry's jobs summary, parsed (new reference), or NULL. */
-static struct json_object *entry_summary(const cd_hentry *e)
+/* A history entry's jobs summary, parsed (new reference), or NULL.  Under
+ * the executor's lock. */
+static struct json_object *entry_summary(cd_history *h, const cd_hentry *e)
 {
     cd_buf t;
     cd_buf_init(&t, (size_t)e->sum_len + 1);
-    struct json_object *o = cd_hentry_summary(e, &t) == 0 ? parse_text(t.data, t.len) : NULL;
+    struct json_object *o = cd_history_summary(h, e, &t) == 0 ? parse_text(t.data, t.len) : NULL;
     cd_buf_free(&t);
     return o;
 }
@@ -868,7 +869,7 @@ int cd_executor_get_jobs(cd_executor *ex, const char *query, cd_buf *out)
     for (size_t i = 0; i < ex->hist.n; i++) {
         const cd_hentry *e = &ex->hist.v[i];
         const cd_hjob *jb = &e->job;
-        struct json_object *sum = entry_summary(e);
+        struct json_object *sum = entry_summary(&ex->hist, e);
         rows[n++] = (jrow){job_json(cd_hentry_id(e), jb->state, jb->created_ms, jb->started_ms,
                                     jb->finished_ms, sum, NULL, NULL, 0),
                            by_duration ? jb->finished_ms - jb->started_ms : jb->created_ms, jb->seq};
@@ -946,11 +947,11 @@ int cd_executor_get_job(cd_executor *ex, const char *id, cd_buf *out)
             const cd_hjob *jb = &e->job;
             cd_buf t;
             cd_buf_init(&t, (size_t)e->text_len + 1);
-            struct json_object *entry = cd_hentry_text(e, &t) == 0 ? parse_text(t.data, t.len) : NULL;
+            struct json_object *entry = cd_history_text(&ex->hist, e, &t) == 0 ? parse_text(t.data, t.len) : NULL;
             cd_buf_free(&t);
             struct json_object *item = json_object_object_get(entry, "prompt");
             j = job_json(cd_hentry_id(e), jb->state, jb->created_ms, jb->started_ms, jb->finished_ms,
-                         entry_summary(e), item, entry, 1);
+                         entry_summary(&ex->hist, e), item, entry, 1);
             json_object_put(entry);
         } else if (ex->running && strcmp(ex->running->prompt_id, id) == 0) {
             struct json_object *ij = parse_text(ex->running->text, ex->running->len);

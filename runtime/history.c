@@ -226,36 +226,40 @@ fail:
     return NULL;
 }
 
-/* An inflate stream shared by the entries one read writes. */
-typedef struct zin {
-    z_stream z;
-    int ready;
-} zin;
+/* The inflate state every read reuses (made at the first read, ~11 kB). */
+static z_stream *inflater(cd_history *h)
+{
+    if (h->zinf)
+        return h->zinf;
+    z_stream *z = calloc(1, sizeof(*z));
+    if (!z)
+        return NULL;
+    if (inflateInit2(z, -Z_WBITS) != Z_OK) {
+        free(z);
+        return NULL;
+    }
+    h->zinf = z;
+    return z;
+}
 
 /* Inflates the record's stream, drops its first `skip` bytes and appends
  * the next `len` to `out`.  0 or -1 (out unchanged but for capacity). */
-static int inflate_span(zin *zi, const cd_hentry *e, size_t skip, size_t len, cd_buf *out)
+static int inflate_span(cd_history *h, const cd_hentry *e, size_t skip, size_t len, cd_buf *out)
 {
-    if (!zi->ready) {
-        memset(&zi->z, 0, sizeof(zi->z));
-        if (inflateInit2(&zi->z, -Z_WBITS) != Z_OK)
-            return -1;
-        zi->ready = 1;
-    } else if (inflateReset(&zi->z) != Z_OK) {
+    z_stream *z = inflater(h);
+    if (!z || inflateReset(z) != Z_OK ||
+        inflateSetDictionary(z, (const Bytef *)zdict, sizeof(zdict) - 1) != Z_OK)
         return -1;
-    }
-    if (inflateSetDictionary(&zi->z, (const Bytef *)zdict, sizeof(zdict) - 1) != Z_OK)
-        return -1;
-    zi->z.next_in = (Bytef *)(rec_ptr(e) + e->id_len + 1);
-    zi->z.avail_in = e->zlen;
+    z->next_in = (Bytef *)(rec_ptr(e) + e->id_len + 1);
+    z->avail_in = e->zlen;
     int rc = Z_OK;
     unsigned char scratch[512];
     while (skip && rc == Z_OK) {
         size_t k = skip < sizeof(scratch) ? skip : sizeof(scratch);
-        zi->z.next_out = scratch;
-        zi->z.avail_out = (uInt)k;
-        rc = inflate(&zi->z, Z_SYNC_FLUSH);
-        skip -= k - zi->z.avail_out;
+        z->next_out = scratch;
+        z->avail_out = (uInt)k;
+        rc = inflate(z, Z_SYNC_FLUSH);
+        skip -= k - z->avail_out;
     }
     if (skip)
         return -1;
@@ -263,24 +267,17 @@ static int inflate_span(zin *zi, const cd_hentry *e, size_t skip, size_t len, cd
     size_t at = out->len;
     if (cd_buf_reserve(out, len) < 0)
         return -1;
-    zi->z.next_out = (Bytef *)out->data + at;
-    zi->z.avail_out = (uInt)len;
-    while (zi->z.avail_out && rc == Z_OK)
-        rc = inflate(&zi->z, Z_SYNC_FLUSH);
-    if (zi->z.avail_out != 0 || (rc != Z_OK && rc != Z_STREAM_END)) {
+    z->next_out = (Bytef *)out->data + at;
+    z->avail_out = (uInt)len;
+    while (z->avail_out && rc == Z_OK)
+        rc = inflate(z, Z_SYNC_FLUSH);
+    if (z->avail_out != 0 || (rc != Z_OK && rc != Z_STREAM_END)) {
         out->data[at] = '\0';
         return -1;
     }
     out->len = at + len;
     out->data[out->len] = '\0';
     return 0;
-}
-
-static void zin_end(zin *zi)
-{
-    if (zi->ready)
-        inflateEnd(&zi->z);
-    zi->ready = 0;
 }
 
 /* ---- entries ---------------------------------------------------------------- */
@@ -307,6 +304,11 @@ void cd_history_free(cd_history *h)
         deflateEnd(h->zdef);
         free(h->zdef);
         h->zdef = NULL;
+    }
+    if (h->zinf) {
+        inflateEnd(h->zinf);
+        free(h->zinf);
+        h->zinf = NULL;
     }
 }
 
@@ -412,60 +414,48 @@ fail:
 
 /* ---- reading ---------------------------------------------------------------- */
 
-static int write_pair(zin *zi, const cd_hentry *e, cd_buf *out)
+static int write_pair(cd_history *h, const cd_hentry *e, cd_buf *out)
 {
     const char *id = cd_hentry_id(e);
     if (cd_json_dump_string(out, id, e->id_len) < 0 || cd_buf_puts(out, ": ") < 0)
         return -1;
-    return inflate_span(zi, e, e->sum_len, e->text_len, out);
+    return inflate_span(h, e, e->sum_len, e->text_len, out);
 }
 
-int cd_hentry_text(const cd_hentry *e, cd_buf *out)
+int cd_history_text(cd_history *h, const cd_hentry *e, cd_buf *out)
 {
-    zin zi = {.ready = 0};
-    int rc = inflate_span(&zi, e, e->sum_len, e->text_len, out);
-    zin_end(&zi);
-    return rc;
+    return inflate_span(h, e, e->sum_len, e->text_len, out);
 }
 
-int cd_hentry_summary(const cd_hentry *e, cd_buf *out)
+int cd_history_summary(cd_history *h, const cd_hentry *e, cd_buf *out)
 {
-    zin zi = {.ready = 0};
-    int rc = inflate_span(&zi, e, 0, e->sum_len, out);
-    zin_end(&zi);
-    return rc;
+    return inflate_span(h, e, 0, e->sum_len, out);
 }
 
-int cd_hentry_write(const cd_hentry *e, cd_buf *out)
+int cd_history_write_entry(cd_history *h, const cd_hentry *e, cd_buf *out)
 {
-    zin zi = {.ready = 0};
-    int rc = cd_buf_putc(out, '{') < 0 || write_pair(&zi, e, out) < 0 || cd_buf_putc(out, '}') < 0;
-    zin_end(&zi);
-    return rc ? -1 : 0;
+    if (cd_buf_putc(out, '{') < 0 || write_pair(h, e, out) < 0)
+        return -1;
+    return cd_buf_putc(out, '}');
 }
 
-int cd_history_write(const cd_history *h, long max_items, long offset, cd_buf *out)
+int cd_history_write(cd_history *h, long max_items, long offset, cd_buf *out)
 {
     if (offset < 0 && max_items >= 0)
         offset = (long)h->n - max_items;
-    zin zi = {.ready = 0};
-    int rc = -1;
     if (cd_buf_putc(out, '{') < 0)
-        goto out;
+        return -1;
     long count = 0;
     for (size_t i = 0; i < h->n; i++) {
         if ((long)i < offset)
             continue;
-        if ((count && cd_buf_puts(out, ", ") < 0) || write_pair(&zi, &h->v[i], out) < 0)
-            goto out;
+        if ((count && cd_buf_puts(out, ", ") < 0) || write_pair(h, &h->v[i], out) < 0)
+            return -1;
         count++;
         if (max_items >= 0 && count >= max_items)
             break;
     }
-    rc = cd_buf_putc(out, '}');
-out:
-    zin_end(&zi);
-    return rc;
+    return cd_buf_putc(out, '}');
 }
 
 size_t cd_history_mapped_bytes(const cd_history *h)

@@ -73,6 +73,7 @@ typedef struct cd_history {
     struct cd_hblock *blocks, *tail;
     size_t mapped, live;
     void *zdef;       /* deflate state, made at the first put (~50 kB); owned */
+    void *zinf;       /* inflate state, made at the first read (~11 kB); owned */
 } cd_history;
 
 void cd_history_init(cd_history *h, long max);
@@ -95,16 +96,20 @@ int cd_history_delete(cd_history *h, const char *prompt_id);
 
 /* An entry's prompt_id (NUL-terminated, borrowed). */
 const char *cd_hentry_id(const cd_hentry *e);
+
+/* Readers.  They take the history itself, not const: they share its
+ * inflate state (so they need the same lock as the writers). */
+
 /* Append the entry's jobs summary / ComfyUI text (inflated) to `out`.
  * 0 or -1. */
-int cd_hentry_summary(const cd_hentry *e, cd_buf *out);
-int cd_hentry_text(const cd_hentry *e, cd_buf *out);
+int cd_history_summary(cd_history *h, const cd_hentry *e, cd_buf *out);
+int cd_history_text(cd_history *h, const cd_hentry *e, cd_buf *out);
 
 /* GET /history selection (§1.15): writes {id: entry, ...} to `out`.
  * max_items < 0: not given; offset < 0: the default.  0 or -1. */
-int cd_history_write(const cd_history *h, long max_items, long offset, cd_buf *out);
+int cd_history_write(cd_history *h, long max_items, long offset, cd_buf *out);
 /* Writes {id: entry} for one entry.  0 or -1. */
-int cd_hentry_write(const cd_hentry *e, cd_buf *out);
+int cd_history_write_entry(cd_history *h, const cd_hentry *e, cd_buf *out);
 
 /* Bytes the store maps for records, and of those the live ones (for
  * tests and benchmarks). */
