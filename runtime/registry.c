@@ -299,7 +299,10 @@ static class_block *class_make(cd_registry *r, const cd_pack *pack,
             ci->raw_link = json_true(ci->options, "rawLink");
             ci->force_input = json_true(ci->options, "forceInput");
         }
-        if (strcmp(c->type, "COMBO") == 0 && !c->choices && !c->choices_fn) {
+        /* A list-less COMBO is allowed only printed as a type:
+         * ["COMBO", {options}], as ComfyUI's LoadImageOutput declares. */
+        if (strcmp(c->type, "COMBO") == 0 && !c->choices && !c->choices_fn &&
+            !c->combo_as_type) {
             struct json_object *o;
             if (!ci->options || !json_object_object_get_ex(ci->options, "options", &o) ||
                 json_object_get_type(o) != json_type_array) {

@@ -1,6 +1,6 @@
 /*
  * nodes_io.c — the file nodes of ComfyUI's nodes.py: SaveImage,
- * PreviewImage, LoadImage and LoadImageMask.
+ * PreviewImage, LoadImage, LoadImageMask and LoadImageOutput.
  *
  * LoadImage's COMBO is the sorted list of image files at the top of the
  * input directory, computed when /object_info is built (network thread)
@@ -227,6 +227,17 @@ static int load_image_validate(comfy_call *call)
 }
 
 static const char *const validates_image[] = { "image", NULL };
+
+/* LoadImageOutput: LoadImage's node over the output folder.  Its COMBO
+ * has no list; the frontend fills it from /internal/files/output with
+ * "name [output]" values, which annotated_path resolves. */
+static const comfy_input_def load_output_inputs[] = {
+    { sizeof(comfy_input_def), "image", "COMBO", COMFY_REQUIRED,
+      "{\"image_upload\": true, \"image_folder\": \"output\", "
+      "\"remote\": {\"route\": \"/internal/files/output\", "
+      "\"refresh_button\": true, \"control_after_refresh\": \"first\"}}",
+      NULL, NULL, NULL, 1 },
+};
 
 static const comfy_input_def load_image_inputs[] = {
     { sizeof(comfy_input_def), "image", "COMBO", COMFY_REQUIRED,
@@ -549,6 +560,16 @@ static const comfy_node_def io_nodes[] = {
       .module = "nodes", .inputs = load_mask_inputs, .n_inputs = 2,
       .outputs = mask_outputs, .n_outputs = 1,
       .execute = load_mask_execute, .is_changed = load_image_changed,
+      .validate_inputs = load_image_validate, .validates = validates_image },
+    { .size = sizeof(comfy_node_def), .name = "LoadImageOutput",
+      .display_name = "Load Image (from Outputs)", .category = "image",
+      .description = "Load an image from the output folder. When the "
+      "refresh button is clicked, the node will update the image list and "
+      "automatically select the first image, allowing for easy iteration.",
+      .module = "nodes", .inputs = load_output_inputs, .n_inputs = 1,
+      .outputs = load_image_outputs, .n_outputs = 2,
+      .flags = COMFY_NODE_EXPERIMENTAL,
+      .execute = load_image_execute, .is_changed = load_image_changed,
       .validate_inputs = load_image_validate, .validates = validates_image },
 };
 

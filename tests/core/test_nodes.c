@@ -71,6 +71,7 @@ static void test_catalogue(void)
 {
     static const char *const names[] = {
         "SaveImage", "PreviewImage", "LoadImage", "LoadImageMask",
+        "LoadImageOutput",
         "ImageScale", "ImageScaleBy", "ImageInvert", "ImageBatch",
         "ImagePadForOutpaint", "EmptyImage", "ImageBlend", "ImageBlur",
         "ImageSharpen", "ImageScaleToTotalPixels", "ImageCompositeMasked",

@@ -21,6 +21,10 @@ METHODS = ["nearest-exact", "bilinear", "area", "bicubic", "lanczos"]
 IMAGE_FILES = ["a.png"]
 ALL_FILES = ["a.png", "b.txt"]
 SAVE_DESC = "Saves the input images to your ComfyUI output directory."
+LOAD_OUTPUT_DESC = ("Load an image from the output folder. When the refresh "
+                    "button is clicked, the node will update the image list "
+                    "and automatically select the first image, allowing for "
+                    "easy iteration.")
 PREFIX_TIP = ("The prefix for the file to save. This may include formatting "
               "information such as %date:yyyy-MM-dd% or %Empty Latent "
               "Image.width% to include values from nodes.")
@@ -119,6 +123,15 @@ CLASSES = [
     v1("LoadImageMask", "Load Image (as Mask)", "mask", "nodes",
        {"image": (ALL_FILES, {"image_upload": True}),
         "channel": (["alpha", "red", "green", "blue"],)}, ["MASK"]),
+    # EXPERIMENTAL = True: server.py appends "experimental": true
+    dict(v1("LoadImageOutput", "Load Image (from Outputs)", "image", "nodes",
+            {"image": ("COMBO", {
+                "image_upload": True, "image_folder": "output",
+                "remote": {"route": "/internal/files/output",
+                           "refresh_button": True,
+                           "control_after_refresh": "first"}})},
+            ["IMAGE", "MASK"], description=LOAD_OUTPUT_DESC),
+         experimental=True),
     v1("ImageScale", "Upscale Image", "image/upscaling", "nodes",
        {"image": IMG, "upscale_method": (METHODS,),
         "width": integer(512, 0, MAX, 1), "height": integer(512, 0, MAX, 1),
@@ -196,6 +209,23 @@ CLASSES = [
     v1("ImageFromBatch", None, "image/batch", IMAGES,
        {"image": IMG, "batch_index": integer(0, 0, 4095),
         "length": integer(1, 1, 4096)}, ["IMAGE"]),
+    v1("ImageStitch", None, "image/transform", IMAGES,
+       {"image1": IMG,
+        "direction": (["right", "down", "left", "up"], {"default": "right"}),
+        "match_image_size": ("BOOLEAN", {"default": True}),
+        "spacing_width": integer(0, 0, 1024, 2),
+        "spacing_color": (["white", "black", "red", "green", "blue"],
+                          {"default": "white"})},
+       ["IMAGE"], optional={"image2": IMG},
+       description="\nStitches image2 to image1 in the specified "
+                   "direction.\nIf image2 is not provided, returns image1 "
+                   "unchanged.\nOptional spacing can be added between "
+                   "images.\n"),
+    v1("ResizeAndPadImage", None, "image/transform", IMAGES,
+       {"image": IMG, "target_width": WH, "target_height": WH,
+        "padding_color": (["white", "black"],),
+        "interpolation": (["area", "bicubic", "nearest-exact", "bilinear",
+                           "lanczos"],)}, ["IMAGE"]),
     v1("GetImageSize", "Get Image Size", "image", IMAGES, {"image": IMG},
        ["INT", "INT", "INT"], {"unique_id": "UNIQUE_ID"},
        description="Returns width and height of the image, and passes it "
