@@ -78,7 +78,8 @@ static void test_catalogue(void)
         "MaskToImage", "ImageToMask", "ImageColorToMask", "SolidMask",
         "InvertMask", "CropMask", "MaskComposite", "FeatherMask", "GrowMask",
         "ThresholdMask", "MaskPreview", "RebatchImages", "ImageCrop",
-        "RepeatImageBatch", "ImageFromBatch", "GetImageSize", "ImageRotate",
+        "RepeatImageBatch", "ImageFromBatch", "ImageStitch",
+        "ResizeAndPadImage", "GetImageSize", "ImageRotate",
         "ImageFlip", "ImageScaleToMaxDimension", "PrimitiveString", "PrimitiveStringMultiline",
         "PrimitiveInt", "PrimitiveFloat", "PrimitiveBoolean",
     };

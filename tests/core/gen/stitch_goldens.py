@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Writes the goldens of tests/core/test_stitch.c by running ComfyUI's own
+ImageStitch, ResizeAndPadImage, SaveAnimatedWEBP and SaveAnimatedPNG code
+(comfy_extras/nodes_images.py of ComfyUI a125cd84, with the real
+comfy.utils.common_upscale) on small deterministic inputs.
+
+nodes_images.py imports ComfyUI's `nodes` and `server` modules, which pull
+in the whole model stack; this script puts two small replacement modules
+in their place (MAX_RESOLUTION and a PromptServer name are all the file
+uses of them) and imports the rest for real.
+
+Run from a venv outside the repo with torch, numpy, Pillow 9.4, safetensors
+and einops (the modules comfy.utils imports):
+    /work/venvs/core/bin/python tests/core/gen/stitch_goldens.py [COMFYUI]
+COMFYUI defaults to /work/ref/ComfyUI.  Outputs (raw little-endian
+float32, channels last) go to tests/core/data/stitch_*.f32 and pad_*.f32;
+stitch_goldens.txt lists each case with its output shape, and
+animated_exif.bin is the EXIF chunk PIL writes for SaveAnimatedWEBP.
+"""
+import json
+import os
+import sys
+import tempfile
+import types
+
+import numpy as np
+import torch
+
+REF = sys.argv[1] if len(sys.argv) > 1 else "/work/ref/ComfyUI"
+sys.path.insert(0, REF)
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+
+nodes_mod = types.ModuleType("nodes")
+nodes_mod.MAX_RESOLUTION = 16384
+sys.modules["nodes"] = nodes_mod
+server_mod = types.ModuleType("server")
+server_mod.PromptServer = object
+sys.modules["server"] = server_mod
+
+import comfy_extras.nodes_images as ni  # noqa: E402
+import folder_paths  # noqa: E402
+
+
+def test_image(b, h, w, c, salt=0):
+    """[b, h, w, c] float32: ((x*7 + y*13 + ch*29 + n*3 + salt) % 17) / 16,
+    the formula test_stitch.c reproduces."""
+    n, y, x, ch = np.meshgrid(np.arange(b), np.arange(h), np.arange(w),
+                              np.arange(c), indexing="ij")
+    v = ((x * 7 + y * 13 + ch * 29 + n * 3 + salt) % 17) / 16.0
+    return torch.from_numpy(v.astype(np.float32))
+
+
+def save(name, t):
+    arr = np.ascontiguousarray(t.numpy().astype("<f4"))
+    with open(os.path.join(OUT, name), "wb") as f:
+        f.write(arr.tobytes())
+    return list(arr.shape)
+
+
+# name, image1 shape, image2 shape (or None), direction, match, spacing, colour
+STITCH = [
+    ("stitch_right_match", (2, 6, 5, 3), (1, 4, 7, 3), "right", True, 0,
+     "white"),
+    ("stitch_down_match_red", (1, 5, 6, 4), (1, 3, 3, 3), "down", True, 3,
+     "red"),
+    ("stitch_left_pad_black", (1, 4, 3, 3), (2, 7, 5, 3), "left", False, 2,
+     "black"),
+    ("stitch_up_pad_green", (1, 3, 4, 3), (1, 2, 7, 4), "up", False, 2,
+     "green"),
+    ("stitch_left_match_blue", (3, 9, 4, 4), (2, 5, 8, 4), "left", True, 5,
+     "blue"),
+    ("stitch_right_pad_white", (1, 2, 3, 3), (1, 5, 2, 3), "right", False,
+     4, "white"),
+    ("stitch_down_pad_white_gray", (1, 2, 3, 1), (1, 3, 5, 3), "down", False,
+     2, "white"),
+]
+
+# name, image shape, target w, target h, padding colour, interpolation
+PAD = [("pad_%s" % m, (2, 5, 7, 3), 9, 8, "black", m)
+       for m in ["area", "bicubic", "nearest-exact", "bilinear", "lanczos"]]
+PAD += [("pad_down_%s" % m, (1, 10, 6, 4), 4, 4, "white", m)
+        for m in ["area", "bilinear", "lanczos"]]
+
+
+def main():
+    lines = []
+    st = ni.ImageStitch()
+    for name, s1, s2, d, match, sp, col in STITCH:
+        i1 = test_image(*s1)
+        i2 = test_image(*s2, salt=5) if s2 else None
+        out = st.stitch(i1, d, match, sp, col, i2)[0]
+        shape = save(name + ".f32", out)
+        lines.append("%s %s" % (name, " ".join(map(str, shape))))
+    rp = ni.ResizeAndPadImage()
+    for name, s, tw, th, col, m in PAD:
+        out = rp.resize_and_pad(test_image(*s), tw, th, col, m)[0]
+        shape = save(name + ".f32", out)
+        lines.append("%s %s" % (name, " ".join(map(str, shape))))
+    with open(os.path.join(OUT, "stitch_goldens.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    # SaveAnimatedWEBP's EXIF block for a known prompt / extra_pnginfo.
+    tmp = tempfile.mkdtemp()
+    folder_paths.output_directory = tmp
+    node = ni.SaveAnimatedWEBP()
+    node.output_dir = tmp
+    prompt = {"1": {"class_type": "X", "inputs": {"a": 1}}}
+    extra = {"workflow": {"nodes": []}, "note": "hi"}
+    ui = node.save_images(test_image(2, 3, 4, 3), 2.0, "anim", True, 80,
+                          "default", prompt=prompt, extra_pnginfo=extra)
+    from PIL import Image
+    path = os.path.join(tmp, ui["ui"]["images"][0]["filename"])
+    with Image.open(path) as im:
+        exif = im.info["exif"]
+    if exif.startswith(b"Exif\x00\x00"):
+        exif = exif[6:]
+    with open(os.path.join(OUT, "animated_exif.bin"), "wb") as f:
+        f.write(exif)
+    print(json.dumps(ui), len(exif))
+
+
+if __name__ == "__main__":
+    main()
