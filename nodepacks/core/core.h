@@ -275,5 +275,7 @@ int core_register_io_nodes(const comfy_host *h, comfy_registrar *reg);
 int core_register_primitives(const comfy_host *h, comfy_registrar *reg);
 /* nodes_stitch.c: ImageStitch, ResizeAndPadImage. */
 int core_register_stitch_nodes(const comfy_host *h, comfy_registrar *reg);
+/* nodes_animated.c: SaveAnimatedWEBP, SaveAnimatedPNG. */
+int core_register_animated_nodes(const comfy_host *h, comfy_registrar *reg);
 
 #endif

@@ -265,12 +265,15 @@ static const comfy_node_def batch_nodes[] = {
          image_out, max_dim_execute),
 };
 
-/* ComfyUI's order puts ImageStitch and ResizeAndPadImage
- * (nodes_stitch.c) between ImageFromBatch and GetImageSize. */
+/* ComfyUI's order puts SaveAnimatedWEBP, SaveAnimatedPNG
+ * (nodes_animated.c), ImageStitch and ResizeAndPadImage (nodes_stitch.c)
+ * between ImageFromBatch and GetImageSize. */
 int core_register_batch_nodes(const comfy_host *h, comfy_registrar *reg)
 {
     for (size_t i = 0; i < sizeof(batch_nodes) / sizeof(batch_nodes[0]); i++) {
         int rc = h->register_node(reg, &batch_nodes[i]);
+        if (!rc && i == 1)
+            rc = core_register_animated_nodes(h, reg);
         if (!rc && i == 1)
             rc = core_register_stitch_nodes(h, reg);
         if (rc)

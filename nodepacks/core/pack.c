@@ -4,7 +4,8 @@
  * Classes are registered in ComfyUI's /object_info order: nodes.py's
  * (SaveImage ... EmptyImage), then comfy_extras.nodes_post_processing,
  * nodes_mask, nodes_rebatch (RebatchImages), nodes_images and
- * nodes_primitive.
+ * nodes_primitive.  Within nodes_images, core_register_batch_nodes puts
+ * the animated savers and ImageStitch/ResizeAndPadImage in their place.
  */
 #include "core.h"
 

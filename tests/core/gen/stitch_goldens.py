@@ -14,8 +14,9 @@ and einops (the modules comfy.utils imports):
     /work/venvs/core/bin/python tests/core/gen/stitch_goldens.py [COMFYUI]
 COMFYUI defaults to /work/ref/ComfyUI.  Outputs (raw little-endian
 float32, channels last) go to tests/core/data/stitch_*.f32 and pad_*.f32;
-stitch_goldens.txt lists each case with its output shape, and
-animated_exif.bin is the EXIF chunk PIL writes for SaveAnimatedWEBP.
+stitch_goldens.txt lists each case with its output shape,
+animated_exif.bin is the EXIF chunk PIL writes for SaveAnimatedWEBP and
+apng_chunks.txt the chunk list of a SaveAnimatedPNG file (UI first).
 """
 import json
 import os
@@ -82,7 +83,45 @@ PAD += [("pad_down_%s" % m, (1, 10, 6, 4), 4, 4, "white", m)
         for m in ["area", "bilinear", "lanczos"]]
 
 
+def node_info(name):
+    """server.py's node_info for a V1 class, from ComfyUI's own class."""
+    c = ni.NODE_CLASS_MAPPINGS[name]
+    info = {"input": c.INPUT_TYPES(),
+            "input_order": {k: list(v.keys())
+                            for k, v in c.INPUT_TYPES().items()},
+            "output": c.RETURN_TYPES,
+            "output_is_list": getattr(c, "OUTPUT_IS_LIST",
+                                      [False] * len(c.RETURN_TYPES)),
+            "name": name,
+            "display_name": name,
+            "description": getattr(c, "DESCRIPTION", ""),
+            "python_module": "comfy_extras.nodes_images",
+            "category": getattr(c, "CATEGORY", "sd"),
+            "output_node": getattr(c, "OUTPUT_NODE", False) is True}
+    info["output_name"] = getattr(c, "RETURN_NAMES", info["output"])
+    order = ["input", "input_order", "output", "output_is_list",
+             "output_name", "name", "display_name", "description",
+             "python_module", "category", "output_node"]
+    return json.loads(json.dumps({k: info[k] for k in order}))
+
+
+def check_object_info():
+    """object_info.txt (from object_info.py) against the real classes."""
+    want = {}
+    with open(os.path.join(OUT, "object_info.txt")) as f:
+        for ln in f:
+            k, v = ln.rstrip("\n").split("\t", 1)
+            want[k] = v
+    for name in ["SaveAnimatedWEBP", "SaveAnimatedPNG", "ImageStitch",
+                 "ResizeAndPadImage"]:
+        got = json.dumps(node_info(name))
+        if want.get(name) != got:
+            sys.exit("object_info.txt differs for %s:\n%s\n%s"
+                     % (name, want.get(name), got))
+
+
 def main():
+    check_object_info()
     lines = []
     st = ni.ImageStitch()
     for name, s1, s2, d, match, sp, col in STITCH:
@@ -117,6 +156,45 @@ def main():
     with open(os.path.join(OUT, "animated_exif.bin"), "wb") as f:
         f.write(exif)
     print(json.dumps(ui), len(exif))
+
+    # SaveAnimatedPNG's chunk layout for four 5x6 RGBA frames: frame 2 has
+    # frame 1's RGB (only alpha differs), frame 3 changes a small box.
+    f0 = test_image(1, 5, 6, 4, 0)[0]
+    f1 = test_image(1, 5, 6, 4, 3)[0]
+    f2 = f1.clone()
+    f2[..., 3] = 1.0
+    f3 = f2.clone()
+    f3[1:3, 2:5, :3] = test_image(1, 5, 6, 4, 7)[0][1:3, 2:5, :3]
+    node = ni.SaveAnimatedPNG()
+    node.output_dir = tmp
+    ui = node.save_images(torch.stack([f0, f1, f2, f3]), 8.0, 9, "apng",
+                          prompt=prompt, extra_pnginfo=extra)
+    path = os.path.join(tmp, ui["ui"]["images"][0]["filename"])
+    with open(path, "rb") as f:
+        data = f.read()
+    lines = [json.dumps(ui)]
+    pos = 8
+    while pos < len(data):
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        typ = data[pos + 4:pos + 8].decode("latin-1")
+        body = data[pos + 8:pos + 8 + n]
+        if typ in ("IDAT", "fdAT"):
+            # the deflate stream is PIL's own; keep the sequence number
+            lines.append(typ + (" " + body[:4].hex() if typ == "fdAT" else ""))
+        else:
+            lines.append(typ + " " + body.hex())
+        pos += 12 + n
+    # PIL's encoder may split a frame's data into several chunks; the test
+    # compares the list with runs of IDAT/fdAT folded into one.
+    folded = []
+    for ln in lines:
+        if ln == "IDAT" and folded and folded[-1] == "IDAT":
+            continue
+        if ln.startswith("fdAT") and folded and folded[-1].startswith("fdAT"):
+            continue
+        folded.append(ln)
+    with open(os.path.join(OUT, "apng_chunks.txt"), "w") as f:
+        f.write("\n".join(folded) + "\n")
 
 
 if __name__ == "__main__":
