@@ -25,6 +25,36 @@
 
 static const comfy_output_def image_out[] = { OUT("IMAGE") };
 
+/* common_upscale without crop, where lanczos also takes 2 channels: PIL
+ * reads an h×w×2 array as "LA" and resizes it premultiplied, exactly as
+ * RGBA with R = G = B = L, so it goes through the RGBA path.  Other
+ * counts than 1 to 4 are refused by PIL's fromarray: COMFY_EINVAL. */
+static int resize(const float *in, int64_t b, int64_t h, int64_t w,
+                  int64_t c, float *out, int64_t oh, int64_t ow, int method)
+{
+    if (method != CORE_LANCZOS || c != 2)
+        return method == CORE_LANCZOS && (c < 1 || c > 4)
+                   ? COMFY_EINVAL
+                   : core_upscale(in, b, h, w, c, out, oh, ow, method, 0);
+    float *rgba = malloc(sizeof(float) * (size_t)(b * h * w * 4));
+    float *res = malloc(sizeof(float) * (size_t)(b * oh * ow * 4));
+    int rc = COMFY_ENOMEM;
+    if (rgba && res) {
+        for (int64_t i = 0; i < b * h * w; i++) {
+            rgba[i * 4] = rgba[i * 4 + 1] = rgba[i * 4 + 2] = in[i * 2];
+            rgba[i * 4 + 3] = in[i * 2 + 1];
+        }
+        rc = core_upscale(rgba, b, h, w, 4, res, oh, ow, CORE_LANCZOS, 0);
+        for (int64_t i = 0; !rc && i < b * oh * ow; i++) {
+            out[i * 2] = res[i * 4];
+            out[i * 2 + 1] = res[i * 4 + 3];
+        }
+    }
+    free(rgba);
+    free(res);
+    return rc;
+}
+
 /* -------------------------------------------------------- ImageStitch */
 
 static const char *const directions[] = { "right", "down", "left", "up",
@@ -107,9 +137,9 @@ static int stitch_execute(comfy_call *call)
                          "image1: %s", msg);
             goto out;
         }
-        if (b.c != 1 && b.c != 3 && b.c != 4) {
+        if (b.c > 4) {
             rc = h->fail(call, "TypeError", "cannot resize an image with "
-                         "%lld channels with lanczos (1, 3 or 4 needed)",
+                         "%lld channels with lanczos (1 to 4 needed)",
                          (long long)b.c);
             goto out;
         }
@@ -118,8 +148,8 @@ static int stitch_execute(comfy_call *call)
             rc = h->fail(call, "RuntimeError", "out of memory");
             goto out;
         }
-        rc = core_upscale(b.data, b.b, b.h, b.w, b.c, resized, th, tw,
-                          CORE_LANCZOS, 0);
+        rc = resize(b.data, b.b, b.h, b.w, b.c, resized, th, tw,
+                    CORE_LANCZOS);
         if (rc) {
             rc = core_fail_status(call, rc, "cannot resize image2");
             goto out;
@@ -250,9 +280,9 @@ static int resize_pad_execute(comfy_call *call)
                      (long long)nh);
         goto out;
     }
-    if (method == CORE_LANCZOS && img.c != 1 && img.c != 3 && img.c != 4) {
+    if (method == CORE_LANCZOS && img.c > 4) {
         rc = h->fail(call, "TypeError", "cannot resize an image with %lld "
-                     "channels with lanczos (1, 3 or 4 needed)",
+                     "channels with lanczos (1 to 4 needed)",
                      (long long)img.c);
         goto out;
     }
@@ -261,8 +291,8 @@ static int resize_pad_execute(comfy_call *call)
         rc = h->fail(call, "RuntimeError", "out of memory");
         goto out;
     }
-    rc = core_upscale(img.data, img.b, img.h, img.w, img.c, resized, nh, nw,
-                      method, 0);
+    rc = resize(img.data, img.b, img.h, img.w, img.c, resized, nh, nw,
+                method);
     if (rc) {
         rc = core_fail_status(call, rc, "cannot resize the image");
         goto out;

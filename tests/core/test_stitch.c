@@ -121,6 +121,8 @@ static void test_stitch(void)
           0, 4, "white" },
         { "stitch_down_pad_white_gray", { 1, 2, 3, 1 }, { 1, 3, 5, 3 },
           "down", 0, 2, "white" },
+        { "stitch_right_match_la", { 1, 4, 5, 2 }, { 2, 3, 6, 2 }, "right",
+          1, 2, "red" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         hn_call *c = hn_begin(H, "ImageStitch");
@@ -179,13 +181,13 @@ static void test_stitch(void)
     hn_end(c);
     c = hn_begin(H, "ImageStitch");
     hn_set(c, "image1", vimage(1, 4, 4, 3, 0));
-    hn_set(c, "image2", vimage(1, 4, 4, 2, 0));
+    hn_set(c, "image2", vimage(1, 4, 4, 5, 0));
     hn_set(c, "direction", vstr("right"));
     hn_set(c, "match_image_size", vbool(1));
     hn_set(c, "spacing_width", vint(0));
     hn_set(c, "spacing_color", vstr("red"));
     CHECK(hn_run(c) != COMFY_OK && strstr(hn_error(c), "channels"),
-          "2-channel lanczos: %s", hn_error(c));
+          "5-channel lanczos: %s", hn_error(c));
     hn_end(c);
 }
 
@@ -221,6 +223,16 @@ static void test_resize_and_pad(void)
         check_golden(c, name, 2e-6);
         hn_end(c);
     }
+    /* 2 channels: PIL's "LA", resized premultiplied */
+    hn_call *la = hn_begin(H, "ResizeAndPadImage");
+    hn_set(la, "image", vimage(1, 5, 3, 2, 0));
+    hn_set(la, "target_width", vint(7));
+    hn_set(la, "target_height", vint(6));
+    hn_set(la, "padding_color", vstr("white"));
+    hn_set(la, "interpolation", vstr("lanczos"));
+    CHECK(hn_run(la) == COMFY_OK, "LA: %s", hn_error(la));
+    check_golden(la, "pad_la_lanczos", 1e-6);
+    hn_end(la);
     /* a 1-pixel-high strip scaled into a square becomes 0 pixels high */
     hn_call *c = hn_begin(H, "ResizeAndPadImage");
     hn_set(c, "image", vimage(1, 1, 100, 3, 0));

@@ -74,6 +74,8 @@ STITCH = [
      4, "white"),
     ("stitch_down_pad_white_gray", (1, 2, 3, 1), (1, 3, 5, 3), "down", False,
      2, "white"),
+    ("stitch_right_match_la", (1, 4, 5, 2), (2, 3, 6, 2), "right", True, 2,
+     "red"),
 ]
 
 # name, image shape, target w, target h, padding colour, interpolation
@@ -81,6 +83,7 @@ PAD = [("pad_%s" % m, (2, 5, 7, 3), 9, 8, "black", m)
        for m in ["area", "bicubic", "nearest-exact", "bilinear", "lanczos"]]
 PAD += [("pad_down_%s" % m, (1, 10, 6, 4), 4, 4, "white", m)
         for m in ["area", "bilinear", "lanczos"]]
+PAD += [("pad_la_lanczos", (1, 5, 3, 2), 7, 6, "white", "lanczos")]
 
 
 def node_info(name):
