@@ -3,7 +3,7 @@
  * comfy_extras.nodes_images: the whole IMAGE batch becomes one animated
  * file in the output folder, named "<prefix>_<counter>_.webp" / ".png",
  * and the UI is {"images": [{filename, subfolder, type}], "animated":
- * [true]}.  Frames are 8-bit, truncating clip(255·v, 0, 255) as numpy's
+ * [true]} ([false] for a one-frame WebP, as ComfyUI says).  Frames are 8-bit, truncating clip(255·v, 0, 255) as numpy's
  * astype does; RGB for 3 channels, RGBA for 4 (other channel counts are
  * an error, as PIL's fromarray makes them).
  *
@@ -231,7 +231,9 @@ static int save_animated(comfy_call *call, const char *ext,
     bad |= h->map_set(ui, "images", list);
     list = h->value_list(h->ctx);
     if (list) {
-        bad |= h->list_append(list, h->value_bool(h->ctx, 1));
+        /* ComfyUI's WebP saver says [false] for a single frame */
+        int animated = strcmp(ext, "png") == 0 || img.b != 1;
+        bad |= h->list_append(list, h->value_bool(h->ctx, animated));
         bad |= h->map_set(ui, "animated", list);
     } else {
         bad = 1;
@@ -348,12 +350,14 @@ static const char *webp_error(int code)
     }
 }
 
+/* use_argb: 1 for the animation encoder; PIL's still path leaves lossy
+ * pictures in YUV (converted straight from RGB). */
 static int import_frame(WebPPicture *pic, const uint8_t *px, int w, int h,
-                        int c)
+                        int c, int use_argb)
 {
     pic->width = w;
     pic->height = h;
-    pic->use_argb = 1;
+    pic->use_argb = use_argb;
     return c == 4 ? WebPPictureImportRGBA(pic, px, w * 4)
                   : WebPPictureImportRGB(pic, px, w * 3);
 }
@@ -410,7 +414,8 @@ static int write_webp(comfy_call *call, const char *path, const uint8_t *px,
         WebPMemoryWriterInit(&wr);
         pic.writer = WebPMemoryWrite;
         pic.custom_ptr = &wr;
-        int ok = import_frame(&pic, px, w, ht, c) && WebPEncode(&cfg, &pic);
+        int ok = import_frame(&pic, px, w, ht, c, opt->lossless) &&
+                 WebPEncode(&cfg, &pic);
         if (!ok)
             snprintf(err, sizeof(err), "%s", webp_error(pic.error_code));
         WebPPictureFree(&pic);
@@ -450,7 +455,8 @@ static int write_webp(comfy_call *call, const char *path, const uint8_t *px,
                              "mismatch");
                 goto out;
             }
-            int ok = import_frame(&pic, px + (size_t)i * frame, w, ht, c) &&
+            int ok = import_frame(&pic, px + (size_t)i * frame, w, ht, c,
+                                  1) &&
                      WebPAnimEncoderAdd(enc, &pic, timestamp, &cfg);
             if (!ok)
                 snprintf(err, sizeof(err), "%s", WebPAnimEncoderGetError(enc));
