@@ -15,7 +15,8 @@ and einops (the modules comfy.utils imports):
 COMFYUI defaults to /work/ref/ComfyUI.  Outputs (raw little-endian
 float32, channels last) go to tests/core/data/stitch_*.f32 and pad_*.f32;
 stitch_goldens.txt lists each case with its output shape,
-animated_exif.bin is the EXIF chunk PIL writes for SaveAnimatedWEBP and
+animated_exif.bin is the EXIF chunk PIL writes for SaveAnimatedWEBP,
+anim_*.webp whole files ComfyUI's SaveAnimatedWEBP wrote, and
 apng_chunks.txt the chunk list of a SaveAnimatedPNG file (UI first).
 """
 import json
@@ -159,6 +160,25 @@ def main():
     with open(os.path.join(OUT, "animated_exif.bin"), "wb") as f:
         f.write(exif)
     print(json.dumps(ui), len(exif))
+
+    # Whole WebP files from ComfyUI's node (Debian's Pillow uses the
+    # system libwebp, so the same settings give the same bytes).
+    from comfy.cli_args import args
+    for name, imgs, fps, lossless, q, meth, meta in [
+            ("anim_rgb3", test_image(3, 4, 5, 3), 4.0, True, 80, "default",
+             True),
+            ("anim_rgba1", test_image(1, 3, 2, 4), 6.0, True, 80, "fastest",
+             True),
+            ("anim_lossy2", test_image(2, 16, 16, 3), 1000.0, False, 50,
+             "slowest", False)]:
+        args.disable_metadata = not meta
+        ui = node.save_images(imgs, fps, "w", lossless, q, meth,
+                              prompt=prompt, extra_pnginfo=extra)
+        args.disable_metadata = False
+        src = os.path.join(tmp, ui["ui"]["images"][0]["filename"])
+        with open(src, "rb") as f, \
+                open(os.path.join(OUT, name + ".webp"), "wb") as g:
+            g.write(f.read())
 
     # SaveAnimatedPNG's chunk layout for four 5x6 RGBA frames: frame 2 has
     # frame 1's RGB (only alpha differs), frame 3 changes a small box.
