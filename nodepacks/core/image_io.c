@@ -1,8 +1,9 @@
 /*
  * image_io.c — image files for LoadImage, LoadImageMask, SaveImage and
  * PreviewImage: PNG (libpng), JPEG (libjpeg-turbo) and WebP (libwebp)
- * decoding to 8-bit pixels the way PIL presents them to ComfyUI (EXIF
- * orientation applied, 16-bit samples reduced to their high byte,
+ * decoding here (BMP, GIF and TIFF in image_bmp.c, image_gif.c and
+ * image_tiff.c, sniffed here from the first bytes) to 8-bit pixels the
+ * way PIL presents them to ComfyUI (EXIF orientation applied, 16-bit samples reduced to their high byte,
  * palette transparency as alpha), PNG encoding with tEXt chunks, and
  * SHA-256 for IS_CHANGED.
  *
@@ -26,6 +27,7 @@
 #include <webp/demux.h>
 
 #include "core.h"
+#include "image_decode.h"
 
 /* Largest image file read into memory (1 GiB). */
 #define MAX_FILE_BYTES ((size_t)1 << 30)
@@ -122,6 +124,11 @@ static int apply_orientation(core_image *img, int o)
     img->w = ow;
     img->h = oh;
     return 0;
+}
+
+int core_image_orient(core_image *img, int orientation)
+{
+    return apply_orientation(img, orientation);
 }
 
 /* ------------------------------------------------------------- PNG */
@@ -532,7 +539,17 @@ int core_image_decode(const uint8_t *data, size_t len, core_image *img,
     if (len >= 12 && memcmp(data, "RIFF", 4) == 0 &&
         memcmp(data + 8, "WEBP", 4) == 0)
         return decode_webp(data, len, img, err, cap);
-    snprintf(err, cap, "not a PNG, JPEG or WebP image");
+    if (len >= 2 && data[0] == 'B' && data[1] == 'M')
+        return core_decode_bmp(data, len, img, err, cap);
+    if (len >= 6 && (memcmp(data, "GIF87a", 6) == 0 ||
+                     memcmp(data, "GIF89a", 6) == 0))
+        return core_decode_gif(data, len, img, err, cap);
+    if (len >= 4 && (memcmp(data, "II*\0", 4) == 0 ||
+                     memcmp(data, "MM\0*", 4) == 0 ||
+                     memcmp(data, "II+\0", 4) == 0 ||
+                     memcmp(data, "MM\0+", 4) == 0))
+        return core_decode_tiff(data, len, img, err, cap);
+    snprintf(err, cap, "not a PNG, JPEG, WebP, BMP, GIF or TIFF image");
     return COMFY_EINVAL;
 }
 

@@ -1,6 +1,7 @@
 /*
  * test_decode.c — the image decoders never crash on damaged input: every
- * file of tests/core/data/load is truncated at many lengths and mutated
+ * file of tests/core/data/load (PNG, JPEG, WebP, BMP, GIF, TIFF) is
+ * truncated at many lengths and mutated
  * with deterministic byte flips, and each result must be either a clean
  * error with a message or a sane image.  Meant for the ASan build.
  */
@@ -55,7 +56,8 @@ int main(void)
     while ((e = readdir(d)) != NULL) {
         const char *ext = strrchr(e->d_name, '.');
         if (!ext || (strcmp(ext, ".png") && strcmp(ext, ".jpg") &&
-                     strcmp(ext, ".webp")))
+                     strcmp(ext, ".webp") && strcmp(ext, ".bmp") &&
+                     strcmp(ext, ".gif") && strcmp(ext, ".tif")))
             continue;
         char path[2048];
         snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
@@ -104,7 +106,45 @@ int main(void)
         fprintf(stderr, "20000-wide PNG: rc %d, message '%s'\n", rc, err);
         failures++;
     }
-    if (files < 15) {
+    /* BMP, GIF and TIFF headers over the ceilings: refused before
+     * decoding */
+    static const uint8_t big_bmp[] = {
+        'B', 'M', 0, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0,
+        40, 0, 0, 0, 0x20, 0x4e, 0, 0, 10, 0, 0, 0, 1, 0, 24, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0
+    };
+    static const uint8_t big_gif[] = {
+        'G', 'I', 'F', '8', '9', 'a', 0x20, 0x4e, 10, 0, 0, 0, 0,
+        ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4c, 0x01, 0, ';'
+    };
+    /* little-endian TIFF, one IFD: 20000x10 8-bit grey, one strip */
+    static const uint8_t big_tif[] = {
+        'I', 'I', 42, 0, 8, 0, 0, 0, 6, 0,
+        0x00, 0x01, 3, 0, 1, 0, 0, 0, 0x20, 0x4e, 0, 0,   /* width  */
+        0x01, 0x01, 3, 0, 1, 0, 0, 0, 10, 0, 0, 0,        /* length */
+        0x02, 0x01, 3, 0, 1, 0, 0, 0, 8, 0, 0, 0,         /* bits   */
+        0x06, 0x01, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0,         /* photo  */
+        0x11, 0x01, 4, 0, 1, 0, 0, 0, 8, 0, 0, 0,         /* offset */
+        0x17, 0x01, 4, 0, 1, 0, 0, 0, 0x40, 0x0d, 3, 0,   /* count  */
+        0, 0, 0, 0
+    };
+    static const struct { const uint8_t *d; size_t n; const char *what; }
+    bigs[] = { { big_bmp, sizeof(big_bmp), "BMP" },
+               { big_gif, sizeof(big_gif), "GIF" },
+               { big_tif, sizeof(big_tif), "TIFF" } };
+    for (size_t i = 0; i < sizeof(bigs) / sizeof(bigs[0]); i++) {
+        err[0] = '\0';
+        rc = core_image_decode(bigs[i].d, bigs[i].n, &img, err, sizeof(err));
+        if (rc == 0 || !strstr(err, "16384")) {
+            fprintf(stderr, "20000-wide %s: rc %d, message '%s'\n",
+                    bigs[i].what, rc, err);
+            failures++;
+        }
+        if (rc == 0)
+            core_image_free(&img);
+    }
+    if (files < 60) {
         fprintf(stderr, "only %d sample files\n", files);
         failures++;
     }

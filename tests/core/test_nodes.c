@@ -995,6 +995,46 @@ static void test_load_goldens(void)
     CHECK(cases >= 20, "%d cases", cases);
 }
 
+/* LoadImageOutput reads "name [output]" from the output folder and gives
+ * what LoadImage gives for the same file in the input folder. */
+static void test_load_output(void)
+{
+    char src[1024], dst[1024];
+    size_t n = 0;
+    snprintf(src, sizeof(src), "%s/load/gif_dispose.gif", CORE_TEST_DATA);
+    uint8_t *bytes = slurp(src, &n);
+    CHECK(bytes != NULL, "read %s", src);
+    if (!bytes)
+        return;
+    path_in(dst, sizeof(dst), "output", "out_anim.gif");
+    write_bytes(dst, bytes, n);
+    path_in(dst, sizeof(dst), "input", "out_anim.gif");
+    write_bytes(dst, bytes, n);
+    free(bytes);
+    hn_call *a = hn_begin(H, "LoadImageOutput");
+    hn_set(a, "image", vstr("out_anim.gif [output]"));
+    CHECK(hn_run(a) == COMFY_OK, "LoadImageOutput: %s", hn_error(a));
+    hn_call *b = hn_begin(H, "LoadImage");
+    hn_set(b, "image", vstr("out_anim.gif"));
+    CHECK(hn_run(b) == COMFY_OK, "LoadImage: %s", hn_error(b));
+    for (unsigned k = 0; k < 2; k++) {
+        comfy_tensor *x = hn_output_tensor(a, k), *y = hn_output_tensor(b, k);
+        CHECK(x && y && x->ndim == y->ndim && x->shape[0] == 6 &&
+                  memcmp(x->shape, y->shape, sizeof(x->shape[0]) * x->ndim)
+                      == 0 &&
+                  memcmp(x->data, y->data, sizeof(float) * (size_t)(
+                      x->shape[0] * x->shape[1] * x->shape[2] *
+                      (x->ndim == 4 ? x->shape[3] : 1))) == 0,
+              "LoadImageOutput output %u differs from LoadImage", k);
+    }
+    hn_end(a);
+    hn_end(b);
+    a = hn_begin(H, "LoadImageOutput");
+    hn_set(a, "image", vstr("missing.png [output]"));
+    CHECK(hn_run(a) != COMFY_OK, "a missing output file loads");
+    hn_end(a);
+}
+
 static void test_jpeg(void)
 {
     char path[1024];
@@ -1094,6 +1134,7 @@ int main(void)
     test_jpeg();
     test_choices();
     test_load_goldens();
+    test_load_output();
     test_sha256();
     hn_free(H);
     if (failures) {

@@ -2,7 +2,8 @@
 """Writes tests/core/data/load/: small image files in the layouts LoadImage
 meets (PNG 8/16-bit, gray, gray+alpha, palette with and without
 transparency, 1-bit; JPEG RGB, gray, CMYK and every EXIF orientation;
-WebP lossless and lossy; PNG with an eXIf orientation) and, for each, the
+WebP lossless and lossy; PNG with an eXIf orientation; the BMP, GIF and
+TIFF layouts of load_formats.py) and, for each, the
 IMAGE and MASK that ComfyUI's LoadImage computes with PIL (restated
 below), as raw float32.  manifest.txt lists "file base frames h w mask_h mask_w"; 64x64 masks
 without a .mask.f32 file are all zeros.
@@ -14,6 +15,8 @@ import zlib
 
 import numpy as np
 from PIL import Image, ImageOps, ImageSequence
+
+import load_formats
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
                    "load")
@@ -118,6 +121,8 @@ def main():
                   for k in range(3)]
         add(f"anim{c}.webp", frames[0], save_all=True,
             append_images=frames[1:], lossless=True, duration=100)
+
+    load_formats.add_all(OUT, files)  # BMP, GIF and TIFF
 
     with open(os.path.join(OUT, "manifest.txt"), "w") as m:
         for name in files:

@@ -1,0 +1,280 @@
+"""BMP, GIF and TIFF samples for tests/core/data/load (used by
+load_goldens.py, which computes ComfyUI's LoadImage result for each).
+
+Pillow 9.4 writes what it can (1/L/P/RGB/RGBA BMP, P/L and animated GIF,
+most TIFF modes); the layouts Pillow does not write are built here byte by
+byte: BMP with 4-bit and OS/2 palettes, RLE8/RLE4, top-down rows, 16-bit
+5-5-5 and 5-6-5, 32-bit BGRA bitfields; GIFs with chosen disposal
+methods, transparent indices, local palettes, sub-rectangle frames and no
+colour table at all (LZW written as literal codes with regular clears).
+"""
+import os
+import struct
+
+import numpy as np
+from PIL import Image
+
+
+def pattern(h, w, c, seed):
+    y, x, ch = np.meshgrid(np.arange(h), np.arange(w), np.arange(c),
+                           indexing="ij")
+    return ((x * 53 + y * 97 + ch * 71 + seed * 13) % 256).astype(np.uint8)
+
+
+# ------------------------------------------------------------------ BMP
+
+def bmp_file(w, h, bits, data, palette=None, comp=0, hsize=40, masks=None,
+             topdown=False):
+    if hsize == 12:
+        head = struct.pack("<IHHHH", 12, w, h, 1, bits)
+        pal = b"".join(bytes((b, g, r)) for r, g, b in palette or [])
+    else:
+        head = struct.pack("<IiiHHIIiiII", hsize, w, -h if topdown else h, 1,
+                           bits, comp, len(data), 2835, 2835,
+                           len(palette) if palette else 0, 0)
+        if hsize > 40:
+            head += struct.pack("<4I", *(masks or (0, 0, 0, 0)))
+            head += b"\0" * (hsize - len(head))
+        pal = b"".join(bytes((b, g, r, 0)) for r, g, b in palette or [])
+    extra = b""
+    if comp == 3 and hsize == 40:
+        extra = struct.pack("<3I", *masks[:3])
+    offset = 14 + len(head) + len(extra) + len(pal)
+    return (b"BM" + struct.pack("<IHHI", offset + len(data), 0, 0, offset) +
+            head + extra + pal + data)
+
+
+def bmp_rows(rows, bits):
+    """Packs rows of ints (indices or 16/24/32-bit values) bottom-up."""
+    out = b""
+    for row in rows[::-1]:
+        if bits in (1, 4):
+            per = 8 // bits
+            b = bytearray((len(row) + per - 1) // per)
+            for i, v in enumerate(row):
+                b[i // per] |= v << (8 - bits - (i % per) * bits)
+            b = bytes(b)
+        elif bits == 8:
+            b = bytes(row)
+        elif bits == 16:
+            b = b"".join(struct.pack("<H", v) for v in row)
+        elif bits == 24:
+            b = b"".join(struct.pack("<I", v)[:3] for v in row)
+        else:
+            b = b"".join(struct.pack("<I", v) for v in row)
+        out += b + b"\0" * (-len(b) % 4)
+    return out
+
+
+def bmp_samples(add_bytes, add):
+    rnd = np.random.RandomState(7)
+    pal2 = [(200, 10, 30), (5, 250, 100)]
+    idx = rnd.randint(0, 2, (5, 9)).tolist()
+    add_bytes("bmp_p1.bmp", bmp_file(9, 5, 1, bmp_rows(idx, 1), pal2))
+    pal16 = [tuple(int(v) for v in rnd.randint(0, 256, 3)) for _ in range(16)]
+    idx = rnd.randint(0, 16, (5, 7)).tolist()
+    add_bytes("bmp_p4.bmp", bmp_file(7, 5, 4, bmp_rows(idx, 4), pal16))
+    pal200 = [tuple(int(v) for v in rnd.randint(0, 256, 3))
+              for _ in range(200)]
+    idx = rnd.randint(0, 256, (4, 6)).tolist()   # some past the palette
+    add_bytes("bmp_os2.bmp", bmp_file(6, 4, 8, bmp_rows(idx, 8), pal200,
+                                      hsize=12))
+    add("bmp_1bw.bmp", Image.fromarray(pattern(5, 9, 1, 30)[..., 0] > 100))
+    add("bmp_p8.bmp", Image.fromarray(pattern(5, 7, 3, 31)).quantize(12))
+    add("bmp_l8.bmp", Image.fromarray(pattern(5, 7, 1, 32)[..., 0], "L"))
+    add("bmp_rgb24.bmp", Image.fromarray(pattern(5, 7, 3, 33)))
+    add("bmp_rgba32.bmp", Image.fromarray(pattern(5, 7, 4, 34), "RGBA"))
+    px = pattern(4, 5, 3, 35).astype(np.uint32)
+    rows = (px[..., 0] << 16 | px[..., 1] << 8 | px[..., 2]).tolist()
+    data = bmp_rows(rows, 24)
+    # top-down: the same rows stored first-row-first
+    data_td = b"".join(data[i * 16:(i + 1) * 16] for i in range(3, -1, -1))
+    add_bytes("bmp_topdown.bmp", bmp_file(5, 4, 24, data_td, topdown=True))
+    v = rnd.randint(0, 65536, (4, 5)).tolist()
+    add_bytes("bmp_555.bmp", bmp_file(5, 4, 16, bmp_rows(v, 16)))
+    add_bytes("bmp_565.bmp", bmp_file(5, 4, 16, bmp_rows(v, 16), comp=3,
+                                      masks=(0xF800, 0x7E0, 0x1F)))
+    px = pattern(4, 5, 4, 36).astype(np.uint32)
+    rows = (px[..., 3] << 24 | px[..., 0] << 16 | px[..., 1] << 8 |
+            px[..., 2]).tolist()
+    add_bytes("bmp_bgra_v5.bmp", bmp_file(
+        5, 4, 32, bmp_rows(rows, 32), comp=3, hsize=124,
+        masks=(0xFF0000, 0xFF00, 0xFF, 0xFF000000)))
+    # RLE8 (8x4): runs, an odd absolute run (padded), end of line, delta
+    rle8 = bytes([
+        3, 5, 0, 5, 9, 8, 7, 6, 4, 0,              # row 0 (bottom)
+        0, 0,                                      # (line already full)
+        8, 2,                                      # row 1
+        2, 1, 0, 0,                                # row 2: 2 px, end of line
+        0, 2, 3, 0,                                # delta: 3 right (zeros)
+        5, 6,                                      # row 3
+        0, 1])
+    pal8 = [tuple(int(v) for v in rnd.randint(0, 256, 3)) for _ in range(10)]
+    add_bytes("bmp_rle8.bmp", bmp_file(8, 4, 8, rle8, pal8, comp=1))
+    rle4 = bytes([
+        5, 0x12, 0, 4, 0x34, 0x56, 0, 0,             # row 0: 5 + 4 = 9 px
+        9, 0x7A,                                     # row 1
+        0, 0, 2, 0xF0, 0, 0,                         # row 1 ends; row 2
+        0, 1])
+    pal16b = [tuple(int(v) for v in rnd.randint(0, 256, 3))
+              for _ in range(16)]
+    add_bytes("bmp_rle4.bmp", bmp_file(9, 3, 4, rle4, pal16b, comp=2))
+
+
+# ------------------------------------------------------------------ GIF
+
+def lzw_literal(indices, min_bits=8):
+    """GIF LZW data made of literal codes, clearing before the code size
+    would grow, as sub-blocks with their terminator."""
+    clear, eoi, size = 1 << min_bits, (1 << min_bits) + 1, min_bits + 1
+    per = (1 << size) - clear - 2
+    codes = []
+    for i, v in enumerate(indices):
+        if i % per == 0:
+            codes.append(clear)
+        codes.append(int(v))
+    codes.append(eoi)
+    acc = nbits = 0
+    out = bytearray()
+    for c in codes:
+        acc |= c << nbits
+        nbits += size
+        while nbits >= 8:
+            out.append(acc & 255)
+            acc >>= 8
+            nbits -= 8
+    if nbits:
+        out.append(acc & 255)
+    blocks = b""
+    for i in range(0, len(out), 255):
+        chunk = bytes(out[i:i + 255])
+        blocks += bytes([len(chunk)]) + chunk
+    return bytes([min_bits]) + blocks + b"\0"
+
+
+def gif_palette(colors, bits):
+    flat = b"".join(bytes(c) for c in colors)
+    return flat + b"\0" * (3 * (1 << bits) - len(flat))
+
+
+def gif_file(w, h, frames, global_pal=None, gbits=2, background=0):
+    """frames: dicts with x, y, w, h, idx (list), and optional dispose,
+    trans, pal (local colours), pbits, interlace, gce (False: none)."""
+    flags = (0x80 | (gbits - 1)) if global_pal else 0
+    out = b"GIF89a" + struct.pack("<HHBBB", w, h, flags, background, 0)
+    if global_pal:
+        out += gif_palette(global_pal, gbits)
+    for f in frames:
+        if f.get("gce", True):
+            pflags = (f.get("dispose", 0) << 2) | (1 if "trans" in f else 0)
+            out += b"!\xf9\x04" + struct.pack("<BHB", pflags, 10,
+                                               f.get("trans", 0)) + b"\0"
+        lflags = 0
+        if "pal" in f:
+            lflags = 0x80 | (f["pbits"] - 1)
+        out += b"," + struct.pack("<HHHHB", f["x"], f["y"], f["w"], f["h"],
+                                  lflags)
+        if "pal" in f:
+            out += gif_palette(f["pal"], f["pbits"])
+        out += lzw_literal(f["idx"])
+    return out + b";"
+
+
+def gif_samples(add_bytes, add):
+    add("gif_p.gif", Image.fromarray(pattern(5, 7, 3, 40)).quantize(16))
+    pt = Image.fromarray(pattern(5, 7, 3, 41)).quantize(8)
+    add("gif_trns.gif", pt, transparency=2)
+    add("gif_l.gif", Image.fromarray(pattern(5, 7, 1, 42)[..., 0], "L"))
+    add("gif_interlace.gif",
+        Image.fromarray(pattern(18, 20, 3, 43)).quantize(32))
+    frames = []
+    for k in range(4):
+        a = pattern(10, 12, 3, 44).copy()
+        a[2 + k:6 + k, 3:8 + k] = (40 * k, 255 - 30 * k, 90)
+        frames.append(Image.fromarray(a))
+    add("gif_anim.gif", frames[0], save_all=True, append_images=frames[1:],
+        duration=50, disposal=[1, 2, 3, 1])
+    frames = []
+    for k in range(3):
+        a = pattern(9, 11, 4, 45 + k).copy()
+        a[..., 3] = 255
+        a[1:4 + k, 2:6, 3] = 0
+        frames.append(Image.fromarray(a, "RGBA"))
+    add("gif_anim_trns.gif", frames[0], save_all=True,
+        append_images=frames[1:], duration=50, disposal=2)
+    rnd = np.random.RandomState(11)
+    g = [(10, 20, 30), (200, 100, 0), (0, 255, 0), (255, 255, 255)]
+    loc = [(9, 9, 9), (90, 0, 90), (0, 0, 250), (250, 250, 0)]
+
+    def idx(n, hi):
+        return rnd.randint(0, hi, n).tolist()
+
+    add_bytes("gif_dispose.gif", gif_file(8, 6, [
+        dict(x=0, y=0, w=8, h=6, idx=idx(48, 4), trans=0, dispose=2),
+        dict(x=2, y=1, w=4, h=3, idx=idx(12, 4), trans=3, dispose=3,
+             pal=loc, pbits=2),
+        dict(x=1, y=1, w=5, h=4, idx=idx(20, 4), gce=False),
+        dict(x=3, y=2, w=3, h=3, idx=idx(9, 4), dispose=1, trans=1),
+        dict(x=0, y=0, w=8, h=2, idx=idx(16, 4), dispose=2),
+        dict(x=4, y=3, w=2, h=2, idx=idx(4, 4)),
+    ], global_pal=g, background=1))
+    add_bytes("gif_opaque.gif", gif_file(7, 5, [
+        dict(x=0, y=0, w=7, h=5, idx=idx(35, 4), dispose=2),
+        dict(x=1, y=1, w=3, h=3, idx=idx(9, 4), dispose=3, trans=2),
+        dict(x=2, y=0, w=4, h=2, idx=idx(8, 4), trans=1, dispose=2),
+        dict(x=0, y=3, w=7, h=2, idx=idx(14, 4)),
+    ], global_pal=g, background=2))
+    # no colour table: mode L all along, later frames skip their
+    # transparent index
+    add_bytes("gif_grey.gif", gif_file(6, 4, [
+        dict(x=0, y=0, w=6, h=4, idx=idx(24, 256), dispose=1),
+        dict(x=1, y=1, w=3, h=2, idx=[7, 7, 200, 7, 90, 91], trans=7,
+             dispose=2),
+        dict(x=0, y=2, w=6, h=2, idx=idx(12, 256), trans=5),
+    ]))
+    # frame 0 smaller than the screen and offset; one frame
+    add_bytes("gif_offset.gif", gif_file(6, 5, [
+        dict(x=2, y=1, w=3, h=3, idx=idx(9, 4), trans=3),
+    ], global_pal=g))
+
+
+# ----------------------------------------------------------------- TIFF
+
+def tiff_samples(add_bytes, add):
+    add("tif_rgb.tif", Image.fromarray(pattern(5, 7, 3, 50)))
+    add("tif_rgba_lzw.tif", Image.fromarray(pattern(5, 7, 4, 51), "RGBA"),
+        compression="tiff_lzw")
+    add("tif_l_deflate.tif", Image.fromarray(pattern(5, 7, 1, 52)[..., 0],
+                                             "L"),
+        compression="tiff_adobe_deflate")
+    add("tif_1.tif", Image.fromarray(pattern(5, 11, 1, 53)[..., 0] > 90),
+        compression="packbits")
+    i16 = (pattern(4, 6, 1, 54)[..., 0].astype(np.uint16) * 3)
+    add("tif_i16.tif", Image.fromarray(i16))
+    i32 = (pattern(4, 6, 1, 55)[..., 0].astype(np.int32) - 40) * 331
+    add("tif_i32.tif", Image.fromarray(i32, "I"))
+    f32 = (pattern(4, 6, 1, 56)[..., 0].astype(np.float32) * 1.37 - 20.5)
+    add("tif_f.tif", Image.fromarray(f32, "F"))
+    add("tif_p.tif", Image.fromarray(pattern(5, 7, 3, 57)).quantize(20))
+    add("tif_cmyk.tif", Image.fromarray(pattern(4, 6, 4, 58), "CMYK"))
+    add("tif_la.tif", Image.fromarray(pattern(4, 6, 2, 59), "LA"))
+    add("tif_orient6.tif", Image.fromarray(pattern(4, 6, 3, 60)),
+        tiffinfo={274: 6})
+    pages = [Image.fromarray(pattern(4, 5, 3, 61 + k)) for k in range(3)]
+    pages.insert(2, Image.fromarray(pattern(3, 3, 3, 70)))  # skipped
+    add("tif_pages.tif", pages[0], save_all=True, append_images=pages[1:])
+
+
+def add_all(out_dir, files):
+    def add_bytes(name, data):
+        with open(os.path.join(out_dir, name), "wb") as f:
+            f.write(data)
+        files.append(name)
+
+    def add(name, im, **kw):
+        im.save(os.path.join(out_dir, name), **kw)
+        files.append(name)
+
+    bmp_samples(add_bytes, add)
+    gif_samples(add_bytes, add)
+    tiff_samples(add_bytes, add)
