@@ -240,7 +240,110 @@ def gif_samples(add_bytes, add):
 
 # ----------------------------------------------------------------- TIFF
 
+def tiff_file(w, h, bps, photometric, planes, tags=(), tile=None):
+    """An uncompressed little-endian TIFF.  planes: one bytes object of
+    contiguous rows (planar config 1) or one per sample (config 2); with
+    tile=(tw, th) the single plane is cut into tiles of 8-bit samples.
+    tags: extra (tag, type, values) entries (3 SHORT, 4 LONG)."""
+    spp = next((v[0] for t, _, v in tags if t == 277), 1)
+    blobs, entries = [], []
+    if tile:
+        tw, th = tile
+        bpp = spp * bps // 8
+        rows = planes[0]
+        for ty in range(0, h, th):
+            for tx in range(0, w, tw):
+                t = b""
+                for y in range(ty, ty + th):
+                    line = b""
+                    if y < h:
+                        line = rows[(y * w + tx) * bpp:
+                                    (y * w + min(tx + tw, w)) * bpp]
+                    t += line + b"\0" * (tw * bpp - len(line))
+                blobs.append(t)
+    else:
+        blobs = list(planes)
+    pos = 8
+    offsets = []
+    for b in blobs:
+        offsets.append(pos)
+        pos += len(b) + (len(b) & 1)
+    entries += [(256, 4, [w]), (257, 4, [h]), (258, 3, [bps] * spp),
+                (259, 3, [1]), (262, 3, [photometric])]
+    if tile:
+        entries += [(322, 4, [tile[0]]), (323, 4, [tile[1]]),
+                    (324, 4, offsets), (325, 4, [len(b) for b in blobs])]
+    else:
+        entries += [(273, 4, offsets), (278, 4, [h]),
+                    (279, 4, [len(b) for b in blobs])]
+    if len(planes) > 1:
+        entries.append((284, 3, [2]))
+    entries += list(tags)
+    entries.sort(key=lambda e: e[0])
+    ifd = pos
+    extra_pos = ifd + 2 + 12 * len(entries) + 4
+    body, extra = b"", b""
+    for tag, typ, vals in entries:
+        raw = b"".join(struct.pack("<H" if typ == 3 else "<I", v)
+                       for v in vals)
+        if len(raw) <= 4:
+            field = raw + b"\0" * (4 - len(raw))
+        else:
+            field = struct.pack("<I", extra_pos + len(extra))
+            extra += raw + b"\0" * (len(raw) & 1)
+        body += struct.pack("<HHI", tag, typ, len(vals)) + field
+    out = b"II*\0" + struct.pack("<I", ifd)
+    for b in blobs:
+        out += b + b"\0" * (len(b) & 1)
+    return (out + struct.pack("<H", len(entries)) + body + b"\0" * 4 +
+            extra)
+
+
+def pack_bits(v, bps):
+    """Rows of small ints packed MSB first, each row byte-aligned."""
+    out = b""
+    for row in v:
+        acc = bytearray((len(row) * bps + 7) // 8)
+        for i, x in enumerate(row):
+            bit = i * bps
+            acc[bit // 8] |= int(x) << (8 - bps - bit % 8)
+        out += bytes(acc)
+    return out
+
+
+def tiff_handmade(add_bytes):
+    rnd = np.random.RandomState(5)
+    g8 = pattern(4, 6, 1, 80)[..., 0]
+    add_bytes("tif_minwhite8.tif", tiff_file(6, 4, 8, 0, [g8.tobytes()]))
+    b1 = rnd.randint(0, 2, (3, 11))
+    add_bytes("tif_minwhite1.tif", tiff_file(11, 3, 1, 0,
+                                             [pack_bits(b1, 1)]))
+    g4 = rnd.randint(0, 16, (3, 7))
+    add_bytes("tif_grey4.tif", tiff_file(7, 3, 4, 1, [pack_bits(g4, 4)]))
+    rgb16 = rnd.randint(0, 65536, (3, 4, 3)).astype("<u2")
+    add_bytes("tif_rgb16.tif", tiff_file(4, 3, 16, 2, [rgb16.tobytes()],
+                                         [(277, 3, [3])]))
+    a = pattern(3, 5, 4, 81)
+    add_bytes("tif_rgba_assoc.tif", tiff_file(
+        5, 3, 8, 2, [a.tobytes()], [(277, 3, [4]), (338, 3, [1])]))
+    add_bytes("tif_rgbx.tif", tiff_file(
+        5, 3, 8, 2, [pattern(3, 5, 4, 82).tobytes()],
+        [(277, 3, [4]), (338, 3, [0])]))
+    pl = pattern(3, 5, 3, 83)
+    add_bytes("tif_planar.tif", tiff_file(
+        5, 3, 8, 2, [pl[..., k].tobytes() for k in range(3)],
+        [(277, 3, [3])]))
+    add_bytes("tif_tiled.tif", tiff_file(
+        20, 18, 8, 2, [pattern(18, 20, 3, 84).tobytes()], [(277, 3, [3])],
+        tile=(16, 16)))
+    s16 = ((pattern(3, 5, 1, 85)[..., 0].astype(np.int32) - 60) * 211
+           ).astype("<i2")
+    add_bytes("tif_i16s.tif", tiff_file(5, 3, 16, 1, [s16.tobytes()],
+                                        [(339, 3, [2])]))
+
+
 def tiff_samples(add_bytes, add):
+    tiff_handmade(add_bytes)
     add("tif_rgb.tif", Image.fromarray(pattern(5, 7, 3, 50)))
     add("tif_rgba_lzw.tif", Image.fromarray(pattern(5, 7, 4, 51), "RGBA"),
         compression="tiff_lzw")
