@@ -20,8 +20,9 @@
  * RGB equals the previous kept frame is dropped, later frames are cropped
  * to the box where their RGB differs (dispose none, blend source); the
  * metadata follows the frames as private "comf" chunks holding
- * "<key>\0<json>" in latin-1; then IEND.  Scanlines use the adaptive
- * (least sum of absolute differences) filter choice.
+ * "<key>\0<json>" in latin-1; then IEND.  The image data is compressed
+ * as PIL's encoder does it (see deflate_box), so the files are PIL's byte
+ * for byte.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -554,17 +555,26 @@ static int chunk(bytes *b, const char *type, const uint8_t *data, size_t n)
 }
 
 /* The filtered scanlines of the w×h box at (x0, y0) of a frame `fw`
- * pixels wide, each row a filter byte and w·c bytes, deflated at `level`
- * into `z` (owned by the caller). */
+ * pixels wide, each row a filter byte and w·c bytes, deflated into `z`
+ * (owned by the caller), as PIL's PNG encoder does it for APNG frames:
+ * zlib's default level 6 whatever compress_level says (PIL's APNG writer
+ * encodes copies of the frames, which do not carry the level: ComfyUI's
+ * compress_level has no effect, and so it has none here), a 32 KiB
+ * window, memLevel 9 and Z_FILTERED; per row the filter with the
+ * least sum of |signed byte|, tried in the order none, up, sub, Paeth
+ * (average is left out, as PIL leaves it without `optimize`), a later one
+ * taken only when strictly better and the best sum so far is not 0. */
 static int deflate_box(const uint8_t *frame, int64_t fw, int64_t x0,
-                       int64_t y0, int64_t w, int64_t h, int c, int level,
-                       bytes *z)
+                       int64_t y0, int64_t w, int64_t h, int c, bytes *z)
 {
+    static const int order[4] = { 0, 2, 1, 4 };
     size_t row = (size_t)(w * c);
     uint8_t *cand = malloc(5 * (row + 1));
     z_stream s;
     memset(&s, 0, sizeof(s));
-    if (!cand || deflateInit(&s, level) != Z_OK) {
+    if (!cand || deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15, 9,
+                                  Z_FILTERED) !=
+                     Z_OK) {
         free(cand);
         return COMFY_ENOMEM;
     }
@@ -575,8 +585,11 @@ static int deflate_box(const uint8_t *frame, int64_t fw, int64_t x0,
         if (y < h) {
             cur = frame + ((size_t)((y0 + y) * fw + x0)) * (size_t)c;
             up = y ? cur - (size_t)fw * (size_t)c : NULL;
-            uint64_t best_sum = UINT64_MAX;
-            for (int f = 0; f < 5; f++) {
+            uint64_t best_sum = 0;
+            for (int t = 0; t < 4; t++) {
+                int f = order[t];
+                if (t > 0 && best_sum == 0)
+                    break;
                 uint8_t *o = cand + (size_t)f * (row + 1);
                 uint64_t sum = 0;
                 o[0] = (uint8_t)f;
@@ -588,7 +601,6 @@ static int deflate_box(const uint8_t *frame, int64_t fw, int64_t x0,
                     switch (f) {
                     case 1: pred = a; break;
                     case 2: pred = b; break;
-                    case 3: pred = (a + b) / 2; break;
                     case 4: {
                         int p = a + b - cc, pa = abs(p - a), pb = abs(p - b),
                             pc = abs(p - cc);
@@ -600,7 +612,7 @@ static int deflate_box(const uint8_t *frame, int64_t fw, int64_t x0,
                     o[i + 1] = (uint8_t)(cur[i] - pred);
                     sum += o[i + 1] < 128 ? o[i + 1] : 256 - o[i + 1];
                 }
-                if (sum < best_sum) {
+                if (t == 0 || sum < best_sum) {
                     best_sum = sum;
                     best = (size_t)f;
                 }
@@ -635,7 +647,6 @@ static int deflate_box(const uint8_t *frame, int64_t fw, int64_t x0,
 }
 
 typedef struct apng_opts {
-    int level;
     int64_t duration;
 } apng_opts;
 
@@ -764,17 +775,29 @@ static int write_apng(comfy_call *call, const char *path, const uint8_t *px,
         fc[25] = 0; /* APNG_BLEND_OP_SOURCE */
         rc = chunk(&file, "fcTL", fc, sizeof(fc));
         z.len = 0;
-        if (!rc && k == 0) {
-            rc = deflate_box(px, v->w, 0, 0, v->w, v->h, c, opt->level, &z);
-            rc = rc ? rc : chunk(&file, "IDAT", z.data, z.len);
-        } else if (!rc) {
-            uint8_t sq[4];
-            be32(sq, seq++);
-            rc = put(&z, sq, 4);
-            rc = rc ? rc : deflate_box(px + (size_t)bx[0] * frame, v->w,
-                                       bx[1], bx[2], bx[3] - bx[1],
-                                       bx[4] - bx[2], c, opt->level, &z);
-            rc = rc ? rc : chunk(&file, "fdAT", z.data, z.len);
+        if (!rc)
+            rc = deflate_box(px + (size_t)bx[0] * frame, v->w, bx[1], bx[2],
+                             bx[3] - bx[1], bx[4] - bx[2], c, &z);
+        /* PIL writes its encoder's output buffer by buffer, one chunk
+         * each: max(65536, 4 × frame width) bytes */
+        size_t piece = (size_t)(4 * (bx[3] - bx[1]));
+        piece = piece > 65536 ? piece : 65536;
+        for (size_t at = 0; !rc && (at < z.len || at == 0);) {
+            size_t len = z.len - at < piece ? z.len - at : piece;
+            if (k == 0) {
+                rc = chunk(&file, "IDAT", z.data + at, len);
+            } else {
+                bytes fd = { 0 };
+                uint8_t sq[4];
+                be32(sq, seq++);
+                rc = put(&fd, sq, 4);
+                rc = rc ? rc : put(&fd, z.data + at, len);
+                rc = rc ? rc : chunk(&file, "fdAT", fd.data, fd.len);
+                free(fd.data);
+            }
+            at += len;
+            if (at == z.len)
+                break;
         }
     }
     for (size_t i = 0; i < n_meta && !rc; i++)
@@ -811,7 +834,6 @@ static int save_apng_execute(comfy_call *call)
     if (level < 0 || level > 9)
         return call->host->fail(call, "ValueError", "compress_level must be "
                                 "between 0 and 9");
-    o.level = (int)level;
     o.duration = (int64_t)(1000.0 / fps);
     return save_animated(call, "png", write_apng, &o);
 }

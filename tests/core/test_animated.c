@@ -384,6 +384,32 @@ static int unpack(const uint8_t *z, size_t zn, int w, int h, int c,
     return bad;
 }
 
+/* 1 when the SHA-256 of the file at `path` is the one apng_sha256.txt
+ * gives for `name` (a file ComfyUI's node wrote from the same frames). */
+static int same_sha(const char *path, const char *name)
+{
+    char g[1024], line[256], key[64], hex[65], want[65] = "";
+    snprintf(g, sizeof(g), "%s/apng_sha256.txt", CORE_TEST_DATA);
+    FILE *f = fopen(g, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "%63s %64s", key, hex) == 2 && !strcmp(key, name))
+            memcpy(want, hex, sizeof(want));
+    if (f)
+        fclose(f);
+    size_t n = 0;
+    uint8_t *d = slurp(path, &n), dg[32];
+    if (!d)
+        return 0;
+    core_sha256(d, n, dg);
+    free(d);
+    char got[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(got + 2 * i, 3, "%02x", dg[i]);
+    if (strcmp(got, want) != 0)
+        fprintf(stderr, "%s: sha256 %s, want %s\n", name, got, want);
+    return strcmp(got, want) == 0;
+}
+
 static void test_apng(void)
 {
     /* the frames of stitch_goldens.py's SaveAnimatedPNG case */
@@ -413,6 +439,7 @@ static void test_apng(void)
     ui_file(c, "apng_00001_.png", path, sizeof(path));
     hn_end(c);
 
+    CHECK(same_sha(path, "apng_rgba4"), "4 RGBA frames: PIL's bytes");
     size_t n = 0, gn = 0;
     uint8_t *d = slurp(path, &n);
     char gpath[1024];
@@ -545,6 +572,28 @@ static void test_apng(void)
               d[81] == 0x07 && d[82] == 0xd0 && !memmem(d, n, "comf", 4),
           "RGB APNG header");
     free(d);
+    /* over 64 KiB a frame: several IDAT and fdAT chunks, as PIL splits */
+    static const struct {
+        const char *name;
+        int64_t b, h, w;
+        double fps;
+        int level;
+    } big[] = { { "apng_rgb_big", 3, 120, 200, 0.5, 0 },
+                { "apng_rgb_l4", 2, 33, 47, 24.0, 4 } };
+    for (int i = 0; i < 2; i++) {
+        c = hn_begin(H, "SaveAnimatedPNG");
+        hn_set(c, "images", X->value_tensor(X->ctx, frames(big[i].b, big[i].h,
+                                                           big[i].w, 3)));
+        hn_set(c, "filename_prefix", vstr("apngbig"));
+        hn_set(c, "fps", vfloat(big[i].fps));
+        hn_set(c, "compress_level", vint(big[i].level));
+        CHECK(hn_run(c) == COMFY_OK, "%s: %s", big[i].name, hn_error(c));
+        char want[64];
+        snprintf(want, sizeof(want), "apngbig_%05d_.png", i + 1);
+        ui_file(c, want, path, sizeof(path));
+        hn_end(c);
+        CHECK(same_sha(path, big[i].name), "%s: PIL's bytes", big[i].name);
+    }
     c = hn_begin(H, "SaveAnimatedPNG");
     hn_set(c, "images", X->value_tensor(X->ctx, frames(1, 2, 2, 1)));
     hn_set(c, "filename_prefix", vstr("apng"));

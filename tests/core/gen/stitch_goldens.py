@@ -17,7 +17,8 @@ float32, channels last) go to tests/core/data/stitch_*.f32 and pad_*.f32;
 stitch_goldens.txt lists each case with its output shape,
 animated_exif.bin is the EXIF chunk PIL writes for SaveAnimatedWEBP,
 anim_*.webp whole files ComfyUI's SaveAnimatedWEBP wrote, and
-apng_chunks.txt the chunk list of a SaveAnimatedPNG file (UI first).
+apng_chunks.txt the chunk list of a SaveAnimatedPNG file (UI first),
+apng_sha256.txt the SHA-256 of whole SaveAnimatedPNG files.
 """
 import json
 import os
@@ -218,6 +219,22 @@ def main():
         folded.append(ln)
     with open(os.path.join(OUT, "apng_chunks.txt"), "w") as f:
         f.write("\n".join(folded) + "\n")
+
+    # SHA-256 of whole SaveAnimatedPNG files (the encoder is PIL's zlib
+    # setup and filter choice, so the bytes match): the case above, a
+    # level-0 file over 64 KiB per frame (several IDAT/fdAT chunks) and a
+    # level-4 RGB one without metadata.
+    import hashlib
+    shas = ["apng_rgba4 " + hashlib.sha256(data).hexdigest()]
+    for name, imgs, fps, level in [
+            ("apng_rgb_big", test_image(3, 120, 200, 3), 0.5, 0),
+            ("apng_rgb_l4", test_image(2, 33, 47, 3), 24.0, 4)]:
+        ui = node.save_images(imgs, fps, level, "apng")
+        path = os.path.join(tmp, ui["ui"]["images"][0]["filename"])
+        with open(path, "rb") as f:
+            shas.append(name + " " + hashlib.sha256(f.read()).hexdigest())
+    with open(os.path.join(OUT, "apng_sha256.txt"), "w") as f:
+        f.write("\n".join(shas) + "\n")
 
 
 if __name__ == "__main__":
