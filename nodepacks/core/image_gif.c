@@ -20,9 +20,11 @@
  *     frame to the next when a frame does not set one, as in Pillow.
  *
  * Output channels: 4 (P with transparency, then RGBA), 3 (P, then RGB) or
- * 1 (L).  Layouts Pillow fails on (a later frame growing the canvas, a
- * transparent later frame without a palette, a palette frame after an "L"
- * first frame) are refused with a sentence.  Reentrant.
+ * 1 (L).  A later frame reaching past the logical screen is clipped to
+ * the canvas (Pillow pastes it onto a canvas that keeps its size); in an
+ * "L" sequence it ends the frames LoadImage keeps.  Layouts Pillow fails
+ * on (a transparent later frame without a palette, a palette frame after
+ * an "L" first frame) are refused with a sentence.  Reentrant.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,11 +433,17 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
             }
             if (core_check_dims(1, g.H, g.W, 4, err, cap) < 0)
                 goto fail;
-        } else if (x1 > g.W || y1 > g.H) {
-            snprintf(err, cap, "unsupported GIF layout (frame %lld lies "
-                     "outside the logical screen)", (long long)k);
-            goto fail;
+        } else if ((x1 > g.W || y1 > g.H) && g.mode == 'L') {
+            /* Pillow grows the image size; an "L" frame then starts on a
+             * new blank canvas of that size, which LoadImage skips, as
+             * it does every later frame */
+            break;
         }
+        /* a later frame reaching past the canvas: Pillow pastes it onto
+         * the canvas, which keeps its size, so only what lies inside
+         * counts */
+        int64_t cw = x0 >= g.W ? 0 : (x1 < g.W ? x1 : g.W) - x0;
+        int64_t ch = y0 >= g.H ? 0 : (y1 < g.H ? y1 : g.H) - y0;
         /* the previous frame's disposal, then Pillow's frame-1 conversion */
         apply_dispose(&g);
         if (k == 1 && g.mode == 'P' && (rc = convert_canvas(&g)) != 0) {
@@ -477,16 +485,16 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
         } else if (g.disposal >= 3) {
             if (k >= 1) {
                 int c = rgbmode ? 4 : 1;
-                g.dcrop = malloc((size_t)(fw * fh * c) + 1);
+                g.dcrop = malloc((size_t)(cw * ch * c) + 1);
                 if (!g.dcrop) {
                     rc = COMFY_ENOMEM;
                     snprintf(err, cap, "out of memory decoding a GIF");
                     goto fail;
                 }
                 const uint8_t *src = rgbmode ? g.rgba : g.idx;
-                for (int64_t y = 0; y < fh; y++)
-                    memcpy(g.dcrop + y * fw * c,
-                           src + ((y0 + y) * g.W + x0) * c, (size_t)(fw * c));
+                for (int64_t y = 0; y < ch; y++)
+                    memcpy(g.dcrop + y * cw * c,
+                           src + ((y0 + y) * g.W + x0) * c, (size_t)(cw * c));
                 dtype = rgbmode ? D_CROP_RGBA : D_CROP_IDX;
             } else if (trans >= 0) {
                 dtype = D_FILL_IDX;
@@ -528,15 +536,15 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
             g.info_trans = trans;
             channels = g.mode == 'L' ? 1 : trans >= 0 ? 4 : 3;
         } else if (g.mode == 'L') {
-            for (int64_t y = 0; y < fh; y++)
-                for (int64_t x = 0; x < fw; x++) {
+            for (int64_t y = 0; y < ch; y++)
+                for (int64_t x = 0; x < cw; x++) {
                     int64_t s = y * fw + x;
                     if (set[s] && tmp[s] != trans)
                         g.idx[(y0 + y) * g.W + x0 + x] = tmp[s];
                 }
         } else {
-            for (int64_t y = 0; y < fh; y++)
-                for (int64_t x = 0; x < fw; x++) {
+            for (int64_t y = 0; y < ch; y++)
+                for (int64_t x = 0; x < cw; x++) {
                     uint8_t v = tmp[y * fw + x];
                     if (v == trans)
                         continue;
@@ -548,8 +556,8 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
         g.dtype = dtype;
         g.dx0 = x0;
         g.dy0 = y0;
-        g.dx1 = x1;
-        g.dy1 = y1;
+        g.dx1 = x0 + cw;
+        g.dy1 = y0 + ch;
         if (k == 0)
             img->w = g.W, img->h = g.H, img->channels = channels;
         if ((rc = emit_frame(&g, img, channels, err, cap)) != 0)

@@ -232,6 +232,20 @@ def gif_samples(add_bytes, add):
              dispose=2),
         dict(x=0, y=2, w=6, h=2, idx=idx(12, 256), trans=5),
     ]))
+    # later frames reaching past the screen: clipped to the canvas
+    add_bytes("gif_grow.gif", gif_file(6, 4, [
+        dict(x=0, y=0, w=6, h=4, idx=idx(24, 4), dispose=3),
+        dict(x=4, y=2, w=4, h=3, idx=idx(12, 4), trans=0),
+        dict(x=0, y=0, w=2, h=2, idx=idx(4, 4), dispose=2),
+        dict(x=5, y=1, w=3, h=3, idx=idx(9, 4)),
+    ], global_pal=g))
+    # ... and in an L sequence, end the frames LoadImage keeps
+    add_bytes("gif_grow_grey.gif", gif_file(5, 4, [
+        dict(x=0, y=0, w=5, h=4, idx=idx(20, 256)),
+        dict(x=1, y=1, w=2, h=2, idx=idx(4, 256)),
+        dict(x=3, y=2, w=4, h=2, idx=idx(8, 256)),
+        dict(x=0, y=0, w=2, h=2, idx=idx(4, 256)),
+    ]))
     # frame 0 smaller than the screen and offset; one frame
     add_bytes("gif_offset.gif", gif_file(6, 5, [
         dict(x=2, y=1, w=3, h=3, idx=idx(9, 4), trans=3),
