@@ -108,13 +108,11 @@ static int stitch_execute(comfy_call *call)
     if ((rc = core_in_image(call, "image1", &a)))
         return rc;
     if (!h->input(call, "image2")) {
-        /* no image2: image1 unchanged */
-        comfy_tensor *t = core_new_image(call, a.b, a.h, a.w, a.c);
-        if (t)
-            memcpy(t->data, a.data, sizeof(float) * (size_t)(a.b * a.h * a.w *
-                                                              a.c));
+        /* no image2: image1 itself, as ComfyUI returns it */
         core_view_free(&a);
-        return t ? core_set_tensor(call, 0, t) : COMFY_ERR;
+        comfy_value *v = h->value_retain(h->input(call, "image1"));
+        return v ? h->set_output(call, 0, v)
+                 : h->fail(call, "RuntimeError", "out of memory");
     }
     if ((rc = core_in_image(call, "image2", &b))) {
         core_view_free(&a);
