@@ -8,6 +8,7 @@
  *   image_ops.c    blend, blur, sharpen, outpaint padding, colour fill
  *   mask_ops.c     MaskComposite, FeatherMask, GrowMask
  *   image_io.c     PNG/JPEG/WebP decoding, PNG encoding, SHA-256
+ *   image_bmp.c, image_gif.c, image_tiff.c  BMP, GIF, TIFF decoding
  * The node declarations and execute functions live in nodes_io.c (file
  * nodes), nodes_image.c, nodes_batch.c, nodes_mask.c and primitives.c,
  * with node_util.c's input/output helpers; pack.c registers them.
@@ -161,18 +162,20 @@ int core_mask_grow(float *m, int64_t b, int64_t h, int64_t w, int64_t expand,
 /* ---------------------------------------------------------- image files */
 
 /* A decoded image: 8-bit interleaved, `channels` 1 (L), 2 (LA), 3 (RGB)
- * or 4 (RGBA); EXIF orientation already applied.  Animated WebP files
- * give every frame (composited on the canvas, as PIL iterates them);
- * other files one.  Free with core_image_free(). */
+ * or 4 (RGBA); EXIF orientation already applied.  Animated WebP, GIF
+ * and multi-page TIFF files give every frame LoadImage keeps (composited
+ * on the canvas, as PIL iterates them); other files one.  Free with
+ * core_image_free(). */
 typedef struct core_image {
     int64_t w, h;
     int channels;
     int64_t frames;        /* >= 1 */
     uint8_t *pixels;       /* frames × h × w × channels; owned */
-    char format[8];        /* "PNG", "JPEG", "WEBP" */
+    char format[8];        /* "PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF" */
 } core_image;
 
-/* Decodes a PNG, JPEG or WebP file (sniffed from its bytes).  On failure
+/* Decodes a PNG, JPEG, WebP, BMP, GIF or TIFF file (sniffed from its
+ * bytes; image_decode.h has the last three).  On failure
  * returns a negative status and writes a sentence into err[cap]
  * (truncated or corrupt data, unknown format, over the size ceilings). */
 int core_image_load(const char *path, core_image *img, char *err,
