@@ -59,6 +59,8 @@ typedef struct dp_model {
     int context_dim, adm_in_channels;
     float latent_scale;                 /* 0.18215 SD1/SD2, 0.13025 SDXL    */
     char name[256];                     /* file name, for messages           */
+    struct dp_lora_weights *lora;       /* owned: LoRA-patched weights the
+                                           UNet borrows (nodes_lora.c), or NULL */
 } dp_model;
 
 /* A CLIP: a text-encoder stack; a CLIPSetLastLayer view keeps its parent. */
@@ -180,6 +182,18 @@ int dp_register_conditioning(const comfy_host *h, comfy_registrar *reg);
 int dp_register_latent(const comfy_host *h, comfy_registrar *reg);
 int dp_register_sampling(const comfy_host *h, comfy_registrar *reg);
 int dp_register_vae(const comfy_host *h, comfy_registrar *reg);
+int dp_register_lora(const comfy_host *h, comfy_registrar *reg);
+
+/* ------------------------------------------------------------ LoRA */
+
+/* Frees a model's LoRA weights (dp_model_unref, after the UNet). */
+void dp_lora_weights_free(struct dp_lora_weights *w);
+
+/* Drops the cached LoRA-patched models and CLIPs (dp_cache_clear). */
+void dp_lora_cache_clear(void);
+
+/* Bytes the cached LoRA results own (patched f32 weights).  Any thread. */
+uint64_t dp_lora_cache_bytes(void);
 
 /* ------------------------------------------------------ model cache */
 

@@ -115,6 +115,7 @@ void dp_cache_clear(void)
     for (int i = 0; i < DP_CACHE_MAX; i++)
         entry_drop(&g_cache[i]);
     pthread_mutex_unlock(&g_lock);
+    dp_lora_cache_clear();
 }
 
 /* Adds file f's mapping to *sum unless seen[0..*n) holds it already. */
@@ -174,5 +175,5 @@ uint64_t dp_cache_bytes(void)
         }
     }
     pthread_mutex_unlock(&g_lock);
-    return sum;
+    return sum + dp_lora_cache_bytes();
 }

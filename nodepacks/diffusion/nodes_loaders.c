@@ -36,6 +36,7 @@ void dp_model_unref(dp_model *m)
     if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
         return;
     cd_unet_free(m->unet);
+    dp_lora_weights_free(m->lora);
     free(m->ms);
     cd_model_file_unref(m->file);
     free(m);
