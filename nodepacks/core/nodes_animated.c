@@ -4,8 +4,9 @@
  * file in the output folder, named "<prefix>_<counter>_.webp" / ".png",
  * and the UI is {"images": [{filename, subfolder, type}], "animated":
  * [true]} ([false] for a one-frame WebP, as ComfyUI says).  Frames are 8-bit, truncating clip(255·v, 0, 255) as numpy's
- * astype does; RGB for 3 channels, RGBA for 4 (other channel counts are
- * an error, as PIL's fromarray makes them).
+ * astype does; LA for 2 channels, RGB for 3, RGBA for 4 (other channel
+ * counts are an error, as PIL's fromarray makes them).  WebP takes LA as
+ * RGBA (L repeated), as PIL converts it.
  *
  * WebP is written as Pillow 9.4 writes it: one frame is a still image
  * (WebPEncode) whose EXIF chunk is the bare TIFF block; several frames go
@@ -184,9 +185,9 @@ static int save_animated(comfy_call *call, const char *ext,
     int rc = core_in_string(call, "filename_prefix", &prefix);
     if (rc || (rc = core_in_image(call, "images", &img)))
         return rc;
-    if (img.c != 3 && img.c != 4) {
+    if (img.c < 2 || img.c > 4) {
         rc = h->fail(call, "TypeError", "cannot save an image with %lld "
-                     "channels (3 or 4 needed)", (long long)img.c);
+                     "channels (2, 3 or 4 needed)", (long long)img.c);
         goto out;
     }
     memset(&sp, 0, sizeof(sp));
@@ -371,19 +372,37 @@ static int write_webp(comfy_call *call, const char *path, const uint8_t *px,
     int w = (int)v->w, ht = (int)v->h, c = (int)v->c;
     size_t frame = (size_t)(v->w * v->h * v->c);
     char err[512] = "";
+    uint8_t *rgba = NULL; /* LA frames as RGBA */
+    if (c == 2) {
+        size_t n = (size_t)(v->b * v->h * v->w);
+        rgba = malloc(n * 4);
+        if (!rgba)
+            return h->fail(call, "RuntimeError", "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            rgba[i * 4] = rgba[i * 4 + 1] = rgba[i * 4 + 2] = px[i * 2];
+            rgba[i * 4 + 3] = px[i * 2 + 1];
+        }
+        px = rgba;
+        c = 4;
+        frame = (size_t)(v->w * v->h) * 4;
+    }
     bytes exif = { 0 };
     WebPData image = { NULL, 0 }, out = { NULL, 0 };
     WebPAnimEncoder *enc = NULL;
     WebPMux *mux = NULL;
     int rc = COMFY_OK;
-    if (v->w > WEBP_MAX_DIMENSION || v->h > WEBP_MAX_DIMENSION)
-        return h->fail(call, "ValueError", "image size %lldx%lld is over "
-                       "WebP's limit of %d pixels per side", (long long)v->w,
-                       (long long)v->h, WEBP_MAX_DIMENSION);
-    if (v->b > 1 && opt->duration * v->b > INT32_MAX)
-        return h->fail(call, "OverflowError", "the animation is too long "
-                       "(%lld frames of %lld ms)", (long long)v->b,
-                       (long long)opt->duration);
+    if (v->w > WEBP_MAX_DIMENSION || v->h > WEBP_MAX_DIMENSION) {
+        rc = h->fail(call, "ValueError", "image size %lldx%lld is over "
+                     "WebP's limit of %d pixels per side", (long long)v->w,
+                     (long long)v->h, WEBP_MAX_DIMENSION);
+        goto out;
+    }
+    if (v->b > 1 && opt->duration * v->b > INT32_MAX) {
+        rc = h->fail(call, "OverflowError", "the animation is too long "
+                     "(%lld frames of %lld ms)", (long long)v->b,
+                     (long long)opt->duration);
+        goto out;
+    }
     /* one frame: PIL's still-image path (the EXIF block without prefix) */
     if (v->b > 1 && put(&exif, "Exif\0\0", 6)) {
         rc = h->fail(call, "RuntimeError", "out of memory");
@@ -498,6 +517,7 @@ out:
     WebPDataClear(&image);
     WebPDataClear(&out);
     free(exif.data);
+    free(rgba);
     return rc;
 }
 
@@ -726,7 +746,8 @@ static int write_apng(comfy_call *call, const char *path, const uint8_t *px,
             for (int64_t y = 0; y < v->h; y++)
                 for (int64_t x = 0; x < v->w; x++) {
                     size_t p = (size_t)((y * v->w + x) * c);
-                    if (memcmp(a + p, b + p, 3) != 0) {
+                    /* PIL compares convert("RGB"): L alone for LA */
+                    if (memcmp(a + p, b + p, c == 2 ? 1 : 3) != 0) {
                         x0 = x < x0 ? x : x0;
                         y0 = y < y0 ? y : y0;
                         x1 = x + 1 > x1 ? x + 1 : x1;
@@ -751,7 +772,7 @@ static int write_apng(comfy_call *call, const char *path, const uint8_t *px,
     be32(ihdr, (uint32_t)v->w);
     be32(ihdr + 4, (uint32_t)v->h);
     ihdr[8] = 8;
-    ihdr[9] = c == 4 ? 6 : 2;
+    ihdr[9] = c == 4 ? 6 : c == 3 ? 2 : 4; /* RGBA, RGB, LA */
     uint8_t actl[8];
     be32(actl, (uint32_t)kept);
     be32(actl + 4, 0);

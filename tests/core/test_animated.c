@@ -317,14 +317,27 @@ static void test_webp(void)
           "bad method: %s", hn_error(c));
     hn_end(c);
     c = hn_begin(H, "SaveAnimatedWEBP");
-    hn_set(c, "images", X->value_tensor(X->ctx, frames(2, 4, 4, 2)));
+    hn_set(c, "images", X->value_tensor(X->ctx, frames(2, 4, 4, 1)));
     hn_set(c, "filename_prefix", vstr("anim"));
     hn_set(c, "fps", vfloat(6.0));
     hn_set(c, "lossless", vbool(1));
     hn_set(c, "quality", vint(80));
     hn_set(c, "method", vstr("default"));
     CHECK(hn_run(c) != COMFY_OK && strstr(hn_error(c), "channels"),
-          "2 channels: %s", hn_error(c));
+          "1 channel: %s", hn_error(c));
+    hn_end(c);
+    /* 2 channels: PIL's LA, written as RGBA */
+    c = hn_begin(H, "SaveAnimatedWEBP");
+    hn_set(c, "images", X->value_tensor(X->ctx, frames(2, 5, 4, 2)));
+    hn_set(c, "filename_prefix", vstr("la"));
+    hn_set(c, "fps", vfloat(5.0));
+    hn_set(c, "lossless", vbool(1));
+    hn_set(c, "quality", vint(80));
+    hn_set(c, "method", vstr("default"));
+    set_meta(c);
+    CHECK(hn_run(c) == COMFY_OK, "LA webp: %s", hn_error(c));
+    ui_file(c, "la_00001_.webp", path, sizeof(path));
+    CHECK(same_bytes(path, "anim_la2.webp"), "LA: PIL's bytes");
     hn_end(c);
     c = hn_begin(H, "SaveAnimatedWEBP");
     hn_set(c, "images", X->value_tensor(X->ctx, frames(2, 4, 4, 3)));
@@ -580,7 +593,19 @@ static void test_apng(void)
         int level;
     } big[] = { { "apng_rgb_big", 3, 120, 200, 0.5, 0 },
                 { "apng_rgb_l4", 2, 33, 47, 24.0, 4 } };
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
+        if (i == 2) { /* LA: colour type 4 */
+            c = hn_begin(H, "SaveAnimatedPNG");
+            hn_set(c, "images", X->value_tensor(X->ctx, frames(3, 6, 5, 2)));
+            hn_set(c, "filename_prefix", vstr("apngla"));
+            hn_set(c, "fps", vfloat(10.0));
+            hn_set(c, "compress_level", vint(4));
+            CHECK(hn_run(c) == COMFY_OK, "LA apng: %s", hn_error(c));
+            ui_file(c, "apngla_00001_.png", path, sizeof(path));
+            hn_end(c);
+            CHECK(same_sha(path, "apng_la"), "LA APNG: PIL's bytes");
+            break;
+        }
         c = hn_begin(H, "SaveAnimatedPNG");
         hn_set(c, "images", X->value_tensor(X->ctx, frames(big[i].b, big[i].h,
                                                            big[i].w, 3)));

@@ -171,7 +171,9 @@ def main():
             ("anim_rgba1", test_image(1, 3, 2, 4), 6.0, True, 80, "fastest",
              True),
             ("anim_lossy2", test_image(2, 16, 16, 3), 1000.0, False, 50,
-             "slowest", False)]:
+             "slowest", False),
+            ("anim_la2", test_image(2, 5, 4, 2), 5.0, True, 80, "default",
+             True)]:
         args.disable_metadata = not meta
         ui = node.save_images(imgs, fps, "w", lossless, q, meth,
                               prompt=prompt, extra_pnginfo=extra)
@@ -228,7 +230,8 @@ def main():
     shas = ["apng_rgba4 " + hashlib.sha256(data).hexdigest()]
     for name, imgs, fps, level in [
             ("apng_rgb_big", test_image(3, 120, 200, 3), 0.5, 0),
-            ("apng_rgb_l4", test_image(2, 33, 47, 3), 24.0, 4)]:
+            ("apng_rgb_l4", test_image(2, 33, 47, 3), 24.0, 4),
+            ("apng_la", test_image(3, 6, 5, 2), 10.0, 4)]:
         ui = node.save_images(imgs, fps, level, "apng")
         path = os.path.join(tmp, ui["ui"]["images"][0]["filename"])
         with open(path, "rb") as f:
