@@ -638,6 +638,33 @@ static void test_apng(void)
     hn_end(c);
 }
 
+/* An interrupt stops either saver before it writes. */
+static void test_interrupt(void)
+{
+    static const char *const cls[] = { "SaveAnimatedWEBP", "SaveAnimatedPNG" };
+    for (int i = 0; i < 2; i++) {
+        hn_call *c = hn_begin(H, cls[i]);
+        hn_set(c, "images", X->value_tensor(X->ctx, frames(2, 4, 4, 3)));
+        hn_set(c, "filename_prefix", vstr("stopped"));
+        hn_set(c, "fps", vfloat(6.0));
+        hn_set(c, "lossless", vbool(1));
+        hn_set(c, "quality", vint(80));
+        hn_set(c, "method", vstr("default"));
+        hn_set(c, "compress_level", vint(4));
+        hn_interrupt(H, 1);
+        CHECK(hn_run(c) == COMFY_EINTERRUPTED, "%s interrupted", cls[i]);
+        hn_interrupt(H, 0);
+        CHECK(!hn_ui(c), "%s: no UI after an interrupt", cls[i]);
+        hn_end(c);
+    }
+    char path[2048];
+    snprintf(path, sizeof(path), "%s/stopped_00001_.webp", hn_dir(H, "output"));
+    FILE *f = fopen(path, "rb");
+    CHECK(!f, "no file after an interrupt");
+    if (f)
+        fclose(f);
+}
+
 int main(void)
 {
     H = hn_new(CORE_PACK_SO);
@@ -646,6 +673,7 @@ int main(void)
     X = hn_host(H);
     test_webp();
     test_apng();
+    test_interrupt();
     hn_free(H);
     if (failures)
         fprintf(stderr, "%d failures\n", failures);
