@@ -436,9 +436,9 @@ static int lora_run(comfy_call *call, int with_clip)
     rc = cd_lora_keys_unet(&keys, src.sd, src.prefix, &src.det.unet);
     if (rc == COMFY_OK && clip) {
         const cd_clip_stack *s = clip->stack;
-        rc = cd_lora_keys_clip(&keys, s->l ? (int)s->l->cfg.layers : 0, s->l && s->l->proj,
-                               s->g ? (int)s->g->cfg.layers : 0, s->g && s->g->proj,
-                               g_name_of(s));
+        /* ComfyUI's text models all have a text_projection weight */
+        rc = cd_lora_keys_clip(&keys, s->l ? (int)s->l->cfg.layers : 0, 1,
+                               s->g ? (int)s->g->cfg.layers : 0, 1, g_name_of(s));
     }
     if (rc < 0) {
         rc = dp_fail_status(call, rc, "Error while applying the LoRA", "key map");

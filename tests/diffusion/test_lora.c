@@ -14,6 +14,13 @@
  *     ComfyUI's within 1e-4 (the LoRA moves it by ~2);
  *   - CLIPTextEncode with the LoRA at 0.9 (cond and pooled) likewise;
  *   - LoCon, DoRA, diff_b and alpha maths on small hand-made tensors.
+ *
+ *   test_diffusion_lora --keymap CKPT
+ *
+ * prints "<names> <FNV-1a 64 of the sorted 'name<TAB>target' lines>" of the
+ * key map LoraLoader builds for the checkpoint's model and CLIP, which
+ * ctest diffusion_lora_keymaps compares with ComfyUI's (data/lora/
+ * keymaps.txt, made by gen/lora_keymaps.py).
  */
 #include <math.h>
 #include <stdio.h>
@@ -197,8 +204,63 @@ static void test_maths(void)
     cd_lora_keys_free(&k);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The key map of LoraLoader (nodes_lora.c) for a checkpoint. */
+static int keymap(const char *ckpt)
+{
+    char err[512] = "";
+    cd_model_file *ck = NULL;
+    if (cd_model_file_open(ckpt, &ck, err, sizeof err) < 0) {
+        fprintf(stderr, "open: %s\n", err);
+        return 1;
+    }
+    const cd_sd *sd = cd_model_file_index(ck);
+    cd_detect det;
+    cd_clip_stack *s = NULL;
+    if (cd_detect_checkpoint(sd, &det, err, sizeof err) < 0 ||
+        cd_clip_stack_load(sd, &det, &s, err, sizeof err) < 0) {
+        fprintf(stderr, "load: %s\n", err);
+        return 1;
+    }
+    cd_lora_keys keys = {0};
+    if (cd_lora_keys_unet(&keys, sd, det.unet_prefix, &det.unet) < 0 ||
+        cd_lora_keys_clip(&keys, s->l ? (int)s->l->cfg.layers : 0, 1,
+                          s->g ? (int)s->g->cfg.layers : 0, 1,
+                          s->family == CD_CLIP_SD2 ? "clip_h" : "clip_g") < 0)
+        return 1;
+    char **lines = calloc(keys.n, sizeof *lines);
+    for (size_t i = 0; lines && i < keys.n; i++) {
+        size_t l = strlen(keys.k[i].from) + strlen(keys.k[i].to) + 3;
+        lines[i] = malloc(l);
+        if (!lines[i])
+            return 1;
+        snprintf(lines[i], l, "%s\t%s\n", keys.k[i].from, keys.k[i].to);
+    }
+    if (!lines)
+        return 1;
+    qsort(lines, keys.n, sizeof *lines, cmp_str);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < keys.n; i++) {
+        for (const char *c = lines[i]; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        free(lines[i]);
+    }
+    printf("%zu %016llx\n", keys.n, (unsigned long long)h);
+    free(lines);
+    cd_lora_keys_free(&keys);
+    cd_clip_stack_free(s);
+    cd_model_file_unref(ck);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--keymap") == 0)
+        return keymap(argv[2]);
     if (argc != 3) {
         fprintf(stderr, "usage: test_diffusion_lora CKPT DATA_DIR\n");
         return 2;
@@ -229,7 +291,7 @@ int main(int argc, char **argv)
     /* key maps and resolution, as LoraLoader (model + clip) */
     cd_lora_keys keys = {0};
     CHECK(cd_lora_keys_unet(&keys, sd, det.unet_prefix, &det.unet) == 0);
-    CHECK(cd_lora_keys_clip(&keys, (int)stack->l->cfg.layers, stack->l->proj != NULL, 0, 0,
+    CHECK(cd_lora_keys_clip(&keys, (int)stack->l->cfg.layers, 1, 0, 0,
                             NULL) == 0);
     seen s = {0};
     cd_lora_log log = {log_fn, &s};

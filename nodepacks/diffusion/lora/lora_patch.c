@@ -274,6 +274,8 @@ int cd_lora_patch_clip(cd_clip_text_model *l, cd_clip_text_model *g, const char 
         }
         if (!rest)
             continue; /* a UNet key */
+        if (m && !m->proj && strcmp(rest, "text_projection.weight") == 0)
+            continue; /* ComfyUI's SD1 CLIP-L has one its pooled output never uses */
         int64_t shape[2] = {1, 1};
         int ndim = 1, oom = 0;
         float *wd = m ? clip_target(m, rest, shape, &ndim, bytes, &oom) : NULL;
