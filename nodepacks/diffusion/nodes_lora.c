@@ -393,7 +393,10 @@ static int lora_run(comfy_call *call, int with_clip)
         return COMFY_ERR;
     dp_clip *clip = NULL;
     int rc;
-    if (with_clip && !(clip = dp_in_clip(call, "clip")))
+    /* A checkpoint without text encoder gives CLIP None, which ComfyUI's
+     * load_lora_for_models passes through. */
+    int clip_none = with_clip && h->value_kind(h->input(call, "clip")) == COMFY_KIND_NONE;
+    if (with_clip && !clip_none && !(clip = dp_in_clip(call, "clip")))
         return COMFY_ERR;
     if ((rc = dp_in_string(call, "lora_name", &name)) ||
         (rc = dp_in_float(call, "strength_model", &sm)) ||
@@ -470,7 +473,7 @@ output:;
     if ((rc = h->set_output(call, 0, mv)))
         goto done;
     if (with_clip) {
-        comfy_value *cv = dp_clip_value(h, co);
+        comfy_value *cv = co ? dp_clip_value(h, co) : h->value_none(h->ctx);
         if (!cv) {
             rc = h->fail(call, "RuntimeError", "out of memory");
             goto done;

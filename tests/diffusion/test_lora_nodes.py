@@ -17,7 +17,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "tests" / "blackbox"))
 from conftest import make_server, server, ws_client  # noqa: E402,F401
 from pngutil import read_png  # noqa: E402
-from test_diffusion_workflow import add_checkpoint, need_pack, run_ws, workflow  # noqa: E402
+from test_diffusion_workflow import (add_checkpoint, need_pack, run_ws,  # noqa: E402
+                                     split_checkpoint, workflow)
 
 DATA = HERE / "data" / "lora"
 
@@ -157,3 +158,59 @@ def test_unsupported_adapter_is_an_error(server, ws_client):
     g = with_lora(workflow(ckpt, steps=1, prefix="loha"), "loha.safetensors")
     err = error_of(run_ws(server, ws, g)[1])
     assert "LoHa" in err["exception_message"]
+
+
+def test_bare_unet_and_no_clip(server, ws_client):
+    """LoraLoaderModelOnly on UNETLoader's bare UNet file gives the picture
+    it gives on the checkpoint's MODEL; LoraLoader on a checkpoint without
+    text encoder passes CLIP None through, as ComfyUI does."""
+    need_pack()
+    ckpt = add_checkpoint(server)
+    lora = add_lora(server)
+    models = server.base / "models"
+    src = models / "checkpoints" / ckpt
+    split_checkpoint(src, models / "diffusion_models" / "lora-unet.safetensors",
+                     "model.diffusion_model.")
+    ws = ws_client()
+    ref = with_lora(workflow(ckpt, steps=2, prefix="ref"), lora, 0.7, model_only=True)
+    want = picture(server, run_ws(server, ws, ref)[1])
+    g = with_lora(workflow(ckpt, steps=2, prefix="bare"), lora, 0.7, model_only=True)
+    g["22"] = {"class_type": "UNETLoader",
+               "inputs": {"unet_name": "lora-unet.safetensors", "weight_dtype": "default"}}
+    g["20"]["inputs"]["model"] = ["22", 0]
+    assert picture(server, run_ws(server, ws, g)[1]) == want
+
+    # a checkpoint of UNet + VAE only: CLIP is None
+    split_checkpoint(src, models / "checkpoints" / "noclip.safetensors", "model.", strip=False)
+    import struct
+    vae = models / "vae-part.safetensors"
+    split_checkpoint(src, vae, "first_stage_model.", strip=False)
+    # merge the two part files into one checkpoint
+    parts = []
+    for f in (models / "checkpoints" / "noclip.safetensors", vae):
+        b = f.read_bytes()
+        n, = struct.unpack("<Q", b[:8])
+        parts.append((json.loads(b[8:8 + n]), b[8 + n:]))
+    header, body = {}, b""
+    for h, data in parts:
+        for k, t in h.items():
+            a, e = t["data_offsets"]
+            header[k] = {"dtype": t["dtype"], "shape": t["shape"],
+                         "data_offsets": [len(body) + a, len(body) + e]}
+        body += data
+    hj = json.dumps(header).encode()
+    hj += b" " * ((8 - len(hj) % 8) % 8)
+    (models / "checkpoints" / "noclip.safetensors").write_bytes(
+        struct.pack("<Q", len(hj)) + hj + body)
+    g = with_lora(workflow(ckpt, steps=2, prefix="noclip"), lora, 0.7, 1.0)
+    g["23"] = {"class_type": "CheckpointLoaderSimple",
+               "inputs": {"ckpt_name": "noclip.safetensors"}}
+    g["20"]["inputs"]["model"] = ["23", 0]
+    g["20"]["inputs"]["clip"] = ["23", 1]
+    g["6"]["inputs"]["clip"] = ["4", 1]
+    g["7"]["inputs"]["clip"] = ["4", 1]
+    assert picture(server, run_ws(server, ws, g)[1]) == want
+    # the None CLIP comes out: encoding with it is ComfyUI's error
+    g["6"]["inputs"]["clip"] = ["20", 1]
+    err = error_of(run_ws(server, ws, g)[1])
+    assert err["node_id"] == "6" and "clip input is invalid: None" in err["exception_message"]
