@@ -1,30 +1,36 @@
 /*
  * image_gif.c — GIF decoding with our own LZW reader, frame by frame the
  * way Pillow 9.4's GifImagePlugin (default RGB_AFTER_FIRST strategy)
- * hands frames to LoadImage's ImageSequence loop:
+ * hands frames to LoadImage's ImageSequence loop.  Pillow's state is
+ * modelled as it is kept: the image's mode ("P", "L", "RGB", "RGBA"),
+ * the canvas it draws on (indices, with or without a palette of its own,
+ * or RGBA), info["transparency"] and the pending disposal.
  *
- *   - frame 0 is mode "P" (its palette; "transparency" set from its
- *     graphic control extension) or "L" when no palette is needed (no
- *     colour table, or one that is the grey ramp 0,1,2,...); pixels
- *     outside the frame are the transparent index, else 0;
- *   - at frame 1 a "P" canvas becomes "RGBA" (when frame 0 had a
- *     transparent index; that index becomes alpha 0) or "RGB", and every
- *     later frame is decoded with its own palette and pasted onto the
- *     canvas, its transparent pixels leaving the canvas as it was;
- *   - an "L" canvas stays "L": later frames are written into it, skipping
- *     their transparent index;
- *   - before each frame, the previous frame's disposal is applied to the
- *     previous frame's extent: 2 fills it with the transparent colour
- *     (alpha 0) or else the background colour, 3 restores what was there
- *     before that frame was drawn.  The disposal method persists from one
- *     frame to the next when a frame does not set one, as in Pillow.
+ *   - frame 0 is mode "P" when its colour table (local, else global) is
+ *     not the grey ramp 0,1,2,..., else "L"; its canvas is filled with
+ *     the transparent index (else 0) and takes the local palette, or the
+ *     global one (so an "L" frame can still show the global colours);
+ *   - a "P" image becomes "RGBA" at the next frame (its transparent index
+ *     becoming alpha 0) or "RGB", and every later frame is drawn with its
+ *     own palette onto that canvas, its transparent pixels leaving the
+ *     canvas as it was;
+ *   - an "L" image draws later frames into its canvas when they agree on
+ *     having a palette or not (skipping their transparent index), else
+ *     onto a new blank canvas (grey-ramp palette), and takes the mode of
+ *     that frame ("P" or "L");
+ *   - before each frame the previous frame's disposal is applied to its
+ *     extent: 2 fills it with the transparent colour (alpha 0) or the
+ *     background colour, 3 restores what was there before that frame.
+ *     The disposal method persists while frames do not set one.
  *
- * Output channels: 4 (P with transparency, then RGBA), 3 (P, then RGB) or
- * 1 (L).  A later frame reaching past the logical screen is clipped to
- * the canvas (Pillow pastes it onto a canvas that keeps its size); in an
- * "L" sequence it ends the frames LoadImage keeps.  Layouts Pillow fails
- * on (a transparent later frame without a palette, a palette frame after
- * an "L" first frame) are refused with a sentence.  Reentrant.
+ * A later frame reaching past the logical screen is clipped to the
+ * canvas (Pillow pastes it onto a canvas that keeps its size) in the RGB
+ * modes; in "L"/"P" Pillow starts a canvas of the grown size, which
+ * LoadImage skips with every later frame.  Frames come out as RGB, or
+ * RGBA when every frame LoadImage keeps has a mask of its own ("P" with
+ * transparency, "RGBA"); frames mixing both are refused as ComfyUI's
+ * torch.cat refuses their masks (unless they are 64x64).  Layouts Pillow
+ * fails on are refused with a sentence.  Reentrant.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,23 +42,6 @@ typedef struct gif_in {
     const uint8_t *d;
     size_t len, pos;
 } gif_in;
-
-/* A disposal to apply before the next frame. */
-enum { D_NONE, D_FILL_IDX, D_FILL_RGBA, D_CROP_IDX, D_CROP_RGBA };
-
-typedef struct gif_state {
-    int64_t W, H;
-    int mode;               /* 'P', 'L', '3' (RGB), '4' (RGBA)        */
-    uint8_t *idx;           /* W*H indices (modes P, L)               */
-    uint8_t *rgba;          /* W*H*4 (modes RGB, RGBA)                */
-    uint8_t pal0[768];      /* frame 0's palette (mode P)             */
-    int info_trans;         /* Pillow's info["transparency"], or -1   */
-    int disposal;           /* persistent disposal method             */
-    int dtype;              /* D_*                                    */
-    uint8_t dcolor[4];
-    uint8_t *dcrop;         /* saved pixels for D_CROP_*              */
-    int64_t dx0, dy0, dx1, dy1;
-} gif_state;
 
 static unsigned u16le(const uint8_t *p)
 {
@@ -221,16 +210,39 @@ out:
     return rc;
 }
 
-/* ---------------------------------------------------------- frames */
 
-/* Applies the pending disposal onto the canvas. */
+/* A disposal to apply before the next frame. */
+enum { D_NONE, D_FILL_IDX, D_FILL_RGBA, D_CROP_IDX, D_CROP_RGBA };
+
+typedef struct gif_state {
+    int64_t W, H;
+    int mode;               /* self.mode: 'P', 'L', '3' RGB, '4' RGBA */
+    uint8_t *idx;           /* W*H indices (modes P, L)               */
+    int has_cpal;           /* the index canvas has a palette ("P")   */
+    uint8_t cpal[768];
+    uint8_t *rgba;          /* W*H*4 (modes RGB, RGBA)                */
+    int info_trans;         /* info["transparency"], or -1            */
+    int disposal;           /* persistent disposal method             */
+    int dtype;              /* D_*                                    */
+    uint8_t dcolor[4];
+    uint8_t *dcrop;         /* saved pixels for D_CROP_*              */
+    int64_t dx0, dy0, dx1, dy1;    /* its extent, clipped when made    */
+    int64_t SW, SH;         /* Pillow's self.size (grows with frames) */
+    int64_t FW, FH;         /* the first frame's size                 */
+    uint8_t *frames;        /* n frames of W*H*4                      */
+    int64_t n;
+    int any_alpha, any_plain;
+} gif_state;
+
+/* Applies the pending disposal onto the canvas (raw, as Pillow's
+ * core paste does). */
 static void apply_dispose(gif_state *g)
 {
     if (g->dtype == D_NONE)
         return;
     int64_t ew = g->dx1 - g->dx0;
-    for (int64_t y = g->dy0; y < g->dy1; y++) {
-        for (int64_t x = g->dx0; x < g->dx1; x++) {
+    for (int64_t y = g->dy0; y < g->dy1 && y < g->H; y++) {
+        for (int64_t x = g->dx0; x < g->dx1 && x < g->W; x++) {
             int64_t i = y * g->W + x, k = (y - g->dy0) * ew + (x - g->dx0);
             switch (g->dtype) {
             case D_FILL_IDX: g->idx[i] = g->dcolor[0]; break;
@@ -242,14 +254,15 @@ static void apply_dispose(gif_state *g)
     }
 }
 
-/* Pillow's frame-1 conversion of the "P" canvas to RGB or RGBA. */
+/* Pillow's conversion of a "P" image to RGBA (with transparency) or RGB
+ * when the next frame is sought. */
 static int convert_canvas(gif_state *g)
 {
     g->rgba = malloc((size_t)(g->W * g->H * 4));
     if (!g->rgba)
         return COMFY_ENOMEM;
     for (int64_t i = 0; i < g->W * g->H; i++) {
-        memcpy(g->rgba + i * 4, g->pal0 + g->idx[i] * 3, 3);
+        memcpy(g->rgba + i * 4, g->cpal + g->idx[i] * 3, 3);
         g->rgba[i * 4 + 3] = g->info_trans == g->idx[i] ? 0 : 255;
     }
     g->mode = g->info_trans >= 0 ? '4' : '3';
@@ -259,43 +272,151 @@ static int convert_canvas(gif_state *g)
     return 0;
 }
 
-/* Appends the canvas as one output frame of `c` channels. */
-static int emit_frame(gif_state *g, core_image *img, int c, char *err,
-                      size_t cap)
+/* Appends what LoadImage makes of the current image: RGB, and alpha when
+ * it has a mask of its own (else 255). */
+static int emit_frame(gif_state *g, char *err, size_t cap)
 {
-    int64_t n = img->frames + 1, px = g->W * g->H;
-    if (core_check_dims(n, g->H, g->W, c, err, cap) < 0)
+    int64_t px = g->W * g->H;
+    if (core_check_dims(g->n + 1, g->H, g->W, 4, err, cap) < 0)
         return COMFY_EINVAL;
-    uint8_t *np = realloc(img->pixels, (size_t)(n * px * c));
+    uint8_t *np = realloc(g->frames, (size_t)((g->n + 1) * px * 4));
     if (!np) {
         snprintf(err, cap, "out of memory decoding a GIF");
         return COMFY_ENOMEM;
     }
-    img->pixels = np;
-    uint8_t *o = np + img->frames * px * c;
+    g->frames = np;
+    uint8_t *o = np + g->n * px * 4;
+    /* exif_transpose's copy takes the mode of the canvas: a palette
+     * canvas is "P" even when Pillow calls the image "L" */
+    int alpha = g->mode == '4' || (g->idx && g->has_cpal &&
+                                    g->info_trans >= 0);
     for (int64_t i = 0; i < px; i++) {
-        if (g->mode == 'L') {
-            o[i] = g->idx[i];
-        } else if (g->mode == 'P') {
-            memcpy(o + i * c, g->pal0 + g->idx[i] * 3, 3);
-            if (c == 4)
-                o[i * 4 + 3] = g->info_trans == g->idx[i] ? 0 : 255;
+        if (g->mode == 'P' || g->mode == 'L') {
+            unsigned v = g->idx[i];
+            if (g->has_cpal)
+                memcpy(o + i * 4, g->cpal + v * 3, 3);
+            else
+                o[i * 4] = o[i * 4 + 1] = o[i * 4 + 2] = (uint8_t)v;
+            o[i * 4 + 3] = alpha && (int)v == g->info_trans ? 0 : 255;
         } else {
-            memcpy(o + i * c, g->rgba + i * 4, (size_t)c);
+            memcpy(o + i * 4, g->rgba + i * 4, 4);
+            if (!alpha)
+                o[i * 4 + 3] = 255;
         }
     }
-    img->frames = n;
+    g->any_alpha |= alpha;
+    g->any_plain |= !alpha;
+    g->n++;
     return 0;
+}
+
+/* One frame's header: what _seek reads up to the image data. */
+typedef struct gif_frame {
+    int trans;                  /* -1 for none                         */
+    int64_t x0, y0, fw, fh;
+    int interlace, min_bits;
+    int local;                  /* a local colour table was present    */
+    int has_fpal;               /* Pillow's _frame_palette is truthy   */
+    size_t fpal_n;              /* its entries                         */
+    uint8_t fpal[768];
+} gif_frame;
+
+/* Reads extensions up to the next image descriptor.  1 with *f filled,
+ * 0 at the end of the sequence, -1 truncated or corrupt (err filled). */
+static int read_frame_header(gif_in *in, gif_state *g, gif_frame *f,
+                             char *err, size_t cap)
+{
+    const uint8_t *d = in->d;
+    size_t len = in->len;
+    f->trans = -1;
+    for (;;) {
+        if (in->pos >= len || d[in->pos] == ';')
+            return 0;
+        uint8_t tag = d[in->pos++];
+        if (tag == '!') {
+            if (in->pos >= len)
+                goto truncated;
+            uint8_t label = d[in->pos++];
+            int first = 1;
+            for (;;) { /* the extension's sub-blocks */
+                if (in->pos >= len)
+                    goto truncated;
+                size_t bl = d[in->pos++];
+                if (bl == 0)
+                    break;
+                if (len - in->pos < bl)
+                    goto truncated;
+                if (first && label == 0xF9) {
+                    const uint8_t *b = d + in->pos;
+                    if (bl < 4) {
+                        snprintf(err, cap, "the GIF data is corrupt (short "
+                                 "graphic control extension)");
+                        return -1;
+                    }
+                    if (b[0] & 1)
+                        f->trans = b[3];
+                    if ((b[0] >> 2) & 7)
+                        g->disposal = (b[0] >> 2) & 7;
+                }
+                first = 0;
+                in->pos += bl;
+            }
+            if (label == 0xF9 && first) {
+                snprintf(err, cap, "the GIF data is corrupt (empty graphic "
+                         "control extension)");
+                return -1;
+            }
+        } else if (tag == ',') {
+            if (len - in->pos < 9)
+                goto truncated;
+            const uint8_t *s = d + in->pos;
+            f->x0 = u16le(s);
+            f->y0 = u16le(s + 2);
+            f->fw = u16le(s + 4);
+            f->fh = u16le(s + 6);
+            f->interlace = (s[8] & 64) != 0;
+            in->pos += 9;
+            f->local = 0;
+            f->has_fpal = 0;
+            if (s[8] & 128) {
+                size_t n = (size_t)1 << ((s[8] & 7) + 1);
+                if (len - in->pos < n * 3)
+                    goto truncated;
+                f->local = 1;
+                if (palette_needed(d + in->pos, n)) {
+                    core_palette_fill(f->fpal, d + in->pos, n, 3, 0);
+                    f->fpal_n = n;
+                    f->has_fpal = 1;
+                }
+                in->pos += n * 3;
+            }
+            if (in->pos >= len)
+                goto truncated;
+            f->min_bits = d[in->pos++];
+            if (f->min_bits < 1 || f->min_bits > 11) {
+                snprintf(err, cap, "the GIF data is corrupt (LZW code size "
+                         "%d)", f->min_bits);
+                return -1;
+            }
+            return 1;
+        }
+        /* any other byte is skipped, as Pillow does */
+    }
+truncated:
+    snprintf(err, cap, "the GIF data is truncated");
+    return -1;
 }
 
 int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
                     size_t cap)
 {
     gif_state g;
+    gif_frame f;
     gif_in in = { d, len, 13 };
-    uint8_t gpal[768], fpal[768];
+    uint8_t gpal[768];
+    size_t gpal_n = 0;
     uint8_t *tmp = NULL, *set = NULL;
-    int has_gpal = 0, background = 0, channels = 0, rc = COMFY_EINVAL;
+    int has_gpal = 0, background = 0, rc = COMFY_EINVAL;
     memset(img, 0, sizeof(*img));
     memset(&g, 0, sizeof(g));
     g.info_trans = -1;
@@ -314,114 +435,36 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
         }
         if (palette_needed(d + in.pos, n)) {
             core_palette_fill(gpal, d + in.pos, n, 3, 0);
+            gpal_n = n;
             has_gpal = 1;
         }
         in.pos += n * 3;
     }
     for (int64_t k = 0;; k++) {
-        int trans = -1;
-        int have_image = 0, truncated = 0;
-        int64_t x0 = 0, y0 = 0, fw = 0, fh = 0;
-        int interlace = 0, has_fpal = 0, local = 0, min_bits = 0;
-        while (!have_image) {
-            if (in.pos >= len || d[in.pos] == ';')
-                break;
-            uint8_t tag = d[in.pos++];
-            if (tag == '!') {
-                if (in.pos >= len) {
-                    truncated = 1;
-                    break;
-                }
-                uint8_t label = d[in.pos++];
-                int firstblk = 1;
-                for (;;) { /* the extension's sub-blocks */
-                    if (in.pos >= len) {
-                        truncated = 1;
-                        break;
-                    }
-                    size_t bl = d[in.pos++];
-                    if (bl == 0)
-                        break;
-                    if (len - in.pos < bl) {
-                        truncated = 1;
-                        break;
-                    }
-                    if (firstblk && label == 0xF9) {
-                        const uint8_t *b = d + in.pos;
-                        if (bl < 4) {
-                            truncated = 1;
-                            break;
-                        }
-                        if (b[0] & 1)
-                            trans = b[3];
-                        int bits = (b[0] >> 2) & 7;
-                        if (bits)
-                            g.disposal = bits;
-                    }
-                    firstblk = 0;
-                    in.pos += bl;
-                }
-                if (label == 0xF9 && firstblk)
-                    truncated = 1; /* Pillow: block[0] of None */
-                if (truncated)
-                    break;
-            } else if (tag == ',') {
-                if (len - in.pos < 9) {
-                    truncated = 1;
-                    break;
-                }
-                const uint8_t *s = d + in.pos;
-                x0 = u16le(s);
-                y0 = u16le(s + 2);
-                fw = u16le(s + 4);
-                fh = u16le(s + 6);
-                interlace = (s[8] & 64) != 0;
-                in.pos += 9;
-                if (s[8] & 128) {
-                    size_t n = (size_t)1 << ((s[8] & 7) + 1);
-                    if (len - in.pos < n * 3) {
-                        truncated = 1;
-                        break;
-                    }
-                    local = 1;
-                    if (palette_needed(d + in.pos, n)) {
-                        core_palette_fill(fpal, d + in.pos, n, 3, 0);
-                        has_fpal = 1;
-                    }
-                    in.pos += n * 3;
-                }
-                if (in.pos >= len) {
-                    truncated = 1;
-                    break;
-                }
-                min_bits = d[in.pos++];
-                have_image = 1;
-            }
-            /* any other byte is skipped, as Pillow does */
-        }
-        if (truncated) {
-            snprintf(err, cap, "the GIF data is truncated");
+        int hr = read_frame_header(&in, &g, &f, err, cap);
+        if (hr < 0)
             goto fail;
-        }
-        if (!have_image) {
+        if (hr == 0) {
             if (k == 0) {
                 snprintf(err, cap, "the GIF file has no image");
                 goto fail;
             }
             break; /* end of the sequence */
         }
-        if (!local && has_gpal) {
-            memcpy(fpal, gpal, sizeof(fpal));
-            has_fpal = 1;
+        /* _frame_palette: the local table if needed, none if a local
+         * table is the ramp, else the global table */
+        if (!f.local && has_gpal) {
+            memcpy(f.fpal, gpal, sizeof(f.fpal));
+            f.fpal_n = gpal_n;
+            f.has_fpal = 1;
         }
-        if (!has_fpal)
-            core_palette_fill(fpal, NULL, 0, 3, 0);
-        if (min_bits < 1 || min_bits > 11) {
-            snprintf(err, cap, "the GIF data is corrupt (LZW code size %d)",
-                     min_bits);
-            goto fail;
+        if (!f.has_fpal) {
+            core_palette_fill(f.fpal, NULL, 0, 3, 0);
+            f.fpal_n = 256;
         }
+        int64_t x0 = f.x0, y0 = f.y0, fw = f.fw, fh = f.fh;
         int64_t x1 = x0 + fw, y1 = y0 + fh;
+        int trans = f.trans;
         if (k == 0) {
             if (x1 > g.W)
                 g.W = x1;
@@ -433,33 +476,32 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
             }
             if (core_check_dims(1, g.H, g.W, 4, err, cap) < 0)
                 goto fail;
-        } else if ((x1 > g.W || y1 > g.H) && g.mode == 'L') {
-            /* Pillow grows the image size; an "L" frame then starts on a
-             * new blank canvas of that size, which LoadImage skips, as
-             * it does every later frame */
-            break;
+            g.SW = g.FW = g.W;
+            g.SH = g.FH = g.H;
+        } else if (x1 > g.SW || y1 > g.SH) {
+            /* Pillow grows self.size; an "L"/"P" frame is then drawn on a
+             * new canvas of that size, an RGB one clipped to the canvas */
+            g.SW = x1 > g.SW ? x1 : g.SW;
+            g.SH = y1 > g.SH ? y1 : g.SH;
+            if (core_check_dims(1, g.SH, g.SW, 4, err, cap) < 0)
+                goto fail;
         }
-        /* a later frame reaching past the canvas: Pillow pastes it onto
-         * the canvas, which keeps its size, so only what lies inside
-         * counts */
         int64_t cw = x0 >= g.W ? 0 : (x1 < g.W ? x1 : g.W) - x0;
         int64_t ch = y0 >= g.H ? 0 : (y1 < g.H ? y1 : g.H) - y0;
-        /* the previous frame's disposal, then Pillow's frame-1 conversion */
+        const int64_t dcw = cw, dch = ch; /* the disposal's extent */
+        /* the previous frame's disposal, then the "P" conversion */
         apply_dispose(&g);
-        if (k == 1 && g.mode == 'P' && (rc = convert_canvas(&g)) != 0) {
-            snprintf(err, cap, "out of memory decoding a GIF");
-            goto fail;
+        if (k >= 1 && g.mode == 'P') {
+            if (convert_canvas(&g)) {
+                rc = COMFY_ENOMEM;
+                snprintf(err, cap, "out of memory decoding a GIF");
+                goto fail;
+            }
         }
-        rc = COMFY_EINVAL;
         int rgbmode = g.mode == '3' || g.mode == '4';
-        if (k >= 1 && g.mode == 'L' && has_fpal) {
-            snprintf(err, cap, "unsupported GIF layout (a palette frame "
-                     "after a grey first frame)");
-            goto fail;
-        }
-        if (k >= 1 && rgbmode && !has_fpal && trans >= 0) {
+        if (k >= 1 && rgbmode && !f.has_fpal && trans >= 0) {
             snprintf(err, cap, "unsupported GIF layout (a transparent "
-                     "frame without a palette)");
+                     "frame without a palette: image has no palette)");
             goto fail;
         }
         /* this frame's disposal, for the next frame */
@@ -467,20 +509,27 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
         g.dcrop = NULL;
         int dtype = D_NONE;
         if (g.disposal == 2) {
-            int color = g.mode == 'L' && k >= 1 && g.info_trans >= 0
-                            ? g.info_trans : trans;
-            int alpha = 0;
-            if (color < 0) {
-                color = background;
-                alpha = 255;
-            }
+            int color = k >= 1 && g.info_trans >= 0 ? g.info_trans : trans;
             if (rgbmode) {
+                int alpha = 0;
+                if (color < 0) {
+                    color = background;
+                    alpha = 255;
+                    if ((size_t)color >= f.fpal_n) {
+                        snprintf(err, cap, "unsupported GIF layout (the "
+                                 "background index is past the palette)");
+                        goto fail;
+                    }
+                }
                 dtype = D_FILL_RGBA;
-                memcpy(g.dcolor, fpal + color * 3, 3);
+                if ((size_t)color < f.fpal_n)
+                    memcpy(g.dcolor, f.fpal + color * 3, 3);
+                else
+                    memset(g.dcolor, 0, 3); /* Pillow's (0,) fill */
                 g.dcolor[3] = (uint8_t)alpha;
             } else {
                 dtype = D_FILL_IDX;
-                g.dcolor[0] = (uint8_t)color;
+                g.dcolor[0] = (uint8_t)(color < 0 ? background : color);
             }
         } else if (g.disposal >= 3) {
             if (k >= 1) {
@@ -512,7 +561,7 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
             goto fail;
         }
         memset(tmp, trans > 0 ? trans : 0, (size_t)(fw * fh));
-        int lz = lzw_decode(&in, min_bits, interlace, fw, fh, tmp, set);
+        int lz = lzw_decode(&in, f.min_bits, f.interlace, fw, fh, tmp, set);
         if (lz < 0) {
             rc = lz == -3 ? COMFY_ENOMEM : COMFY_EINVAL;
             snprintf(err, cap, lz == -3 ? "out of memory decoding a GIF"
@@ -531,11 +580,32 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
             for (int64_t y = 0; y < fh; y++)
                 memcpy(g.idx + (y0 + y) * g.W + x0, tmp + y * fw,
                        (size_t)fw);
-            g.mode = has_fpal ? 'P' : 'L';
-            memcpy(g.pal0, fpal, sizeof(g.pal0));
+            g.mode = f.has_fpal ? 'P' : 'L';
+            /* self.palette: the needed local table, else the global one */
+            g.has_cpal = f.has_fpal || has_gpal;
+            memcpy(g.cpal, f.has_fpal ? f.fpal : gpal, sizeof(g.cpal));
             g.info_trans = trans;
-            channels = g.mode == 'L' ? 1 : trans >= 0 ? 4 : 3;
-        } else if (g.mode == 'L') {
+        } else if (!rgbmode) {
+            /* mode "L": draw in place when the frame agrees on having a
+             * palette and the size is unchanged, else on a new blank
+             * canvas (a new "P" one has the grey-ramp palette) */
+            if (f.has_fpal != g.has_cpal || g.W != g.SW || g.H != g.SH) {
+                uint8_t *nc = calloc((size_t)(g.SW * g.SH), 1);
+                if (!nc) {
+                    rc = COMFY_ENOMEM;
+                    snprintf(err, cap, "out of memory decoding a GIF");
+                    goto fail;
+                }
+                free(g.idx);
+                g.idx = nc;
+                g.W = g.SW;
+                g.H = g.SH;
+                g.has_cpal = f.has_fpal;
+                core_palette_fill(g.cpal, NULL, 0, 3, 0);
+            }
+            cw = x0 >= g.W ? 0 : (x1 < g.W ? x1 : g.W) - x0;
+            ch = y0 >= g.H ? 0 : (y1 < g.H ? y1 : g.H) - y0;
+            g.mode = f.has_fpal ? 'P' : 'L';
             for (int64_t y = 0; y < ch; y++)
                 for (int64_t x = 0; x < cw; x++) {
                     int64_t s = y * fw + x;
@@ -549,28 +619,44 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
                     if (v == trans)
                         continue;
                     uint8_t *o = g.rgba + ((y0 + y) * g.W + x0 + x) * 4;
-                    memcpy(o, fpal + v * 3, 3);
+                    memcpy(o, f.fpal + v * 3, 3);
                     o[3] = 255;
                 }
         }
         g.dtype = dtype;
         g.dx0 = x0;
         g.dy0 = y0;
-        g.dx1 = x0 + cw;
-        g.dy1 = y0 + ch;
-        if (k == 0)
-            img->w = g.W, img->h = g.H, img->channels = channels;
-        if ((rc = emit_frame(&g, img, channels, err, cap)) != 0)
+        g.dx1 = x0 + dcw;
+        g.dy1 = y0 + dch;
+        /* LoadImage skips frames of another size than the first */
+        if (g.W == g.FW && g.H == g.FH &&
+            (rc = emit_frame(&g, err, cap)) != 0)
             goto fail;
         rc = COMFY_EINVAL;
         if (in.pos >= len)
             break;
     }
+    if (g.any_alpha && g.any_plain && !(g.FW == 64 && g.FH == 64)) {
+        snprintf(err, cap, "the GIF frames mix masks of the image size "
+                 "and 64x64 ones, which ComfyUI cannot stack");
+        goto fail;
+    }
+    int c = g.any_alpha ? 4 : 3;
+    int64_t px = g.FW * g.FH * g.n;
+    if (c == 3) { /* pack in place */
+        for (int64_t i = 0; i < px; i++)
+            memmove(g.frames + i * 3, g.frames + i * 4, 3);
+    }
+    img->w = g.FW;
+    img->h = g.FH;
+    img->channels = c;
+    img->frames = g.n;
+    img->pixels = g.frames;
+    g.frames = NULL;
     snprintf(img->format, sizeof(img->format), "GIF");
     rc = 0;
     goto out;
 fail:
-    core_image_free(img);
     memset(img, 0, sizeof(*img));
 out:
     free(tmp);
@@ -578,5 +664,6 @@ out:
     free(g.idx);
     free(g.rgba);
     free(g.dcrop);
+    free(g.frames);
     return rc;
 }

@@ -246,6 +246,23 @@ def gif_samples(add_bytes, add):
         dict(x=3, y=2, w=4, h=2, idx=idx(8, 256)),
         dict(x=0, y=0, w=2, h=2, idx=idx(4, 256)),
     ]))
+    # a local table that is the grey ramp: Pillow calls frame 0 "L" but
+    # draws it with the global colours, and LoadImage's copy is "P"
+    ramp = [(i, i, i) for i in range(4)]
+    add_bytes("gif_ramp_local.gif", gif_file(5, 4, [
+        dict(x=0, y=0, w=5, h=4, idx=idx(20, 4), trans=2, pal=ramp,
+             pbits=2, dispose=1),
+        dict(x=1, y=1, w=3, h=2, idx=idx(6, 4), trans=0),
+        dict(x=0, y=2, w=4, h=2, idx=idx(8, 4), pal=loc, pbits=2),
+    ], global_pal=g))
+    # grey first frame, then a palette frame (new canvas, grey-ramp
+    # palette), then RGB frames with their own colours
+    add_bytes("gif_grey_then_pal.gif", gif_file(6, 3, [
+        dict(x=0, y=0, w=6, h=3, idx=idx(18, 256)),
+        dict(x=1, y=0, w=3, h=2, idx=idx(6, 4), pal=loc, pbits=2,
+             dispose=2),
+        dict(x=2, y=1, w=4, h=2, idx=idx(8, 4), pal=loc, pbits=2, trans=1),
+    ]))
     # frame 0 smaller than the screen and offset; one frame
     add_bytes("gif_offset.gif", gif_file(6, 5, [
         dict(x=2, y=1, w=3, h=3, idx=idx(9, 4), trans=3),
