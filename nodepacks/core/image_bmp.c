@@ -189,7 +189,7 @@ static int rle_decode(const uint8_t *d, size_t len, size_t pos, int rle4,
 int core_decode_bmp(const uint8_t *d, size_t len, core_image *img, char *err,
                     size_t cap)
 {
-    uint8_t *idx = NULL, *pix = NULL;
+    uint8_t *idx = NULL, *pix = NULL, *rowbuf = NULL;
     uint8_t pal[768];
     int rc = COMFY_EINVAL;
     memset(img, 0, sizeof(*img));
@@ -376,19 +376,36 @@ int core_decode_bmp(const uint8_t *d, size_t len, core_image *img, char *err,
     } else {
         uint64_t stride = (((uint64_t)w * bits + 31) >> 3) & ~(uint64_t)3;
         uint64_t rowbytes = ((uint64_t)w * (uint64_t)unpack_bits[u] + 7) / 8;
-        if (rowbytes > stride) {
-            snprintf(err, cap, "unsupported BMP layout (a %u-bit grey "
-                     "palette)", bits);
-            goto out;
-        }
-        if ((uint64_t)(len - offset) < stride * (uint64_t)(h - 1) + rowbytes) {
+        /* Rows start `stride` apart; an "L" unpacker over 1- or 4-bit
+         * rows reads past its row into the next ones.  Pillow maps 8-bit
+         * "L"/"P" files when h * stride bytes are there (reading past the
+         * file's end then gives zeros), else decodes, which needs every
+         * byte the last row reads. */
+        uint64_t avail = len - offset;
+        uint64_t need = stride * (uint64_t)(h - 1) + rowbytes;
+        int mapped = (u == U_L || u == U_P) && avail >= stride * (uint64_t)h;
+        if (!mapped && avail < need) {
             snprintf(err, cap, "the BMP data is truncated");
             goto out;
         }
+        if (avail < need) {
+            rowbuf = malloc((size_t)rowbytes);
+            if (!rowbuf) {
+                rc = COMFY_ENOMEM;
+                snprintf(err, cap, "out of memory decoding a BMP");
+                goto out;
+            }
+        }
         for (int64_t r = 0; r < h; r++) {
             int64_t y = direction < 0 ? h - 1 - r : r;
-            unpack_row(u, d + offset + (uint64_t)r * stride, w, pal,
-                       pix + y * w * channels);
+            uint64_t start = (uint64_t)r * stride;
+            const uint8_t *row = d + offset + start;
+            if (start + rowbytes > avail) {
+                memset(rowbuf, 0, (size_t)rowbytes);
+                memcpy(rowbuf, row, (size_t)(avail - start));
+                row = rowbuf;
+            }
+            unpack_row(u, row, w, pal, pix + y * w * channels);
         }
     }
     img->w = w;
@@ -401,6 +418,7 @@ int core_decode_bmp(const uint8_t *d, size_t len, core_image *img, char *err,
     rc = 0;
 out:
     free(idx);
+    free(rowbuf);
     free(pix);
     return rc;
 }
