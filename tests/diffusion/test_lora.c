@@ -2,7 +2,7 @@
  * test_lora.c — the LoRA maths and key maps against ComfyUI (ctest
  * diffusion_lora).
  *
- *   test_diffusion_lora CKPT DATA_DIR
+ *   test_diffusion_lora CKPT DATA_DIR [SDXL_CKPT]
  *
  * CKPT is `comfyd-mkcheckpoint --arch sd15 --width small --seed 0` (the
  * test makes it); DATA_DIR is tests/diffusion/data/lora, whose LoRA and
@@ -13,6 +13,9 @@
  *     applied again at -0.5 on top (borrowed patched weights), equals
  *     ComfyUI's within 1e-4 (the LoRA moves it by ~2);
  *   - CLIPTextEncode with the LoRA at 0.9 (cond and pooled) likewise;
+ *   - with SDXL_CKPT (`--arch sdxl --width small --seed 0`), the same for
+ *     the SDXL data in DATA_DIR/sdxl (gen/lora_ref_sdxl.py): linear
+ *     proj_in/out, ADM, te1 and te2 (bigG's packed q/k/v), text_projection;
  *   - LoCon, DoRA, diff_b and alpha maths on small hand-made tensors.
  *
  *   test_diffusion_lora --keymap CKPT
@@ -50,7 +53,8 @@ static const char *g_dir;
 static float *load_f32(const char *name, size_t n)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    if (snprintf(path, sizeof path, "%s/%s", g_dir, name) >= (int)sizeof path)
+        exit(1);
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "cannot open %s\n", path);
@@ -118,8 +122,8 @@ static void uarr_free(uarr *u)
     free(u->t);
 }
 
-static void unet_eps(const cd_sd *sd, const cd_detect *det, const float *x, const float *ctx,
-                     float *eps)
+static void unet_eps_y(const cd_sd *sd, const cd_detect *det, const float *x, const float *ctx,
+                       int64_t ctx_dim, const float *y, float *eps)
 {
     cd_nets_load_opts lo = {CD_NETS_WEIGHTS_STORED, CK_PREC_F32};
     cd_unet *u = NULL;
@@ -131,12 +135,111 @@ static void unet_eps(const cd_sd *sd, const cd_detect *det, const float *x, cons
     }
     float t = 500.0f;
     cd_nets_run run = {NULL, NULL, NULL, NULL, err, sizeof err};
-    rc = cd_unet_forward(u, &run, x, 1, 8, 8, &t, ctx, 77, NULL, eps);
+    (void)ctx_dim;
+    rc = cd_unet_forward(u, &run, x, 1, 8, 8, &t, ctx, 77, y, eps);
     if (rc < 0) {
         fprintf(stderr, "unet forward: %s\n", err);
         exit(1);
     }
     cd_unet_free(u);
+}
+
+static void unet_eps(const cd_sd *sd, const cd_detect *det, const float *x, const float *ctx,
+                     float *eps)
+{
+    unet_eps_y(sd, det, x, ctx, 32, NULL, eps);
+}
+
+/* The SDXL data (data/lora/sdxl, gen/lora_ref_sdxl.py): te1 / te2 / ADM /
+ * linear proj keys; UNet at 0.6, CLIP at 1.3. */
+static void test_sdxl(const char *ckpt, const char *dir)
+{
+    char err[512] = "", path[4096];
+    cd_model_file *ck = NULL, *lf = NULL;
+    g_dir = dir;
+    if (snprintf(path, sizeof path, "%s/sdxl-lora.safetensors", dir) >= (int)sizeof path)
+        exit(1);
+    if (cd_model_file_open(ckpt, &ck, err, sizeof err) < 0 ||
+        cd_model_file_open(path, &lf, err, sizeof err) < 0) {
+        fprintf(stderr, "open: %s\n", err);
+        exit(1);
+    }
+    const cd_sd *sd = cd_model_file_index(ck);
+    cd_detect det;
+    cd_clip_stack *stack = NULL;
+    if (cd_detect_checkpoint(sd, &det, err, sizeof err) < 0 || det.family != CD_FAMILY_SDXL ||
+        cd_clip_stack_load(sd, &det, &stack, err, sizeof err) < 0) {
+        fprintf(stderr, "sdxl: %s\n", err);
+        exit(1);
+    }
+    cd_lora_keys keys = {0};
+    CHECK(cd_lora_keys_unet(&keys, sd, det.unet_prefix, &det.unet) == 0);
+    CHECK(cd_lora_keys_clip(&keys, (int)stack->l->cfg.layers, 1, (int)stack->g->cfg.layers, 1,
+                            "clip_g") == 0);
+    seen s = {0};
+    cd_lora_log log = {log_fn, &s};
+    cd_lora_set set = {0};
+    CHECK(cd_lora_resolve(cd_model_file_index(lf), &keys, &set, &log, err, sizeof err) == 0);
+    CHECK(s.n == 0 && s.other == 0 && set.n == 12);
+
+    float *x = load_f32("x.f32", 256), *ctx = load_f32("ctx.f32", 77 * 96);
+    float *y = load_f32("y.f32", 1600), *ref_base = load_f32("eps_base.f32", 256);
+    float *ref_lora = load_f32("eps_lora.f32", 256), eps[256];
+    uarr u0, u1;
+    uarr_make(&u0, sd, det.unet_prefix);
+    unet_eps_y(&u0.sd, &det, x, ctx, 96, y, eps);
+    double d_base = max_diff(eps, ref_base, 256);
+    uarr_make(&u1, sd, det.unet_prefix);
+    cd_lora_substs subs = {0};
+    CHECK(cd_lora_patch_unet(&u1.sd, det.unet_prefix, &set, 0.6, &subs, &log, err,
+                             sizeof err) == 0);
+    CHECK(subs.n == 6);
+    unet_eps_y(&u1.sd, &det, x, ctx, 96, y, eps);
+    double d_lora = max_diff(eps, ref_lora, 256), moved = max_diff(ref_lora, ref_base, 256);
+
+    cd_clip_stack *view = cd_clip_stack_view(stack);
+    view->l = cd_lora_clip_shallow(stack->l);
+    view->g = cd_lora_clip_shallow(stack->g);
+    view->owns = 1;
+    uint64_t bytes = 0;
+    CHECK(cd_lora_patch_clip(view->l, view->g, "clip_g", &set, 1.3, &log, &bytes) == 0);
+    cd_clip_cond cc = {0}, c0 = {0};
+    const char *text = "a photo of a cat";
+    CHECK(cd_clip_stack_encode(view, NULL, text, strlen(text), &cc, err, sizeof err) == 0);
+    CHECK(cd_clip_stack_encode(stack, NULL, text, strlen(text), &c0, err, sizeof err) == 0);
+    float *ref_cb = load_f32("cond_base.f32", 77 * 96), *ref_c = load_f32("cond.f32", 77 * 96);
+    float *ref_p = load_f32("pooled.f32", 64);
+    CHECK(cc.rows == 77 && cc.width == 96 && cc.pooled_width == 64);
+    double d_cb = c0.cond ? max_diff(c0.cond, ref_cb, 77 * 96) : 1e9;
+    double d_c = cc.cond ? max_diff(cc.cond, ref_c, 77 * 96) : 1e9;
+    double d_p = cc.pooled ? max_diff(cc.pooled, ref_p, 64) : 1e9;
+    double c_moved = max_diff(ref_c, ref_cb, 77 * 96);
+    printf("SDXL UNet eps max|diff|: base %.3g, lora %.3g (LoRA moves it %.3g)\n"
+           "SDXL CLIP max|diff|: base cond %.3g, lora cond %.3g pooled %.3g (LoRA moves cond "
+           "%.3g)\n",
+           d_base, d_lora, moved, d_cb, d_c, d_p, c_moved);
+    CHECK(d_base < 1e-4 && d_lora < 1e-4 && moved > 0.5);
+    CHECK(d_cb < 1e-4 && d_c < 1e-4 && d_p < 1e-4 && c_moved > 0.05);
+
+    cd_clip_cond_free(&cc);
+    cd_clip_cond_free(&c0);
+    cd_clip_stack_free(view);
+    cd_clip_stack_free(stack);
+    cd_lora_substs_free(&subs);
+    uarr_free(&u0);
+    uarr_free(&u1);
+    cd_lora_set_free(&set);
+    cd_lora_keys_free(&keys);
+    free(x);
+    free(ctx);
+    free(y);
+    free(ref_base);
+    free(ref_lora);
+    free(ref_cb);
+    free(ref_c);
+    free(ref_p);
+    cd_model_file_unref(lf);
+    cd_model_file_unref(ck);
 }
 
 /* ---- hand-made maths ---------------------------------------------------- */
@@ -261,8 +364,8 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--keymap") == 0)
         return keymap(argv[2]);
-    if (argc != 3) {
-        fprintf(stderr, "usage: test_diffusion_lora CKPT DATA_DIR\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: test_diffusion_lora CKPT DATA_DIR [SDXL_CKPT]\n");
         return 2;
     }
     g_dir = argv[2];
@@ -388,6 +491,12 @@ int main(int argc, char **argv)
     free(ref_pooled);
     cd_model_file_unref(lf);
     cd_model_file_unref(ck);
+    if (argc == 4) {
+        char dir[2048];
+        if (snprintf(dir, sizeof dir, "%s/sdxl", argv[2]) >= (int)sizeof dir)
+            return 1;
+        test_sdxl(argv[3], dir);
+    }
     if (failures)
         fprintf(stderr, "%d checks failed\n", failures);
     return failures ? 1 : 0;
