@@ -336,6 +336,15 @@ static int decode_page(TIFF *t, mem_tiff *m, core_image *out, char *err,
     } else {
         goto unsupported;
     }
+    /* Pillow reads separate planes band by band with 8-bit raw modes and
+     * has no raw mode for a fifth band or an associated-alpha band:
+     * it fails or differs on other planar layouts */
+    if (p.planar == PLANARCONFIG_SEPARATE && p.spp > 1 &&
+        (p.bps != 8 || p.spp > 4 || mode == M_RGBa)) {
+        snprintf(err, cap, "unsupported TIFF layout (%u separate planes of "
+                 "%u bits)", p.spp, p.bps);
+        goto out;
+    }
     if (read_samples(t, &p, err, cap) < 0) {
         if (m->failed)
             snprintf(err, cap, "the TIFF data is truncated or corrupt (%s)",
