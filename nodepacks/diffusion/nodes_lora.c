@@ -316,9 +316,6 @@ fail:
     cd_sd_free(&nsd);
     free(T);
     dp_model_unref(m);
-    if (w && w->names)
-        for (size_t j = 0; j < w->subs.n; j++)
-            w->subs.s[j].name = w->names[j] ? w->names[j] : "";
     dp_lora_weights_free(w);
     if (rc == COMFY_ENOMEM)
         return h->fail(call, "RuntimeError", "out of memory applying the LoRA to the model");
@@ -453,6 +450,18 @@ static int lora_run(comfy_call *call, int with_clip)
         rc = dp_fail_status(call, rc, "Error while loading LoRA", err);
         goto done;
     }
+    /* a side the LoRA has no patch for comes back as it is */
+    int unet_patches = 0, clip_patches = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        if (strncmp(set.p[i].to, "diffusion_model.", 16) == 0)
+            unet_patches++;
+        else
+            clip_patches++;
+    }
+    if (!mo && !unet_patches)
+        mo = dp_model_ref(model);
+    if (!co && clip && !clip_patches)
+        co = dp_clip_ref(clip);
     if (!mo) {
         if ((rc = patch_model(call, model, &src, &set, sm, &log, &mo)))
             goto done;
