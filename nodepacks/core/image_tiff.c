@@ -11,7 +11,8 @@
  *   16-bit RGB with or without an extra sample (unassociated alpha
  *   "RGBA", associated alpha "RGBa" un-premultiplied, unspecified "RGBX"
  *   dropped; 16-bit samples keep their high byte), palettes of 1..8 bits
- *   (ColorMap // 256) and 8-bit CMYK (Pillow's naive CMYK to RGB).
+ *   (ColorMap // 256), 8-bit CMYK (Pillow's naive CMYK to RGB) and
+ *   JPEG-compressed YCbCr (converted to RGB by libjpeg, as in Pillow).
  *
  * Any compression libtiff decodes; strips or tiles, contiguous or planar
  * samples.  Each page's Orientation tag is applied twice (Pillow's load
@@ -261,7 +262,7 @@ static int decode_page(TIFF *t, mem_tiff *m, core_image *out, char *err,
     TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLEFORMAT, &p.fmt);
     TIFFGetFieldDefaulted(t, TIFFTAG_PLANARCONFIG, &p.planar);
     TIFFGetFieldDefaulted(t, TIFFTAG_EXTRASAMPLES, &n_extra, &extra);
-    uint16_t o16 = 1;
+    uint16_t o16 = 1, comp = COMPRESSION_NONE;
     if (TIFFGetField(t, TIFFTAG_ORIENTATION, &o16))
         orient = o16;
     if (!TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &p.photo)) {
@@ -326,6 +327,15 @@ static int decode_page(TIFF *t, mem_tiff *m, core_image *out, char *err,
             snprintf(err, cap, "the TIFF palette image has no colour map");
             return COMFY_EINVAL;
         }
+    } else if (p.photo == PHOTOMETRIC_YCBCR && p.spp == 3 && p.bps == 8 &&
+               uint && p.planar == PLANARCONFIG_CONTIG &&
+               TIFFGetFieldDefaulted(t, TIFFTAG_COMPRESSION, &comp) &&
+               comp == COMPRESSION_JPEG) {
+        /* JPEG in TIFF: libjpeg converts to RGB, as Pillow has libtiff
+         * do */
+        if (!TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB))
+            goto unsupported;
+        mode = M_RGB;
     } else if (p.photo == PHOTOMETRIC_SEPARATED && p.bps == 8 && uint &&
                p.spp >= 4 && p.spp <= 6) {
         uint16_t ink = INKSET_CMYK;

@@ -8,6 +8,8 @@ byte: BMP with 4-bit and OS/2 palettes, RLE8/RLE4, top-down rows, 16-bit
 methods, transparent indices, local palettes, sub-rectangle frames and no
 colour table at all (LZW written as literal codes with regular clears).
 """
+import ctypes
+import ctypes.util
 import os
 import struct
 
@@ -373,8 +375,33 @@ def tiff_handmade(add_bytes):
                                         [(339, 3, [2])]))
 
 
+def tiff_ycbcr_jpeg(path, rgb, sub):
+    """A JPEG-in-TIFF YCbCr file (what scanners write; Pillow cannot),
+    written with the system libtiff through ctypes."""
+    lib = ctypes.CDLL(ctypes.util.find_library("tiff"))
+    lib.TIFFOpen.restype = ctypes.c_void_p
+    lib.TIFFOpen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    h, w = rgb.shape[:2]
+    t = ctypes.c_void_p(lib.TIFFOpen(path.encode(), b"w"))
+    u, i = ctypes.c_uint, ctypes.c_int
+    for tag, *vals in [(256, w), (257, h), (258, 8), (277, 3), (284, 1),
+                       (259, 7), (262, 6), (530, sub, sub), (278, 16),
+                       (65538, 1), (65537, 85)]:  # JPEGCOLORMODE RGB, quality
+        lib.TIFFSetField(t, u(tag), *[i(v) for v in vals])
+    for y in range(h):
+        row = np.ascontiguousarray(rgb[y])
+        lib.TIFFWriteScanline(t, row.ctypes.data_as(ctypes.c_void_p), u(y),
+                              ctypes.c_ushort(0))
+    lib.TIFFClose(t)
+
+
 def tiff_samples(add_bytes, add):
     tiff_handmade(add_bytes)
+    for sub in (1, 2):
+        name = f"tif_ycbcr_jpeg{sub}.tif"
+        out = os.path.join(add.out_dir, name)
+        tiff_ycbcr_jpeg(out, pattern(13, 19, 3, 90 + sub), sub)
+        add.files.append(name)
     add("tif_rgb.tif", Image.fromarray(pattern(5, 7, 3, 50)))
     add("tif_rgba_lzw.tif", Image.fromarray(pattern(5, 7, 4, 51), "RGBA"),
         compression="tiff_lzw")
@@ -409,6 +436,7 @@ def add_all(out_dir, files):
         im.save(os.path.join(out_dir, name), **kw)
         files.append(name)
 
+    add.out_dir, add.files = out_dir, files
     bmp_samples(add_bytes, add)
     gif_samples(add_bytes, add)
     tiff_samples(add_bytes, add)
