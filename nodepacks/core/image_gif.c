@@ -81,6 +81,9 @@ static int lzw_byte(lzw_src *s)
             s->ended = 1;
             return -1;
         }
+        /* Pillow decodes only whole sub-blocks */
+        if (s->block_left > s->in->len - s->in->pos)
+            return -2;
     }
     if (s->in->pos >= s->in->len)
         return -2;
@@ -337,18 +340,21 @@ static int read_frame_header(gif_in *in, gif_state *g, gif_frame *f,
             if (in->pos >= len)
                 goto truncated;
             uint8_t label = d[in->pos++];
-            int first = 1;
-            for (;;) { /* the extension's sub-blocks */
+            /* Pillow's data(): a sub-block as far as the file goes, None
+             * at a 0 length or the file's end (the next read then ends
+             * the sequence) */
+            int first = 1, netscape = 0;
+            for (;;) {
                 if (in->pos >= len)
-                    goto truncated;
+                    break;
                 size_t bl = d[in->pos++];
                 if (bl == 0)
                     break;
-                if (len - in->pos < bl)
-                    goto truncated;
+                size_t got = len - in->pos < bl ? len - in->pos : bl;
+                const uint8_t *b = d + in->pos;
                 if (first && label == 0xF9) {
-                    const uint8_t *b = d + in->pos;
-                    if (bl < 4) {
+                    /* flags, duration (i16), then the transparent index */
+                    if (got < 3 || ((b[0] & 1) && got < 4)) {
                         snprintf(err, cap, "the GIF data is corrupt (short "
                                  "graphic control extension)");
                         return -1;
@@ -358,8 +364,22 @@ static int read_frame_header(gif_in *in, gif_state *g, gif_frame *f,
                     if ((b[0] >> 2) & 7)
                         g->disposal = (b[0] >> 2) & 7;
                 }
+                if (first && label == 0xFF && g->n == 0 && !g->idx &&
+                    got >= 11 && memcmp(b, "NETSCAPE2.0", 11) == 0)
+                    netscape = 1;
+                else
+                    netscape = 0;
                 first = 0;
-                in->pos += bl;
+                in->pos += got;
+                if (netscape && (in->pos >= len || d[in->pos] == 0)) {
+                    /* Pillow: len() of the missing loop block */
+                    snprintf(err, cap, "the GIF data is corrupt (NETSCAPE2.0 "
+                             "extension without its block)");
+                    return -1;
+                }
+                netscape = 0;
+                if (got < bl)
+                    break;
             }
             if (label == 0xF9 && first) {
                 snprintf(err, cap, "the GIF data is corrupt (empty graphic "

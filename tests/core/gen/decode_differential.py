@@ -68,7 +68,11 @@ def gen_gif(rs):
         if rs.rand()<0.5: f['trans']=int(rs.randint(0,4))
         f['dispose']=int(rs.choice([0,1,2,3]))
         frames.append(f)
-    return L.gif_file(W, H, frames, global_pal=gp, gbits=gb, background=int(rs.randint(0, 4)))
+    data = L.gif_file(W, H, frames, global_pal=gp, gbits=gb,
+                      background=int(rs.randint(0, 4)))
+    if rs.rand() < 0.15:
+        data = data[:rs.randint(13, len(data))]
+    return data
 
 
 def gen_bmp(rs):
