@@ -373,7 +373,14 @@ static int decode_page(TIFF *t, mem_tiff *m, core_image *out, char *err,
         goto out;
     }
     unsigned maxv = p.bps < 8 ? (1u << p.bps) - 1 : 255;
-    for (uint32_t y = 0; y < p.h; y++) {
+    /* 8-bit samples kept as they are: copy rows */
+    int direct = p.bps == 8 && p.planar == PLANARCONFIG_CONTIG &&
+                 p.spp == c && (mode == M_RGB || mode == M_RGBA ||
+                                mode == M_LA || (mode == M_L && !inv));
+    for (uint32_t y = 0; direct && y < p.h; y++)
+        memcpy(pix + (size_t)y * p.w * (size_t)c,
+               p.raw + (uint64_t)y * (uint64_t)p.row, (size_t)p.w * c);
+    for (uint32_t y = 0; !direct && y < p.h; y++) {
         for (uint32_t x = 0; x < p.w; x++) {
             uint8_t *o = pix + ((size_t)y * p.w + x) * (size_t)c;
             double v = sample(&p, x, y, 0);
