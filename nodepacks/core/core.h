@@ -172,6 +172,11 @@ typedef struct core_image {
     int64_t frames;        /* >= 1 */
     uint8_t *pixels;       /* frames × h × w × channels; owned */
     char format[8];        /* "PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF" */
+    /* Frames disagree on having a mask of their own (alpha) and are not
+     * 64x64: ComfyUI's LoadImage cannot stack their masks and fails, its
+     * LoadImageMask (first frame only) does not.  Those without one read
+     * as opaque here. */
+    int mixed_masks;
 } core_image;
 
 /* Decodes a PNG, JPEG, WebP, BMP, GIF or TIFF file (sniffed from its

@@ -27,10 +27,10 @@
  * canvas (Pillow pastes it onto a canvas that keeps its size) in the RGB
  * modes; in "L"/"P" Pillow starts a canvas of the grown size, which
  * LoadImage skips with every later frame.  Frames come out as RGB, or
- * RGBA when every frame LoadImage keeps has a mask of its own ("P" with
- * transparency, "RGBA"); frames mixing both are refused as ComfyUI's
- * torch.cat refuses their masks (unless they are 64x64).  Layouts Pillow
- * fails on are refused with a sentence.  Reentrant.
+ * RGBA when a frame LoadImage keeps has a mask of its own ("P" with
+ * transparency, "RGBA"), the others then opaque; frames mixing both are
+ * flagged (mixed_masks) for LoadImage, whose torch.cat fails on them.
+ * Layouts Pillow fails on are refused with a sentence.  Reentrant.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -656,11 +656,6 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
         if (in.pos >= len)
             break;
     }
-    if (g.any_alpha && g.any_plain && !(g.FW == 64 && g.FH == 64)) {
-        snprintf(err, cap, "the GIF frames mix masks of the image size "
-                 "and 64x64 ones, which ComfyUI cannot stack");
-        goto fail;
-    }
     int c = g.any_alpha ? 4 : 3;
     int64_t px = g.FW * g.FH * g.n;
     if (c == 3) { /* pack in place */
@@ -671,6 +666,8 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
     img->h = g.FH;
     img->channels = c;
     img->frames = g.n;
+    img->mixed_masks = g.any_alpha && g.any_plain &&
+                       !(g.FW == 64 && g.FH == 64);
     img->pixels = g.frames;
     g.frames = NULL;
     snprintf(img->format, sizeof(img->format), "GIF");

@@ -528,7 +528,7 @@ int core_decode_tiff(const uint8_t *d, size_t len, core_image *img,
         snprintf(err, cap, "out of memory decoding a TIFF");
         goto out;
     }
-    int alpha = -1, color = 0;
+    int alpha = -1, color = 0, mixed = 0;
     do {
         core_image f;
         err[0] = '\0';
@@ -541,14 +541,9 @@ int core_decode_tiff(const uint8_t *d, size_t len, core_image *img,
             continue;
         }
         int a = f.channels == 2 || f.channels == 4;
-        if (alpha >= 0 && a != alpha && !(f.w == 64 && f.h == 64)) {
-            /* ComfyUI's torch.cat of HxW and 64x64 masks fails */
-            core_image_free(&f);
-            rc = COMFY_EINVAL;
-            snprintf(err, cap, "the TIFF pages mix images with and without "
-                     "alpha, whose masks cannot be stacked");
-            goto out;
-        }
+        /* ComfyUI's torch.cat of HxW and 64x64 masks fails */
+        if (alpha >= 0 && a != alpha && !(f.w == 64 && f.h == 64))
+            mixed = 1;
         alpha = alpha < 0 ? a : alpha | a;
         color |= f.channels >= 3;
         pages[n++] = f;
@@ -584,6 +579,7 @@ int core_decode_tiff(const uint8_t *d, size_t len, core_image *img,
     img->h = pages[0].h;
     img->channels = c;
     img->frames = n;
+    img->mixed_masks = mixed;
     snprintf(img->format, sizeof(img->format), "TIFF");
     rc = 0;
 out:

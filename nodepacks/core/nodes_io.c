@@ -167,6 +167,14 @@ static int load_image_execute(comfy_call *call)
         return rc;
     int64_t w = img.w, h = img.h, c = img.channels, n = img.frames;
     int has_alpha = c == 2 || c == 4;
+    if (img.mixed_masks) {
+        core_image_free(&img);
+        return call->host->fail(call, "RuntimeError", "Sizes of tensors "
+                                "must match except in dimension 0 (the "
+                                "frames' masks: some %lldx%lld from alpha, "
+                                "some 64x64 without)", (long long)h,
+                                (long long)w);
+    }
     /* frames concatenate; without alpha each frame's mask is 64x64 zeros */
     comfy_tensor *t = core_new_image(call, n, h, w, 3);
     comfy_tensor *m = NULL;

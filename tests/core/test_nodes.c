@@ -1033,6 +1033,29 @@ static void test_load_output(void)
     hn_set(a, "image", vstr("missing.png [output]"));
     CHECK(hn_run(a) != COMFY_OK, "a missing output file loads");
     hn_end(a);
+
+    /* frames whose masks ComfyUI cannot stack: LoadImage fails as its
+     * torch.cat does, LoadImageMask (first frame only) works */
+    snprintf(src, sizeof(src), "%s/load/gif_mixed.gif", CORE_TEST_DATA);
+    bytes = slurp(src, &n);
+    CHECK(bytes != NULL, "read %s", src);
+    if (!bytes)
+        return;
+    path_in(dst, sizeof(dst), "input", "mixed.gif");
+    write_bytes(dst, bytes, n);
+    free(bytes);
+    a = hn_begin(H, "LoadImage");
+    hn_set(a, "image", vstr("mixed.gif"));
+    CHECK(hn_run(a) != COMFY_OK &&
+              strcmp(hn_error_type(a), "RuntimeError") == 0,
+          "mixed masks: %s", hn_error(a));
+    hn_end(a);
+    a = hn_begin(H, "LoadImageMask");
+    hn_set(a, "image", vstr("mixed.gif"));
+    hn_set(a, "channel", vstr("red"));
+    CHECK(hn_run(a) == COMFY_OK, "LoadImageMask: %s", hn_error(a));
+    CHECK(shape_is(hn_output_tensor(a, 0), 3, 1, 3, 4, 0), "mask shape");
+    hn_end(a);
 }
 
 static void test_jpeg(void)

@@ -14,6 +14,11 @@ int main(int argc, char **argv) {
     core_image img; char err[256];
     int rc = core_image_load(argv[1], &img, err, sizeof err);
     if (rc) { fprintf(stderr, "%s\n", err); return 1; }
+    if (img.mixed_masks) { /* LoadImage's torch.cat fails */
+        fprintf(stderr, "frames mix masks\n");
+        core_image_free(&img);
+        return 1;
+    }
     FILE *f = fopen(argv[2], "wb");
     if (!f) {
         perror(argv[2]);

@@ -265,6 +265,15 @@ def gif_samples(add_bytes, add):
              dispose=2),
         dict(x=2, y=1, w=4, h=2, idx=idx(8, 4), pal=loc, pbits=2, trans=1),
     ]))
+    # a grey frame 0 (no mask of its own) with a transparent index, then a
+    # palette frame (a "P" canvas: a mask from that index): LoadImage
+    # cannot stack the 64x64 and 3x4 masks, LoadImageMask reads frame 0;
+    # not in the manifest
+    with open(os.path.join(add.out_dir, "gif_mixed.gif"), "wb") as f:
+        f.write(gif_file(4, 3, [
+            dict(x=0, y=0, w=4, h=3, idx=idx(12, 256), trans=5),
+            dict(x=1, y=1, w=2, h=2, idx=[1, 2, 3, 5], pal=loc, pbits=2),
+        ]))
     # frame 0 smaller than the screen and offset; one frame
     add_bytes("gif_offset.gif", gif_file(6, 5, [
         dict(x=2, y=1, w=3, h=3, idx=idx(9, 4), trans=3),
