@@ -13,6 +13,7 @@
  *     applied again at -0.5 on top (borrowed patched weights), equals
  *     ComfyUI's within 1e-4 (the LoRA moves it by ~2);
  *   - CLIPTextEncode with the LoRA at 0.9 (cond and pooled) likewise;
+ *   - the LyCORIS file (LoHa plain / CP, LoKr full / low-rank) at 0.7 / 0.8;
  *   - with SDXL_CKPT (`--arch sdxl --width small --seed 0`), the same for
  *     the SDXL data in DATA_DIR/sdxl (gen/lora_ref_sdxl.py): linear
  *     proj_in/out, ADM, te1 and te2 (bigG's packed q/k/v), text_projection;
@@ -464,6 +465,49 @@ int main(int argc, char **argv)
     float *ref_cbase = load_f32("cond_base.f32", 77 * 32);
     double d_cbase = c0.cond ? max_diff(c0.cond, ref_cbase, 77 * 32) : 1e9;
     free(ref_cbase);
+
+    /* LyCORIS: LoHa (plain and CP) and LoKr (full and low-rank factors) */
+    cd_model_file *yf = NULL;
+    snprintf(path, sizeof path, "%s/test-lycoris.safetensors", g_dir);
+    if (cd_model_file_open(path, &yf, err, sizeof err) < 0) {
+        fprintf(stderr, "open: %s\n", err);
+        return 1;
+    }
+    cd_lora_set yset = {0};
+    seen ys = {0};
+    cd_lora_log ylog = {log_fn, &ys};
+    CHECK(cd_lora_resolve(cd_model_file_index(yf), &keys, &yset, &ylog, err, sizeof err) == 0);
+    CHECK(ys.n == 0 && ys.other == 0 && yset.n == 8);
+    uarr u3;
+    uarr_make(&u3, sd, det.unet_prefix);
+    cd_lora_substs subs3 = {0};
+    CHECK(cd_lora_patch_unet(&u3.sd, det.unet_prefix, &yset, 0.7, &subs3, &ylog, err,
+                             sizeof err) == 0);
+    CHECK(subs3.n == 7 && ys.other == 0);
+    unet_eps(&u3.sd, &det, x, ctx, eps);
+    float *ref_lyco = load_f32("eps_lyco.f32", 256);
+    double d_lyco = max_diff(eps, ref_lyco, 256), y_moved = max_diff(ref_lyco, ref_base, 256);
+    cd_clip_stack *yview = cd_clip_stack_view(stack);
+    yview->l = cd_lora_clip_shallow(stack->l);
+    yview->owns = 1;
+    uint64_t ybytes = 0;
+    CHECK(cd_lora_patch_clip(yview->l, NULL, NULL, &yset, 0.8, &ylog, &ybytes) == 0);
+    cd_clip_cond yc = {0};
+    CHECK(cd_clip_stack_encode(yview, NULL, text, strlen(text), &yc, err, sizeof err) == 0);
+    float *ref_ycond = load_f32("cond_lyco.f32", 77 * 32);
+    double d_ycond = yc.cond ? max_diff(yc.cond, ref_ycond, 77 * 32) : 1e9;
+    double yc_moved = c0.cond ? max_diff(c0.cond, ref_ycond, 77 * 32) : 0;
+    printf("LyCORIS (LoHa, LoKr) max|diff|: eps %.3g (moved %.3g), cond %.3g (moved %.3g)\n",
+           d_lyco, y_moved, d_ycond, yc_moved);
+    CHECK(d_lyco < 1e-4 && y_moved > 0.5 && d_ycond < 1e-4 && yc_moved > 0.05);
+    cd_clip_cond_free(&yc);
+    cd_clip_stack_free(yview);
+    cd_lora_substs_free(&subs3);
+    uarr_free(&u3);
+    cd_lora_set_free(&yset);
+    cd_model_file_unref(yf);
+    free(ref_lyco);
+    free(ref_ycond);
 
     printf("UNet eps max|diff| vs ComfyUI: base %.3g, lora %.3g, chained %.3g (LoRA moves it "
            "%.3g)\nCLIP max|diff|: base cond %.3g, lora cond %.3g pooled %.3g (LoRA moves cond %.3g)\n",

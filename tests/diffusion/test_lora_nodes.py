@@ -146,18 +146,40 @@ def test_bad_lora_files(server, ws_client):
 
 
 def test_unsupported_adapter_is_an_error(server, ws_client):
-    """A LoHa key on a weight the model has: a clear error, not a silent skip."""
+    """A GLoRA key on a weight the model has: a clear error, not a silent skip."""
     need_pack()
     import struct
     ckpt = add_checkpoint(server)
+    hdr = {"lora_unet_time_embed_0.a1.weight": {"dtype": "F32", "shape": [1],
+                                                 "data_offsets": [0, 4]}}
+    h = json.dumps(hdr).encode()
+    add_lora(server, "glora.safetensors", struct.pack("<Q", len(h)) + h + b"\0\0\0\0")
+    ws = ws_client()
+    g = with_lora(workflow(ckpt, steps=1, prefix="glora"), "glora.safetensors")
+    err = error_of(run_ws(server, ws, g)[1])
+    assert "GLoRA" in err["exception_message"]
+    # a LoHa missing one of its matrices
     hdr = {"lora_unet_time_embed_0.hada_w1_a": {"dtype": "F32", "shape": [1],
                                                  "data_offsets": [0, 4]}}
     h = json.dumps(hdr).encode()
     add_lora(server, "loha.safetensors", struct.pack("<Q", len(h)) + h + b"\0\0\0\0")
-    ws = ws_client()
     g = with_lora(workflow(ckpt, steps=1, prefix="loha"), "loha.safetensors")
     err = error_of(run_ws(server, ws, g)[1])
     assert "LoHa" in err["exception_message"]
+
+
+def test_lycoris_changes_the_picture(server, ws_client):
+    need_pack()
+    ckpt = add_checkpoint(server)
+    lora = add_lora(server)
+    d = server.base / "models" / "loras"
+    shutil.copy(DATA / "test-lycoris.safetensors", d / "test-lycoris.safetensors")
+    ws = ws_client()
+    a = picture(server, run_ws(server, ws, with_lora(workflow(ckpt, steps=2, prefix="ya"),
+                                                     lora))[1])
+    b = picture(server, run_ws(server, ws, with_lora(workflow(ckpt, steps=2, prefix="yb"),
+                                                     "test-lycoris.safetensors"))[1])
+    assert a != b
 
 
 def test_bare_unet_and_no_clip(server, ws_client):

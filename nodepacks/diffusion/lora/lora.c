@@ -554,9 +554,9 @@ static const char *const lora_forms[][3] = {
 
 /* Adapters ComfyUI reads that comfyd does not apply: (key pattern, name). */
 static const char *const other_forms[][2] = {
-    {"%s.hada_w1_a", "LoHa"},   {"%s.lokr_w1", "LoKr"},       {"%s.lokr_w1_a", "LoKr"},
-    {"%s.lokr_w2", "LoKr"},     {"%s.lokr_w2_a", "LoKr"},     {"%s.a1.weight", "GLoRA"},
-    {"%s.oft_blocks", "OFT/BOFT"}, {"%s.set_weight", "set_weight"},
+    {"%s.a1.weight", "GLoRA"},
+    {"%s.oft_blocks", "OFT/BOFT"},
+    {"%s.set_weight", "set_weight"},
     {"%s.reshape_weight", "reshape_weight"},
 };
 
@@ -588,7 +588,7 @@ int cd_lora_resolve(const cd_sd *lora, const cd_lora_keys *keys, cd_lora_set *ou
             if (take_t(&r, other_forms[f][0], x)) {
                 rc = sfail(err, errlen, COMFY_EINVAL,
                            "the LoRA patches %s with a %s adapter, which comfyd does not apply "
-                           "yet (LoRA / LoCon / DoRA and diff patches are supported)",
+                           "yet (LoRA / LoCon / LoHa / LoKr / DoRA and diff patches are supported)",
                            x, other_forms[f][1]);
                 break;
             }
@@ -635,6 +635,57 @@ int cd_lora_resolve(const cd_sd *lora, const cd_lora_keys *keys, cd_lora_set *ou
         }
         if (rc)
             break;
+        /* LoHa, then LoKr (a later adapter replaces an earlier one, as the
+         * loop over weight_adapter.adapters does) */
+        const cd_tensor *h1a = take_t(&r, "%s.hada_w1_a", x);
+        if (h1a) {
+            cd_lora_patch q = p;
+            q.kind = CD_LORA_LOHA;
+            q.w1a = h1a;
+            q.w1b = take_t(&r, "%s.hada_w1_b", x);
+            q.w2a = take_t(&r, "%s.hada_w2_a", x);
+            q.w2b = take_t(&r, "%s.hada_w2_b", x);
+            q.t1 = take_t(&r, "%s.hada_t1", x);
+            q.t2 = q.t1 ? take_t(&r, "%s.hada_t2", x) : NULL;
+            if (!q.w1b || !q.w2a || !q.w2b || (q.t1 && !q.t2) || q.w1b->ndim < 1) {
+                rc = sfail(err, errlen, COMFY_EINVAL, "the LoHa of %s lacks a matrix", x);
+                break;
+            }
+            mark(&r, q.w1a);
+            mark(&r, q.w1b);
+            mark(&r, q.w2a);
+            mark(&r, q.w2b);
+            mark(&r, q.t1);
+            mark(&r, q.t2);
+            if ((rc = set_put(out, to, &q)))
+                break;
+        }
+        {
+            cd_lora_patch q = p;
+            q.kind = CD_LORA_LOKR;
+            q.w1 = take_t(&r, "%s.lokr_w1", x);
+            q.w2 = take_t(&r, "%s.lokr_w2", x);
+            q.w1a = take_t(&r, "%s.lokr_w1_a", x);
+            q.w1b = take_t(&r, "%s.lokr_w1_b", x);
+            q.w2a = take_t(&r, "%s.lokr_w2_a", x);
+            q.w2b = take_t(&r, "%s.lokr_w2_b", x);
+            q.t2 = take_t(&r, "%s.lokr_t2", x);
+            mark(&r, q.w1);
+            mark(&r, q.w2);
+            mark(&r, q.w1a);
+            mark(&r, q.w1b);
+            mark(&r, q.w2a);
+            mark(&r, q.w2b);
+            mark(&r, q.t2);
+            if (q.w1 || q.w2 || q.w1a || q.w2a) {
+                if ((!q.w1 && (!q.w1a || !q.w1b)) || (!q.w2 && (!q.w2a || !q.w2b))) {
+                    rc = sfail(err, errlen, COMFY_EINVAL, "the LoKr of %s lacks a matrix", x);
+                    break;
+                }
+                if ((rc = set_put(out, to, &q)))
+                    break;
+            }
+        }
         /* w_norm / b_norm, diff, diff_b: plain differences */
         static const char *const diffs[][2] = {
             {"%s.w_norm", ""}, {"%s.b_norm", "bias"}, {"%s.diff", ""}, {"%s.diff_b", "bias"}};
@@ -697,6 +748,265 @@ static int64_t tail_numel(const cd_tensor *t)
     return n;
 }
 
+/* c[rows, cols] = a[rows, inner] @ b[inner, cols] (c zeroed here). */
+static void matmul(const float *a, const float *b, float *c, int64_t rows, int64_t inner,
+                   int64_t cols)
+{
+    for (int64_t o = 0; o < rows; o++) {
+        float *cr = c + o * cols;
+        for (int64_t k = 0; k < cols; k++)
+            cr[k] = 0.0f;
+        for (int64_t j = 0; j < inner; j++) {
+            float u = a[o * inner + j];
+            const float *br = b + j * cols;
+            for (int64_t k = 0; k < cols; k++)
+                cr[k] += u * br[k];
+        }
+    }
+}
+
+/* A matrix operand: f32 data and its 2-D view [rows, cols] (trailing dims
+ * flattened, as torch's flatten(start_dim=1)). */
+typedef struct mat {
+    float *d;
+    int64_t rows, cols;
+    int64_t numel;
+} mat;
+
+static int mat_of(const cd_tensor *t, mat *m)
+{
+    m->d = f32_of(t, &m->numel);
+    m->rows = t->ndim >= 1 ? t->shape[0] : 1;
+    m->cols = tail_numel(t);
+    return m->d ? 0 : COMFY_ENOMEM;
+}
+
+/* product a @ b into a new array (NULL on OOM); *ok 0 when the inner sizes
+ * differ. */
+static float *mm_new(const mat *a, const mat *b, int *ok)
+{
+    *ok = a->cols == b->rows;
+    if (!*ok)
+        return NULL;
+    int64_t nc = a->rows * b->cols;
+    float *c = malloc((size_t)(nc > 0 ? nc : 1) * sizeof *c);
+    if (c)
+        matmul(a->d, b->d, c, a->rows, a->cols, b->cols);
+    return c;
+}
+
+/* The CP (tucker) einsum 'i j k l, j r, i p -> p r k l' of LoHa / LoKr:
+ * t [I, J, K, L], b [J, R], a [I, P] -> [P, R, K, L].  NULL on OOM or
+ * (*ok 0) mismatched shapes. */
+static float *tucker(const cd_tensor *tt, const cd_tensor *bt, const cd_tensor *at, int64_t *shape,
+                     int *ok)
+{
+    *ok = tt->ndim == 4 && bt->ndim == 2 && at->ndim == 2 && bt->shape[0] == tt->shape[1] &&
+          at->shape[0] == tt->shape[0];
+    if (!*ok)
+        return NULL;
+    int64_t I = tt->shape[0], J = tt->shape[1], KL = tt->shape[2] * tt->shape[3];
+    int64_t R = bt->shape[1], P = at->shape[1], n;
+    float *t = f32_of(tt, &n), *b = f32_of(bt, &n), *a = f32_of(at, &n);
+    int64_t nt = I * R * KL, no = P * R * KL;
+    float *tmp = calloc((size_t)(nt > 0 ? nt : 1), sizeof *tmp);
+    float *out = calloc((size_t)(no > 0 ? no : 1), sizeof *out);
+    if (t && b && a && tmp && out) {
+        for (int64_t i = 0; i < I; i++)
+            for (int64_t j = 0; j < J; j++)
+                for (int64_t r = 0; r < R; r++) {
+                    float f = b[j * R + r];
+                    const float *ts = t + (i * J + j) * KL;
+                    float *d = tmp + (i * R + r) * KL;
+                    for (int64_t q = 0; q < KL; q++)
+                        d[q] += ts[q] * f;
+                }
+        for (int64_t i = 0; i < I; i++)
+            for (int64_t p = 0; p < P; p++) {
+                float f = a[i * P + p];
+                for (int64_t q = 0; q < R * KL; q++)
+                    out[p * R * KL + q] += f * tmp[i * R * KL + q];
+            }
+        shape[0] = P;
+        shape[1] = R;
+        shape[2] = tt->shape[2];
+        shape[3] = tt->shape[3];
+    } else {
+        free(out);
+        out = NULL;
+    }
+    free(t);
+    free(b);
+    free(a);
+    free(tmp);
+    return out;
+}
+
+/* LoRA: up @ down (with the LoCon mid folded into down); scale alpha/rank. */
+static float *diff_lora(const cd_lora_patch *p, int64_t wn, double *scale, int *ok)
+{
+    mat up = {0}, down = {0};
+    float *mid = NULL, *d2 = NULL, *diff = NULL;
+    int64_t nm;
+    *ok = 1;
+    if (mat_of(p->up, &up) < 0 || mat_of(p->down, &down) < 0 ||
+        (p->mid && !(mid = f32_of(p->mid, &nm))))
+        goto out;
+    int64_t rank = p->down->shape[0];
+    *scale = p->has_alpha ? p->alpha / (double)rank : 1.0;
+    if (mid) {
+        /* down [rank, in, ...] and mid [rank, rank, kh, kw] give
+         * [rank, in, kh, kw] with [r][i] = sum_j down[j][i] mid[r][j] */
+        int64_t in = down.cols, mr = p->mid->shape[0], mj = p->mid->shape[1];
+        int64_t kk = p->mid->shape[2] * p->mid->shape[3];
+        if (mj != rank) {
+            *ok = 0;
+            goto out;
+        }
+        int64_t nd = mr * in * kk;
+        d2 = calloc((size_t)(nd > 0 ? nd : 1), sizeof *d2);
+        if (!d2)
+            goto out;
+        for (int64_t r = 0; r < mr; r++)
+            for (int64_t i = 0; i < in; i++)
+                for (int64_t q = 0; q < kk; q++) {
+                    float acc = 0.0f;
+                    for (int64_t j = 0; j < rank; j++)
+                        acc += down.d[j * in + i] * mid[(r * mj + j) * kk + q];
+                    d2[(r * in + i) * kk + q] = acc;
+                }
+        free(down.d);
+        down.d = d2;
+        d2 = NULL;
+        down.rows = mr;
+        down.cols = in * kk;
+    }
+    if (up.rows * down.cols != wn) {
+        *ok = 0;
+        goto out;
+    }
+    diff = mm_new(&up, &down, ok);
+out:
+    free(up.d);
+    free(down.d);
+    free(mid);
+    free(d2);
+    return diff;
+}
+
+/* LoHa: (w1a @ w1b) * (w2a @ w2b), or the CP forms with t1 / t2. */
+static float *diff_loha(const cd_lora_patch *p, int64_t wn, double *scale, int *ok)
+{
+    float *m1 = NULL, *m2 = NULL;
+    int64_t n1 = -1, n2 = -2, s[4] = {0, 0, 0, 0};
+    *ok = 1;
+    *scale = p->has_alpha ? p->alpha / (double)p->w1b->shape[0] : 1.0;
+    if (p->t1) {
+        int ok2;
+        m1 = tucker(p->t1, p->w1b, p->w1a, s, ok);
+        n1 = s[0] * s[1] * s[2] * s[3];
+        m2 = p->t2 ? tucker(p->t2, p->w2b, p->w2a, s, &ok2) : NULL;
+        n2 = s[0] * s[1] * s[2] * s[3];
+        *ok = *ok && p->t2 && ok2;
+    } else {
+        mat a1 = {0}, b1 = {0}, a2 = {0}, b2 = {0};
+        if (mat_of(p->w1a, &a1) == 0 && mat_of(p->w1b, &b1) == 0 && mat_of(p->w2a, &a2) == 0 &&
+            mat_of(p->w2b, &b2) == 0) {
+            int ok2 = 0;
+            m1 = mm_new(&a1, &b1, ok);
+            m2 = *ok ? mm_new(&a2, &b2, &ok2) : NULL;
+            *ok = *ok && ok2;
+            n1 = a1.rows * b1.cols;
+            n2 = a2.rows * b2.cols;
+        }
+        free(a1.d);
+        free(b1.d);
+        free(a2.d);
+        free(b2.d);
+    }
+    if (m1 && m2 && *ok && n1 == n2 && n1 == wn) {
+        for (int64_t i = 0; i < wn; i++)
+            m1[i] *= m2[i];
+        free(m2);
+        return m1;
+    }
+    if (m1 && m2)
+        *ok = 0;
+    free(m1);
+    free(m2);
+    return NULL;
+}
+
+/* One LoKr factor: w, or a @ b, or the CP form of t with b, a. */
+static float *lokr_factor(const cd_tensor *w, const cd_tensor *a, const cd_tensor *b,
+                          const cd_tensor *t, int64_t *shape, int *ndim, int *ok)
+{
+    *ok = 1;
+    if (w) {
+        int64_t n;
+        *ndim = w->ndim;
+        for (int i = 0; i < w->ndim && i < 4; i++)
+            shape[i] = w->shape[i];
+        *ok = w->ndim == 2 || w->ndim == 4;
+        return *ok ? f32_of(w, &n) : NULL;
+    }
+    if (!a || !b) {
+        *ok = 0;
+        return NULL;
+    }
+    if (t) {
+        *ndim = 4;
+        return tucker(t, b, a, shape, ok);
+    }
+    mat ma = {0}, mb = {0};
+    float *c = NULL;
+    if (mat_of(a, &ma) == 0 && mat_of(b, &mb) == 0) {
+        c = mm_new(&ma, &mb, ok);
+        shape[0] = ma.rows;
+        shape[1] = mb.cols;
+        *ndim = 2;
+    }
+    free(ma.d);
+    free(mb.d);
+    return c;
+}
+
+/* LoKr: kron(w1, w2); w1 gets two unit dims when w2 is 4-D. */
+static float *diff_lokr(const cd_lora_patch *p, int64_t wn, double *scale, int *ok)
+{
+    int64_t s1[4] = {1, 1, 1, 1}, s2[4] = {1, 1, 1, 1};
+    int d1 = 2, d2 = 2, ok1, ok2;
+    int64_t dim = 0;
+    if (!p->w1 && p->w1b)
+        dim = p->w1b->shape[0];
+    if (!p->w2 && p->w2b)
+        dim = p->w2b->shape[0];
+    *scale = p->has_alpha && dim ? p->alpha / (double)dim : 1.0;
+    float *w1 = lokr_factor(p->w1, p->w1a, p->w1b, NULL, s1, &d1, &ok1);
+    float *w2 = lokr_factor(p->w2, p->w2a, p->w2b, p->t2, s2, &d2, &ok2);
+    float *out = NULL;
+    *ok = ok1 && ok2 && w1 && w2 && d1 == 2;
+    if (*ok) {
+        int64_t A = s1[0], B = s1[1], C = s2[0], D = s2[1], KL = d2 == 4 ? s2[2] * s2[3] : 1;
+        *ok = A * C * B * D * KL == wn;
+        if (*ok && (out = malloc((size_t)(wn ? wn : 1) * sizeof *out)))
+            for (int64_t i = 0; i < A; i++)
+                for (int64_t j = 0; j < B; j++)
+                    for (int64_t k = 0; k < C; k++)
+                        for (int64_t l = 0; l < D; l++)
+                            for (int64_t q = 0; q < KL; q++)
+                                out[((i * C + k) * (B * D) + j * D + l) * KL + q] =
+                                    w1[i * B + j] * w2[(k * D + l) * KL + q];
+    } else if (!(ok1 && ok2) || (w1 && w2)) {
+        *ok = 0;
+    } else {
+        *ok = 1; /* out of memory */
+    }
+    free(w1);
+    free(w2);
+    return out;
+}
+
 int cd_lora_apply(const cd_lora_patch *p, double strength, float *w, const int64_t *shape,
                   int ndim, const cd_lora_log *log)
 {
@@ -723,136 +1033,78 @@ int cd_lora_apply(const cd_lora_patch *p, double strength, float *w, const int64
         free(d);
         return COMFY_OK;
     }
-    int64_t nu, nd, nm = 0;
-    float *up = f32_of(p->up, &nu), *down = f32_of(p->down, &nd);
-    float *mid = p->mid ? f32_of(p->mid, &nm) : NULL;
-    float *diff = NULL, *d2 = NULL, *dora = NULL;
-    int rc = COMFY_ENOMEM;
-    if (!up || !down || (p->mid && !mid))
-        goto out;
-    int64_t rank = p->down->shape[0];
-    double alpha = p->has_alpha ? p->alpha / (double)rank : 1.0;
-    int64_t rows = p->up->shape[0], inner = tail_numel(p->up);
-    int64_t dcols = tail_numel(p->down);
-    const float *mat2 = down;
-    if (mid) {
-        /* LoCon tucker: down [rank, in, ...] and mid [rank, rank, kh, kw]
-         * give mat2 [rank, in, kh, kw] with mat2[r][i] = sum_j down[j][i] mid[r][j] */
-        int64_t in = p->down->ndim >= 2 ? p->down->shape[1] : 1;
-        int64_t mr = p->mid->shape[0], mj = p->mid->shape[1];
-        int64_t kk = p->mid->shape[2] * p->mid->shape[3];
-        if (mj != rank || dcols != in) {
-            logf_(log, 3, "ERROR lora %s: lora_mid does not fit lora_down", p->to);
-            rc = COMFY_OK;
-            goto out;
-        }
-        d2 = calloc((size_t)(mr * in * kk), sizeof *d2);
-        if (!d2)
-            goto out;
-        for (int64_t r = 0; r < mr; r++)
-            for (int64_t i = 0; i < in; i++)
-                for (int64_t q = 0; q < kk; q++) {
-                    float acc = 0.0f;
-                    for (int64_t j = 0; j < rank; j++)
-                        acc += down[j * in + i] * mid[(r * mj + j) * kk + q];
-                    d2[(r * in + i) * kk + q] = acc;
-                }
-        mat2 = d2;
-        dcols = in * kk;
-        rank = mr;
+    double alpha = 1.0;
+    int ok = 1;
+    float *diff = p->kind == CD_LORA_LOHA   ? diff_loha(p, wn, &alpha, &ok)
+                  : p->kind == CD_LORA_LOKR ? diff_lokr(p, wn, &alpha, &ok)
+                                            : diff_lora(p, wn, &alpha, &ok);
+    if (!ok) {
+        free(diff);
+        logf_(log, 3, "ERROR %s %s: its matrices do not fit the weight",
+              p->kind == CD_LORA_LOHA ? "loha" : p->kind == CD_LORA_LOKR ? "lokr" : "lora", p->to);
+        return COMFY_OK;
     }
-    if (inner != rank || rows * dcols != wn) {
-        logf_(log, 3, "ERROR lora %s: the LoRA product [%lld, %lld] does not fit the weight",
-              p->to, (long long)rows, (long long)dcols);
-        rc = COMFY_OK;
-        goto out;
-    }
-    diff = malloc((size_t)wn * sizeof *diff);
     if (!diff)
-        goto out;
-    for (int64_t o = 0; o < rows; o++) {
-        float *dr = diff + o * dcols;
-        for (int64_t c = 0; c < dcols; c++)
-            dr[c] = 0.0f;
-        for (int64_t j = 0; j < rank; j++) {
-            float u = up[o * rank + j];
-            const float *m2 = mat2 + j * dcols;
-            for (int64_t c = 0; c < dcols; c++)
-                dr[c] += u * m2[c];
-        }
-    }
+        return COMFY_ENOMEM;
+    int rc = COMFY_OK;
     if (p->dora) {
         /* weight_decompose */
         int64_t ndora;
-        dora = f32_of(p->dora, &ndora);
-        if (!dora)
-            goto out;
+        float *dora = f32_of(p->dora, &ndora);
+        float *calc = malloc((size_t)wn * sizeof *calc);
+        if (!dora || !calc) {
+            free(dora);
+            free(calc);
+            free(diff);
+            return COMFY_ENOMEM;
+        }
         float a = (float)alpha;
         int64_t out_dim = shape[0], per = wn / (out_dim ? out_dim : 1);
         int on_out = p->dora->shape[0] == out_dim;
-        float *calc = malloc((size_t)wn * sizeof *calc);
-        if (!calc)
-            goto out;
+        int64_t in = ndim >= 2 ? shape[1] : 1, kk = per / (in ? in : 1);
         for (int64_t i = 0; i < wn; i++)
             calc[i] = w[i] + diff[i] * a;
-        if (on_out) {
-            if (ndora != out_dim) {
-                free(calc);
-                logf_(log, 3, "ERROR lora %s: dora_scale does not fit the weight", p->to);
-                rc = COMFY_OK;
-                goto out;
-            }
-            for (int64_t o = 0; o < out_dim; o++) {
-                double ss = 0.0;
-                for (int64_t c = 0; c < per; c++)
-                    ss += (double)w[o * per + c] * w[o * per + c];
-                float nrm = (float)sqrt(ss) + FLT_EPSILON;
-                float sc = dora[o] / nrm;
-                for (int64_t c = 0; c < per; c++)
-                    calc[o * per + c] *= sc;
-            }
+        if (on_out ? ndora != out_dim : ndora != in) {
+            logf_(log, 3, "ERROR lora %s: dora_scale does not fit the weight", p->to);
         } else {
-            /* the norm over everything but dim 1 of the patched weight */
-            int64_t in = ndim >= 2 ? shape[1] : 1, kk = per / (in ? in : 1);
-            if (ndora != in) {
-                free(calc);
-                logf_(log, 3, "ERROR lora %s: dora_scale does not fit the weight", p->to);
-                rc = COMFY_OK;
-                goto out;
+            if (on_out) {
+                for (int64_t o = 0; o < out_dim; o++) {
+                    double ss = 0.0;
+                    for (int64_t c = 0; c < per; c++)
+                        ss += (double)w[o * per + c] * w[o * per + c];
+                    float sc = dora[o] / ((float)sqrt(ss) + FLT_EPSILON);
+                    for (int64_t c = 0; c < per; c++)
+                        calc[o * per + c] *= sc;
+                }
+            } else { /* the norm over all but dim 1 of the patched weight */
+                for (int64_t i = 0; i < in; i++) {
+                    double ss = 0.0;
+                    for (int64_t o = 0; o < out_dim; o++)
+                        for (int64_t q = 0; q < kk; q++) {
+                            double v = calc[(o * in + i) * kk + q];
+                            ss += v * v;
+                        }
+                    float sc = dora[i] / ((float)sqrt(ss) + FLT_EPSILON);
+                    for (int64_t o = 0; o < out_dim; o++)
+                        for (int64_t q = 0; q < kk; q++)
+                            calc[(o * in + i) * kk + q] *= sc;
+                }
             }
-            for (int64_t i = 0; i < in; i++) {
-                double ss = 0.0;
-                for (int64_t o = 0; o < out_dim; o++)
-                    for (int64_t q = 0; q < kk; q++) {
-                        double v = calc[(o * in + i) * kk + q];
-                        ss += v * v;
-                    }
-                float sc = dora[i] / ((float)sqrt(ss) + FLT_EPSILON);
-                for (int64_t o = 0; o < out_dim; o++)
-                    for (int64_t q = 0; q < kk; q++)
-                        calc[(o * in + i) * kk + q] *= sc;
+            if (strength != 1.0) {
+                float s = (float)strength;
+                for (int64_t i = 0; i < wn; i++)
+                    w[i] += s * (calc[i] - w[i]);
+            } else {
+                memcpy(w, calc, (size_t)wn * sizeof *w);
             }
-        }
-        if (strength != 1.0) {
-            float s = (float)strength;
-            for (int64_t i = 0; i < wn; i++)
-                w[i] += s * (calc[i] - w[i]);
-        } else {
-            memcpy(w, calc, (size_t)wn * sizeof *w);
         }
         free(calc);
+        free(dora);
     } else {
         float s = (float)(strength * alpha);
         for (int64_t i = 0; i < wn; i++)
             w[i] += s * diff[i];
     }
-    rc = COMFY_OK;
-out:
-    free(up);
-    free(down);
-    free(mid);
-    free(d2);
     free(diff);
-    free(dora);
     return rc;
 }

@@ -20,12 +20,15 @@
  *  2. cd_lora_resolve walks the key map in order and collects, per target,
  *     the adapter the LoRA has for it: LoRA up/down (+ LoCon "lora_mid",
  *     alpha, dora_scale) in every spelling ComfyUI reads, or a plain
- *     "diff" / "diff_b" / "w_norm" / "b_norm".  LoRA tensors no entry used
- *     are reported through the log ("lora key not loaded: NAME").
- *     Adapters ComfyUI has and comfyd does not apply (LoHa, LoKr, GLoRA,
- *     OFT, BOFT, set_weight, reshape_weight) fail with a message.
+ *     "diff" / "diff_b" / "w_norm" / "b_norm", LoHa (hada_*) and LoKr
+ *     (lokr_*).  LoRA tensors no entry used are reported through the log
+ *     ("lora key not loaded: NAME").  Adapters ComfyUI has and comfyd does
+ *     not apply (GLoRA, OFT, BOFT, set_weight, reshape_weight) fail with a
+ *     message.
  *  3. cd_lora_apply adds one patch to an f32 weight in place:
  *       W += strength * alpha / rank * (up @ down)       (LoRA)
+ *       W += strength * alpha / rank * (w1a@w1b)*(w2a@w2b)  (LoHa)
+ *       W += strength * alpha / dim * kron(w1, w2)       (LoKr)
  *       W += strength * diff                             (diff)
  *     with DoRA's weight decomposition when dora_scale is present.
  *
@@ -78,13 +81,17 @@ int cd_lora_keys_unet(cd_lora_keys *m, const cd_sd *sd, const char *prefix,
 int cd_lora_keys_clip(cd_lora_keys *m, int l_layers, int l_proj, int g_layers, int g_proj,
                       const char *g_name);
 
-enum { CD_LORA_ADAPTER = 1, CD_LORA_DIFF = 2 };
+enum { CD_LORA_ADAPTER = 1, CD_LORA_DIFF = 2, CD_LORA_LOHA = 3, CD_LORA_LOKR = 4 };
 
 typedef struct cd_lora_patch {
     char *to;                   /* target state-dict key (owned)          */
     int kind;                   /* CD_LORA_*                               */
-    const cd_tensor *up, *down, *mid, *dora; /* CD_LORA_ADAPTER (mid, dora optional) */
+    const cd_tensor *up, *down, *mid; /* CD_LORA_ADAPTER (mid optional)    */
+    const cd_tensor *dora;      /* dora_scale (LoRA / LoHa / LoKr), or NULL */
     const cd_tensor *diff;      /* CD_LORA_DIFF                            */
+    /* LoHa: hada_w1_a/b, hada_w2_a/b (+ hada_t1/t2); LoKr: lokr_w1 or
+     * lokr_w1_a/b, lokr_w2 or lokr_w2_a/b (+ lokr_t2) */
+    const cd_tensor *w1, *w2, *w1a, *w1b, *w2a, *w2b, *t1, *t2;
     double alpha;
     int has_alpha;
 } cd_lora_patch;

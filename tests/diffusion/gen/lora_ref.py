@@ -12,6 +12,8 @@ Writes test-lora.safetensors and the f32 arrays (raw little-endian):
   eps_base.f32                               UNet output, no LoRA
   eps_lora.f32                               LoraLoader strength_model 0.8
   eps_chain.f32                              the same LoRA applied again at -0.5
+  test-lycoris.safetensors, eps_lyco.f32,    a LoHa / LoKr file at strength_model 0.7,
+  cond_lyco.f32                              strength_clip 0.8
   cond_base.f32 [77,32]                      CLIPTextEncode("a photo of a cat")
   cond.f32 [77,32], pooled.f32 [32]          the same with strength_clip 0.9
 ComfyUI's detection only knows the real widths, so the model objects are
@@ -30,6 +32,10 @@ sys.argv = [sys.argv[0], "--cpu"]
 import comfy.cli_args  # noqa: E402
 
 comfy.cli_args.args.cpu = True
+# The default CPU attention (sub-quadratic) calls baddbmm(torch.empty(...),
+# beta=0), which on the venv's torch 1.13 sometimes lets NaNs of the empty
+# tensor through; the split attention computes the same without it.
+comfy.cli_args.args.use_split_cross_attention = True
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
@@ -187,3 +193,75 @@ save("cond.f32", cond[0])
 save("pooled.f32", pooled[0])
 print("wrote", out_dir, "eps |lora - base| max",
       float((eps(m1) - eps(patcher)).abs().max()))
+
+# ---- LyCORIS: LoHa and LoKr (test-lycoris.safetensors) -------------------
+# Made after the arrays above so that they stay the same.
+Y = {}
+
+
+def loha(name, target, alpha=None, cp=False):
+    o, i = target.shape[0], target.shape[1]
+    k = target.shape[2:] if target.ndim == 4 else ()
+    for n in ("1", "2"):
+        if cp:
+            Y[name + ".hada_t" + n] = rnd(R, R, *k, scale=0.5)
+            Y[name + ".hada_w%s_a" % n] = rnd(R, o, scale=0.5)
+            Y[name + ".hada_w%s_b" % n] = rnd(R, i, scale=0.5)
+        else:
+            Y[name + ".hada_w%s_a" % n] = rnd(o, R, scale=0.5)
+            Y[name + ".hada_w%s_b" % n] = rnd(R, i * int(np.prod(k or (1,))), scale=0.5)
+    if alpha is not None:
+        Y[name + ".alpha"] = torch.tensor(float(alpha))
+
+
+def lokr(name, target, f1, alpha=None, w1_lr=False, w2_lr=False, cp=False):
+    """kron(w1 [f1], w2 [target / f1]); w1 / w2 as products of rank R when asked."""
+    a, b = f1
+    c, d = target.shape[0] // a, target.shape[1] // b
+    k = tuple(target.shape[2:])
+    if w1_lr:
+        Y[name + ".lokr_w1_a"] = rnd(a, R, scale=0.5)
+        Y[name + ".lokr_w1_b"] = rnd(R, b, scale=0.5)
+    else:
+        Y[name + ".lokr_w1"] = rnd(a, b, scale=0.5)
+    if cp:
+        Y[name + ".lokr_t2"] = rnd(R, R, *k, scale=0.5)
+        Y[name + ".lokr_w2_a"] = rnd(R, c, scale=0.5)
+        Y[name + ".lokr_w2_b"] = rnd(R, d, scale=0.5)
+    elif w2_lr:
+        Y[name + ".lokr_w2_a"] = rnd(c, R, scale=0.5)
+        Y[name + ".lokr_w2_b"] = rnd(R, d * int(np.prod(k or (1,))), scale=0.5)
+    else:
+        Y[name + ".lokr_w2"] = rnd(c, d, *k, scale=0.5)
+    if alpha is not None:
+        Y[name + ".alpha"] = torch.tensor(float(alpha))
+
+
+model_sd = {k[len("diffusion_model."):]: v for k, v in model.state_dict().items()
+            if k.startswith("diffusion_model.")}
+ws = model_sd.__getitem__
+loha("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_v",
+     ws("input_blocks.1.1." + tb + "attn2.to_v.weight"), alpha=2)
+loha("lora_unet_down_blocks_1_resnets_1_conv2", ws("input_blocks.5.0.out_layers.3.weight"),
+     alpha=1, cp=True)
+loha("lora_unet_up_blocks_1_resnets_0_conv1", ws("output_blocks.3.0.in_layers.2.weight"))
+lokr("lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2",
+     ws("middle_block.1." + tb + "ff.net.2.weight"), (4, 8), alpha=3)
+lokr("lora_unet_up_blocks_2_attentions_1_transformer_blocks_0_attn1_to_q",
+     ws("output_blocks.7.1." + tb + "attn1.to_q.weight"), (8, 8), alpha=2, w2_lr=True)
+# (lokr_t2, the CP form, fails inside ComfyUI on torch 1.13: kron of the
+# einsum's non-contiguous result; left out)
+lokr("lora_unet_down_blocks_2_resnets_0_conv1", ws("input_blocks.7.0.in_layers.2.weight"),
+     (4, 2), alpha=3, w1_lr=True, w2_lr=True)
+lokr("lora_unet_up_blocks_3_resnets_2_conv2", ws("output_blocks.11.0.out_layers.3.weight"),
+     (2, 2), w2_lr=True)
+loha("lora_te_text_model_encoder_layers_1_mlp_fc2",
+     c1.cond_stage_model.clip_l.transformer.text_model.encoder.layers[1].mlp.fc2.weight, alpha=2)
+lyco_path = os.path.join(out_dir, "test-lycoris.safetensors")
+save_file({k: v.contiguous() for k, v in sorted(Y.items())}, lyco_path)
+lyco = comfy.utils.load_torch_file(lyco_path, safe_load=True)
+m3, c3 = comfy.sd.load_lora_for_models(patcher, clip, lyco, 0.7, 0.8)
+save("eps_lyco.f32", eps(m3))
+cond, pooled = c3.encode_from_tokens(c3.tokenize("a photo of a cat"), return_pooled=True)
+save("cond_lyco.f32", cond[0])
+print("lycoris eps moved", float((eps(m3) - eps(patcher)).abs().max()))
