@@ -177,6 +177,12 @@ typedef struct core_image {
      * LoadImageMask (first frame only) does not.  Those without one read
      * as opaque here. */
     int mixed_masks;
+    /* PIL's info["transparency"] colour of an L or RGB first frame (PNG
+     * tRNS, a grey GIF's transparent index), as raw numbers compared with
+     * the 8-bit pixels: LoadImageMask's convert("RGBA") makes matching
+     * pixels transparent; LoadImage ignores it. */
+    int has_key;
+    int key[3];
 } core_image;
 
 /* Decodes a PNG, JPEG, WebP, BMP, GIF or TIFF file (sniffed from its

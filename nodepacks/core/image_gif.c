@@ -235,6 +235,7 @@ typedef struct gif_state {
     uint8_t *frames;        /* n frames of W*H*4                      */
     int64_t n;
     int any_alpha, any_plain;
+    int key0;               /* frame 0 grey with a transparent index  */
 } gif_state;
 
 /* Applies the pending disposal onto the canvas (raw, as Pillow's
@@ -440,6 +441,7 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
     memset(img, 0, sizeof(*img));
     memset(&g, 0, sizeof(g));
     g.info_trans = -1;
+    g.key0 = -1;
     if (len < 13 || (memcmp(d, "GIF87a", 6) && memcmp(d, "GIF89a", 6))) {
         snprintf(err, cap, "not a GIF file");
         return COMFY_EINVAL;
@@ -605,6 +607,8 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
             g.has_cpal = f.has_fpal || has_gpal;
             memcpy(g.cpal, f.has_fpal ? f.fpal : gpal, sizeof(g.cpal));
             g.info_trans = trans;
+            if (!g.has_cpal)
+                g.key0 = trans; /* an L frame: its grey is the index */
         } else if (!rgbmode) {
             /* mode "L": draw in place when the frame agrees on having a
              * palette and the size is unchanged, else on a new blank
@@ -668,6 +672,8 @@ int core_decode_gif(const uint8_t *d, size_t len, core_image *img, char *err,
     img->frames = g.n;
     img->mixed_masks = g.any_alpha && g.any_plain &&
                        !(g.FW == 64 && g.FH == 64);
+    img->has_key = g.key0 >= 0;
+    img->key[0] = img->key[1] = img->key[2] = g.key0;
     img->pixels = g.frames;
     g.frames = NULL;
     snprintf(img->format, sizeof(img->format), "GIF");

@@ -224,6 +224,17 @@ static int decode_png(const uint8_t *data, size_t len, core_image *img,
     } else {
         channels = 4;
     }
+    /* PIL keeps a grey or RGB tRNS colour as info["transparency"] */
+    png_color_16p trns_color = NULL;
+    if ((ct == PNG_COLOR_TYPE_GRAY || ct == PNG_COLOR_TYPE_RGB) &&
+        png_get_valid(png, info, PNG_INFO_tRNS) &&
+        png_get_tRNS(png, info, NULL, NULL, &trns_color) && trns_color) {
+        img->has_key = 1;
+        img->key[0] = ct == PNG_COLOR_TYPE_GRAY ? trns_color->gray
+                                                : trns_color->red;
+        img->key[1] = trns_color->green;
+        img->key[2] = trns_color->blue;
+    }
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if ((int)png_get_channels(png, info) != channels ||

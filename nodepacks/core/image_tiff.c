@@ -33,6 +33,8 @@
 
 /* At most this many pages are decoded. */
 #define MAX_PAGES 4096
+/* Largest tile read (a 16384x16384 tile of 4 bytes per pixel). */
+#define MAX_TILE_BYTES ((uint64_t)1 << 30)
 
 typedef struct mem_tiff {
     const uint8_t *d;
@@ -211,6 +213,12 @@ static int read_samples(TIFF *t, page *p, char *err, size_t cap)
     uint64_t bpp = px * (p->bps / 8); /* bytes per pixel in a tile */
     if ((uint64_t)tsize < bpp * tw * th) {
         snprintf(err, cap, "the TIFF data is corrupt (tile size)");
+        return -1;
+    }
+    if ((uint64_t)tsize > MAX_TILE_BYTES) {
+        snprintf(err, cap, "the TIFF tiles are too large (%llu bytes, at "
+                 "most %llu)", (unsigned long long)tsize,
+                 (unsigned long long)MAX_TILE_BYTES);
         return -1;
     }
     uint8_t *tile = malloc((size_t)tsize);

@@ -280,8 +280,12 @@ static int load_mask_execute(comfy_call *call)
     for (int64_t i = 0; i < w * h; i++) {
         const uint8_t *p = img.pixels + i * c;
         uint8_t v;
-        if (ch == 0)
-            v = (c == 2 || c == 4) ? p[c - 1] : 255;
+        if (ch == 0 && (c == 2 || c == 4))
+            v = p[c - 1];
+        else if (ch == 0) /* convert("RGBA") applies a transparency key */
+            v = img.has_key && p[0] == img.key[0] &&
+                (c == 1 || (p[1] == img.key[1] && p[2] == img.key[2]))
+                    ? 0 : 255;
         else
             v = c >= 3 ? p[ch - 1] : p[0];
         float f = (float)v / 255.0f;

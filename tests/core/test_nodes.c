@@ -995,6 +995,53 @@ static void test_load_goldens(void)
     CHECK(cases >= 20, "%d cases", cases);
 }
 
+/* LoadImageMask's alpha channel against PIL's for alpha, palette
+ * transparency and transparency keys (mask_manifest.txt). */
+static void test_mask_goldens(void)
+{
+    char mpath[1024];
+    snprintf(mpath, sizeof(mpath), "%s/load/mask_manifest.txt",
+             CORE_TEST_DATA);
+    FILE *mf = fopen(mpath, "r");
+    CHECK(mf != NULL, "no manifest %s", mpath);
+    if (!mf)
+        return;
+    char file[128], base[128];
+    int h, w, cases = 0;
+    while (fscanf(mf, "%127s %127s %d %d", file, base, &h, &w) == 4) {
+        char src[1024], dst[1024];
+        size_t n = 0;
+        snprintf(src, sizeof(src), "%s/load/%s", CORE_TEST_DATA, file);
+        uint8_t *bytes = slurp(src, &n);
+        CHECK(bytes != NULL, "read %s", src);
+        if (!bytes)
+            continue;
+        path_in(dst, sizeof(dst), "input", file);
+        write_bytes(dst, bytes, n);
+        free(bytes);
+        hn_call *c = hn_begin(H, "LoadImageMask");
+        hn_set(c, "image", vstr(file));
+        hn_set(c, "channel", vstr("alpha"));
+        CHECK(hn_run(c) == COMFY_OK, "%s: %s", file, hn_error(c));
+        comfy_tensor *m = hn_output_tensor(c, 0);
+        CHECK(shape_is(m, 3, 1, h, w, 0), "%s mask shape", file);
+        snprintf(src, sizeof(src), "%s/load/%s.lmask.f32", CORE_TEST_DATA,
+                 base);
+        float *want = (float *)slurp(src, &n);
+        CHECK(want && n == (size_t)h * w * sizeof(float), "%s golden", file);
+        int bad = 0;
+        for (int i = 0; want && m && shape_is(m, 3, 1, h, w, 0) &&
+                        i < h * w; i++)
+            bad += ((float *)m->data)[i] != want[i];
+        CHECK(bad == 0, "%s: %d mask values differ from PIL", file, bad);
+        free(want);
+        hn_end(c);
+        cases++;
+    }
+    fclose(mf);
+    CHECK(cases >= 8, "%d mask cases", cases);
+}
+
 /* LoadImageOutput reads "name [output]" from the output folder and gives
  * what LoadImage gives for the same file in the input folder. */
 static void test_load_output(void)
@@ -1158,6 +1205,7 @@ int main(void)
     test_choices();
     test_load_goldens();
     test_load_output();
+    test_mask_goldens();
     test_sha256();
     hn_free(H);
     if (failures) {

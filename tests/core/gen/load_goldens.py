@@ -57,6 +57,18 @@ def comfy_load(path):
     return images[0][None].astype(np.float32), masks[0][None].astype(np.float32)
 
 
+def comfy_load_mask(path, channel="alpha"):
+    """LoadImageMask: the [h, w] mask of the first frame."""
+    i = ImageOps.exif_transpose(Image.open(path))
+    if i.getbands() != ("R", "G", "B", "A"):
+        if i.mode == "I":
+            i = i.point(lambda v: v * (1 / 255))
+        i = i.convert("RGBA")
+    c = channel[0].upper()
+    m = np.array(i.getchannel(c)).astype(np.float32) / 255.0
+    return 1.0 - m if c == "A" else m
+
+
 def write_png16(path, arr, color_type):
     """A 16-bit PNG (which PIL cannot write) from a uint16 [h, w, c]."""
     h, w = arr.shape[0], arr.shape[1]
@@ -123,6 +135,19 @@ def main():
             append_images=frames[1:], lossless=True, duration=100)
 
     load_formats.add_all(OUT, files)  # BMP, GIF and TIFF
+    # transparency keys (PIL info["transparency"] of L and RGB images)
+    key_l = pattern(4, 5, 1, 95)[..., 0]
+    add("l8_trns.png", Image.fromarray(key_l, "L"),
+        transparency=int(key_l[1, 2]))
+    key_rgb = pattern(4, 5, 3, 96)
+    key_rgb[2, 3] = key_rgb[0, 1]
+    add("rgb8_trns.png", Image.fromarray(key_rgb),
+        transparency=tuple(int(v) for v in key_rgb[0, 1]))
+    with open(os.path.join(OUT, "gif_grey_trns.gif"), "wb") as f:
+        f.write(load_formats.gif_file(5, 3, [dict(
+            x=0, y=0, w=5, h=3, trans=7,
+            idx=[7, 1, 2, 7, 9, 200, 7, 3, 4, 5, 6, 7, 8, 9, 7])]))
+    files.append("gif_grey_trns.gif")
 
     with open(os.path.join(OUT, "manifest.txt"), "w") as m:
         for name in files:
@@ -135,6 +160,19 @@ def main():
                                                        base + ".mask.f32"))
             m.write(f"{name} {base} {image.shape[0]} {image.shape[1]} "
                     f"{image.shape[2]} {mask.shape[1]} {mask.shape[2]}\n")
+
+
+    # LoadImageMask's alpha channel for files with alpha, palette
+    # transparency and transparency keys
+    with open(os.path.join(OUT, "mask_manifest.txt"), "w") as m:
+        for name in ["rgba8.png", "p_trns.png", "l8_trns.png",
+                     "rgb8_trns.png", "gif_trns.gif", "gif_grey_trns.gif",
+                     "gif_ramp_local.gif", "tif_la.tif", "bmp_bgra_v5.bmp",
+                     "rgb8.png"]:
+            mask = comfy_load_mask(os.path.join(OUT, name))
+            base = os.path.splitext(name)[0] + "_" + name.split(".")[-1]
+            mask.astype("<f4").tofile(os.path.join(OUT, base + ".lmask.f32"))
+            m.write(f"{name} {base} {mask.shape[0]} {mask.shape[1]}\n")
 
 
 if __name__ == "__main__":
