@@ -275,8 +275,8 @@ static int patch_model(comfy_call *call, dp_model *base, const usrc *src, const 
                 goto fail;
         }
     }
-    if ((rc = cd_lora_patch_unet(&nsd, src->prefix, set, strength, &w->subs, log, err,
-                                 sizeof err)) < 0)
+    if ((rc = cd_lora_patch_unet(dp_pool(h), &nsd, src->prefix, set, strength, &w->subs, log,
+                                 err, sizeof err)) < 0)
         goto fail;
     rc = COMFY_ENOMEM;
     /* the names outlive the state dict (renamed diffusers keys do not) */
@@ -345,7 +345,8 @@ static int patch_clip(comfy_call *call, dp_clip *base, const cd_lora_set *set, d
     if ((bs->l && !(st->l = cd_lora_clip_shallow(bs->l))) ||
         (bs->g && !(st->g = cd_lora_clip_shallow(bs->g))))
         goto fail;
-    if (cd_lora_patch_clip(st->l, st->g, g_name_of(bs), set, strength, log, bytes) < 0)
+    if (cd_lora_patch_clip(dp_pool(h), st->l, st->g, g_name_of(bs), set, strength, log,
+                           bytes) < 0)
         goto fail;
     if (!(c = calloc(1, sizeof *c)))
         goto fail;

@@ -192,7 +192,7 @@ static void test_sdxl(const char *ckpt, const char *dir)
     double d_base = max_diff(eps, ref_base, 256);
     uarr_make(&u1, sd, det.unet_prefix);
     cd_lora_substs subs = {0};
-    CHECK(cd_lora_patch_unet(&u1.sd, det.unet_prefix, &set, 0.6, &subs, &log, err,
+    CHECK(cd_lora_patch_unet(NULL, &u1.sd, det.unet_prefix, &set, 0.6, &subs, &log, err,
                              sizeof err) == 0);
     CHECK(subs.n == 6);
     unet_eps_y(&u1.sd, &det, x, ctx, 96, y, eps);
@@ -203,7 +203,7 @@ static void test_sdxl(const char *ckpt, const char *dir)
     view->g = cd_lora_clip_shallow(stack->g);
     view->owns = 1;
     uint64_t bytes = 0;
-    CHECK(cd_lora_patch_clip(view->l, view->g, "clip_g", &set, 1.3, &log, &bytes) == 0);
+    CHECK(cd_lora_patch_clip(NULL, view->l, view->g, "clip_g", &set, 1.3, &log, &bytes) == 0);
     cd_clip_cond cc = {0}, c0 = {0};
     const char *text = "a photo of a cat";
     CHECK(cd_clip_stack_encode(view, NULL, text, strlen(text), &cc, err, sizeof err) == 0);
@@ -269,7 +269,7 @@ static void test_maths(void)
     cd_lora_patch p = {.to = "k", .kind = CD_LORA_ADAPTER, .up = &tu, .down = &td,
                        .alpha = 2.0, .has_alpha = 1};
     int64_t shape[2] = {2, 3};
-    CHECK(cd_lora_apply(&p, 0.5, w, shape, 2, NULL) == 0);
+    CHECK(cd_lora_apply(NULL, &p, 0.5, w, shape, 2, NULL) == 0);
     const float want[6] = {2, 4, 6, 3, 3, 3};
     CHECK(max_diff(w, want, 6) == 0.0);
 
@@ -280,24 +280,24 @@ static void test_maths(void)
     cd_lora_patch q = {.to = "k", .kind = CD_LORA_ADAPTER, .up = &tu2, .down = &td2,
                        .dora = &tds};
     int64_t s2[2] = {2, 2};
-    CHECK(cd_lora_apply(&q, 1.0, w2, s2, 2, NULL) == 0);
+    CHECK(cd_lora_apply(NULL, &q, 1.0, w2, s2, 2, NULL) == 0);
     CHECK(fabsf(w2[0] - 6.0f) < 1e-5f && fabsf(w2[1] - 8.0f) < 1e-5f);
     CHECK(fabsf(w2[2]) < 1e-6f && fabsf(w2[3] - 1.0f) < 1e-5f);
 
     /* a product of the wrong size leaves the weight alone */
     float w3[4] = {1, 1, 1, 1};
     int64_t s3[2] = {2, 2};
-    CHECK(cd_lora_apply(&p, 1.0, w3, s3, 2, NULL) == 0);
+    CHECK(cd_lora_apply(NULL, &p, 1.0, w3, s3, 2, NULL) == 0);
     CHECK(w3[0] == 1 && w3[3] == 1);
 
     /* a diff of another shape too; the right one is added */
     float dd[4] = {1, 2, 3, 4};
     cd_tensor tdd = mk("x.diff", dd, 2, 2, 2, 0, 0);
     cd_lora_patch r = {.to = "k", .kind = CD_LORA_DIFF, .diff = &tdd};
-    CHECK(cd_lora_apply(&r, -1.0, w3, s3, 2, NULL) == 0);
+    CHECK(cd_lora_apply(NULL, &r, -1.0, w3, s3, 2, NULL) == 0);
     CHECK(w3[0] == 0 && w3[3] == -3);
     int64_t s4[1] = {4};
-    CHECK(cd_lora_apply(&r, 1.0, w3, s4, 1, NULL) == 0);
+    CHECK(cd_lora_apply(NULL, &r, 1.0, w3, s4, 1, NULL) == 0);
     CHECK(w3[0] == 0 && w3[3] == -3);
 
     /* the key map: a later name replaces the target, in place */
@@ -424,7 +424,7 @@ int main(int argc, char **argv)
     uarr u1;
     uarr_make(&u1, sd, det.unet_prefix);
     cd_lora_substs subs1 = {0};
-    CHECK(cd_lora_patch_unet(&u1.sd, det.unet_prefix, &set, 0.8, &subs1, &log, err,
+    CHECK(cd_lora_patch_unet(NULL, &u1.sd, det.unet_prefix, &set, 0.8, &subs1, &log, err,
                              sizeof err) == 0);
     CHECK(subs1.n == 13);
     unet_eps(&u1.sd, &det, x, ctx, eps);
@@ -438,7 +438,7 @@ int main(int argc, char **argv)
         cd_tensor *t = (cd_tensor *)cd_sd_find(&u2.sd, subs1.s[i].name);
         CHECK(t && cd_lora_substs_borrow(&subs2, t, subs1.s[i].data) == 0);
     }
-    CHECK(cd_lora_patch_unet(&u2.sd, det.unet_prefix, &set, -0.5, &subs2, &log, err,
+    CHECK(cd_lora_patch_unet(NULL, &u2.sd, det.unet_prefix, &set, -0.5, &subs2, &log, err,
                              sizeof err) == 0);
     CHECK(subs2.n == 13 && subs2.bytes == subs1.bytes);
     unet_eps(&u2.sd, &det, x, ctx, eps);
@@ -449,7 +449,7 @@ int main(int argc, char **argv)
     view->l = cd_lora_clip_shallow(stack->l);
     view->owns = 1;
     uint64_t bytes = 0;
-    CHECK(cd_lora_patch_clip(view->l, NULL, NULL, &set, 0.9, &log, &bytes) == 0);
+    CHECK(cd_lora_patch_clip(NULL, view->l, NULL, NULL, &set, 0.9, &log, &bytes) == 0);
     /* q and v share one packed array; fc1 and out_proj have their own */
     int64_t W = stack->l->cfg.width, F = stack->l->cfg.mlp;
     CHECK(bytes == (uint64_t)(2 * 3 * W * W + W * W + F * W) * 4);
@@ -481,7 +481,7 @@ int main(int argc, char **argv)
     uarr u3;
     uarr_make(&u3, sd, det.unet_prefix);
     cd_lora_substs subs3 = {0};
-    CHECK(cd_lora_patch_unet(&u3.sd, det.unet_prefix, &yset, 0.7, &subs3, &ylog, err,
+    CHECK(cd_lora_patch_unet(NULL, &u3.sd, det.unet_prefix, &yset, 0.7, &subs3, &ylog, err,
                              sizeof err) == 0);
     CHECK(subs3.n == 7 && ys.other == 0);
     unet_eps(&u3.sd, &det, x, ctx, eps);
@@ -491,7 +491,7 @@ int main(int argc, char **argv)
     yview->l = cd_lora_clip_shallow(stack->l);
     yview->owns = 1;
     uint64_t ybytes = 0;
-    CHECK(cd_lora_patch_clip(yview->l, NULL, NULL, &yset, 0.8, &ylog, &ybytes) == 0);
+    CHECK(cd_lora_patch_clip(NULL, yview->l, NULL, NULL, &yset, 0.8, &ylog, &ybytes) == 0);
     cd_clip_cond yc = {0};
     CHECK(cd_clip_stack_encode(yview, NULL, text, strlen(text), &yc, err, sizeof err) == 0);
     float *ref_ycond = load_f32("cond_lyco.f32", 77 * 32);

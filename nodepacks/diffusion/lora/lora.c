@@ -748,10 +748,13 @@ static int64_t tail_numel(const cd_tensor *t)
     return n;
 }
 
-/* c[rows, cols] = a[rows, inner] @ b[inner, cols] (c zeroed here). */
-static void matmul(const float *a, const float *b, float *c, int64_t rows, int64_t inner,
-                   int64_t cols)
+/* c[rows, cols] = a[rows, inner] @ b[inner, cols] (c overwritten): the
+ * kernels' GEMM on the pool, a plain loop if it cannot run. */
+static void matmul(ck_pool *pool, const float *a, const float *b, float *c, int64_t rows,
+                   int64_t inner, int64_t cols)
 {
+    if (ck_gemm_f32(pool, 0, 0, rows, cols, inner, 1.0f, a, inner, b, cols, 0.0f, c, cols) == 0)
+        return;
     for (int64_t o = 0; o < rows; o++) {
         float *cr = c + o * cols;
         for (int64_t k = 0; k < cols; k++)
@@ -783,7 +786,7 @@ static int mat_of(const cd_tensor *t, mat *m)
 
 /* product a @ b into a new array (NULL on OOM); *ok 0 when the inner sizes
  * differ. */
-static float *mm_new(const mat *a, const mat *b, int *ok)
+static float *mm_new(ck_pool *pool, const mat *a, const mat *b, int *ok)
 {
     *ok = a->cols == b->rows;
     if (!*ok)
@@ -791,7 +794,7 @@ static float *mm_new(const mat *a, const mat *b, int *ok)
     int64_t nc = a->rows * b->cols;
     float *c = malloc((size_t)(nc > 0 ? nc : 1) * sizeof *c);
     if (c)
-        matmul(a->d, b->d, c, a->rows, a->cols, b->cols);
+        matmul(pool, a->d, b->d, c, a->rows, a->cols, b->cols);
     return c;
 }
 
@@ -843,7 +846,8 @@ static float *tucker(const cd_tensor *tt, const cd_tensor *bt, const cd_tensor *
 }
 
 /* LoRA: up @ down (with the LoCon mid folded into down); scale alpha/rank. */
-static float *diff_lora(const cd_lora_patch *p, int64_t wn, double *scale, int *ok)
+static float *diff_lora(ck_pool *pool, const cd_lora_patch *p, int64_t wn, double *scale,
+                        int *ok)
 {
     mat up = {0}, down = {0};
     float *mid = NULL, *d2 = NULL, *diff = NULL;
@@ -885,7 +889,7 @@ static float *diff_lora(const cd_lora_patch *p, int64_t wn, double *scale, int *
         *ok = 0;
         goto out;
     }
-    diff = mm_new(&up, &down, ok);
+    diff = mm_new(pool, &up, &down, ok);
 out:
     free(up.d);
     free(down.d);
@@ -895,7 +899,8 @@ out:
 }
 
 /* LoHa: (w1a @ w1b) * (w2a @ w2b), or the CP forms with t1 / t2. */
-static float *diff_loha(const cd_lora_patch *p, int64_t wn, double *scale, int *ok)
+static float *diff_loha(ck_pool *pool, const cd_lora_patch *p, int64_t wn, double *scale,
+                        int *ok)
 {
     float *m1 = NULL, *m2 = NULL;
     int64_t n1 = -1, n2 = -2, s[4] = {0, 0, 0, 0};
@@ -913,8 +918,8 @@ static float *diff_loha(const cd_lora_patch *p, int64_t wn, double *scale, int *
         if (mat_of(p->w1a, &a1) == 0 && mat_of(p->w1b, &b1) == 0 && mat_of(p->w2a, &a2) == 0 &&
             mat_of(p->w2b, &b2) == 0) {
             int ok2 = 0;
-            m1 = mm_new(&a1, &b1, ok);
-            m2 = *ok ? mm_new(&a2, &b2, &ok2) : NULL;
+            m1 = mm_new(pool, &a1, &b1, ok);
+            m2 = *ok ? mm_new(pool, &a2, &b2, &ok2) : NULL;
             *ok = *ok && ok2;
             n1 = a1.rows * b1.cols;
             n2 = a2.rows * b2.cols;
@@ -938,8 +943,9 @@ static float *diff_loha(const cd_lora_patch *p, int64_t wn, double *scale, int *
 }
 
 /* One LoKr factor: w, or a @ b, or the CP form of t with b, a. */
-static float *lokr_factor(const cd_tensor *w, const cd_tensor *a, const cd_tensor *b,
-                          const cd_tensor *t, int64_t *shape, int *ndim, int *ok)
+static float *lokr_factor(ck_pool *pool, const cd_tensor *w, const cd_tensor *a,
+                          const cd_tensor *b, const cd_tensor *t, int64_t *shape, int *ndim,
+                          int *ok)
 {
     *ok = 1;
     if (w) {
@@ -961,7 +967,7 @@ static float *lokr_factor(const cd_tensor *w, const cd_tensor *a, const cd_tenso
     mat ma = {0}, mb = {0};
     float *c = NULL;
     if (mat_of(a, &ma) == 0 && mat_of(b, &mb) == 0) {
-        c = mm_new(&ma, &mb, ok);
+        c = mm_new(pool, &ma, &mb, ok);
         shape[0] = ma.rows;
         shape[1] = mb.cols;
         *ndim = 2;
@@ -972,7 +978,8 @@ static float *lokr_factor(const cd_tensor *w, const cd_tensor *a, const cd_tenso
 }
 
 /* LoKr: kron(w1, w2); w1 gets two unit dims when w2 is 4-D. */
-static float *diff_lokr(const cd_lora_patch *p, int64_t wn, double *scale, int *ok)
+static float *diff_lokr(ck_pool *pool, const cd_lora_patch *p, int64_t wn, double *scale,
+                        int *ok)
 {
     int64_t s1[4] = {1, 1, 1, 1}, s2[4] = {1, 1, 1, 1};
     int d1 = 2, d2 = 2, ok1, ok2;
@@ -982,8 +989,8 @@ static float *diff_lokr(const cd_lora_patch *p, int64_t wn, double *scale, int *
     if (!p->w2 && p->w2b)
         dim = p->w2b->shape[0];
     *scale = p->has_alpha && dim ? p->alpha / (double)dim : 1.0;
-    float *w1 = lokr_factor(p->w1, p->w1a, p->w1b, NULL, s1, &d1, &ok1);
-    float *w2 = lokr_factor(p->w2, p->w2a, p->w2b, p->t2, s2, &d2, &ok2);
+    float *w1 = lokr_factor(pool, p->w1, p->w1a, p->w1b, NULL, s1, &d1, &ok1);
+    float *w2 = lokr_factor(pool, p->w2, p->w2a, p->w2b, p->t2, s2, &d2, &ok2);
     float *out = NULL;
     *ok = ok1 && ok2 && w1 && w2 && d1 == 2;
     if (*ok) {
@@ -1007,8 +1014,8 @@ static float *diff_lokr(const cd_lora_patch *p, int64_t wn, double *scale, int *
     return out;
 }
 
-int cd_lora_apply(const cd_lora_patch *p, double strength, float *w, const int64_t *shape,
-                  int ndim, const cd_lora_log *log)
+int cd_lora_apply(ck_pool *pool, const cd_lora_patch *p, double strength, float *w,
+                  const int64_t *shape, int ndim, const cd_lora_log *log)
 {
     int64_t wn = 1;
     for (int i = 0; i < ndim; i++)
@@ -1035,9 +1042,9 @@ int cd_lora_apply(const cd_lora_patch *p, double strength, float *w, const int64
     }
     double alpha = 1.0;
     int ok = 1;
-    float *diff = p->kind == CD_LORA_LOHA   ? diff_loha(p, wn, &alpha, &ok)
-                  : p->kind == CD_LORA_LOKR ? diff_lokr(p, wn, &alpha, &ok)
-                                            : diff_lora(p, wn, &alpha, &ok);
+    float *diff = p->kind == CD_LORA_LOHA   ? diff_loha(pool, p, wn, &alpha, &ok)
+                  : p->kind == CD_LORA_LOKR ? diff_lokr(pool, p, wn, &alpha, &ok)
+                                            : diff_lora(pool, p, wn, &alpha, &ok);
     if (!ok) {
         free(diff);
         logf_(log, 3, "ERROR %s %s: its matrices do not fit the weight",

@@ -42,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <comfyd/kernels.h>
+
 #include "detect.h"
 #include "statedict.h"
 
@@ -112,12 +114,13 @@ const cd_lora_patch *cd_lora_set_find(const cd_lora_set *s, const char *to);
 int cd_lora_resolve(const cd_sd *lora, const cd_lora_keys *keys, cd_lora_set *out,
                     const cd_lora_log *log, char *err, size_t errlen);
 
-/* Adds patch p at `strength` to the f32 weight w of shape [ndim] in place.
- * A LoRA whose product does not have w's element count (or a diff of
- * another shape) leaves w as it is and logs an error, as ComfyUI does.
- * Returns 0 or COMFY_ENOMEM. */
-int cd_lora_apply(const cd_lora_patch *p, double strength, float *w, const int64_t *shape,
-                  int ndim, const cd_lora_log *log);
+/* Adds patch p at `strength` to the f32 weight w of shape [ndim] in place
+ * (matrix products on `pool`; NULL: the calling thread).  A LoRA whose
+ * product does not have w's element count (or a diff of another shape)
+ * leaves w as it is and logs an error, as ComfyUI does.  Returns 0 or
+ * COMFY_ENOMEM. */
+int cd_lora_apply(ck_pool *pool, const cd_lora_patch *p, double strength, float *w,
+                  const int64_t *shape, int ndim, const cd_lora_log *log);
 
 /* ---------------------------------------------------------- patching */
 
@@ -146,9 +149,9 @@ int cd_lora_substs_borrow(cd_lora_substs *subs, cd_tensor *t, float *data);
  * current data the first time; later patches add to the copy) and gets the
  * patch at `strength`.  Targets the array lacks are logged "NOT LOADED".
  * Returns 0, COMFY_ENOMEM, COMFY_EINVAL (a tensor that cannot be read). */
-int cd_lora_patch_unet(const cd_sd *tsd, const char *prefix, const cd_lora_set *set,
-                       double strength, cd_lora_substs *subs, const cd_lora_log *log,
-                       char *err, size_t errlen);
+int cd_lora_patch_unet(ck_pool *pool, const cd_sd *tsd, const char *prefix,
+                       const cd_lora_set *set, double strength, cd_lora_substs *subs,
+                       const cd_lora_log *log, char *err, size_t errlen);
 
 struct cd_clip_text_model;
 
@@ -163,8 +166,8 @@ struct cd_clip_text_model *cd_lora_clip_shallow(const struct cd_clip_text_model 
  * As ComfyUI, which keeps text encoders in f16 (text_encoder_dtype), the
  * patched weight is rounded to f16 (nearest even) after the patch.
  * *bytes grows by the bytes copied.  0 or COMFY_ENOMEM. */
-int cd_lora_patch_clip(struct cd_clip_text_model *l, struct cd_clip_text_model *g,
-                       const char *g_name, const cd_lora_set *set, double strength,
-                       const cd_lora_log *log, uint64_t *bytes);
+int cd_lora_patch_clip(ck_pool *pool, struct cd_clip_text_model *l,
+                       struct cd_clip_text_model *g, const char *g_name, const cd_lora_set *set,
+                       double strength, const cd_lora_log *log, uint64_t *bytes);
 
 #endif

@@ -54,6 +54,22 @@ int cd_lora_substs_borrow(cd_lora_substs *subs, cd_tensor *t, float *data)
     return COMFY_OK;
 }
 
+/* f to the nearest f16 value (ties to even), as an f32: the mantissa
+ * rounded to 10 bits in place where f is a normal f16, the library's
+ * conversions elsewhere (subnormals, overflow, NaN). */
+static float round_f16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a >= 0x38800000u && a < 0x477fe000u) { /* 2^-14 <= |f| < 65504 */
+        u = (u + 0x0fffu + ((u >> 13) & 1u)) & ~0x1fffu;
+        memcpy(&f, &u, sizeof f);
+        return f;
+    }
+    return cd_f16_to_f32(cd_f32_to_f16(f));
+}
+
 static void say(const cd_lora_log *log, int level, const char *what, const char *key)
 {
     if (!log || !log->fn)
@@ -63,9 +79,9 @@ static void say(const cd_lora_log *log, int level, const char *what, const char 
     log->fn(log->ctx, level, msg);
 }
 
-int cd_lora_patch_unet(const cd_sd *tsd, const char *prefix, const cd_lora_set *set,
-                       double strength, cd_lora_substs *subs, const cd_lora_log *log,
-                       char *err, size_t errlen)
+int cd_lora_patch_unet(ck_pool *pool, const cd_sd *tsd, const char *prefix,
+                       const cd_lora_set *set, double strength, cd_lora_substs *subs,
+                       const cd_lora_log *log, char *err, size_t errlen)
 {
     for (size_t i = 0; i < set->n; i++) {
         const cd_lora_patch *p = &set->p[i];
@@ -103,7 +119,7 @@ int cd_lora_patch_unet(const cd_sd *tsd, const char *prefix, const cd_lora_set *
             subs->bytes += (uint64_t)numel * sizeof(float);
             tensor_as_f32(t, d);
         }
-        int rc = cd_lora_apply(p, strength, e->data, t->shape, t->ndim, log);
+        int rc = cd_lora_apply(pool, p, strength, e->data, t->shape, t->ndim, log);
         if (rc < 0)
             return rc;
     }
@@ -255,9 +271,9 @@ static float *clip_target(cd_clip_text_model *m, const char *name, int64_t *shap
 }
 
 
-int cd_lora_patch_clip(cd_clip_text_model *l, cd_clip_text_model *g, const char *g_name,
-                       const cd_lora_set *set, double strength, const cd_lora_log *log,
-                       uint64_t *bytes)
+int cd_lora_patch_clip(ck_pool *pool, cd_clip_text_model *l, cd_clip_text_model *g,
+                       const char *g_name, const cd_lora_set *set, double strength,
+                       const cd_lora_log *log, uint64_t *bytes)
 {
     size_t gl = g_name ? strlen(g_name) : 0;
     for (size_t i = 0; i < set->n; i++) {
@@ -285,14 +301,14 @@ int cd_lora_patch_clip(cd_clip_text_model *l, cd_clip_text_model *g, const char 
             say(log, 2, "NOT LOADED", p->to);
             continue;
         }
-        int rc = cd_lora_apply(p, strength, wd, shape, ndim, log);
+        int rc = cd_lora_apply(pool, p, strength, wd, shape, ndim, log);
         if (rc < 0)
             return rc;
         /* ComfyUI keeps text encoders in f16 (text_encoder_dtype) and
          * stores the patched weight back in it, rounding to nearest */
         int64_t n = ndim == 2 ? shape[0] * shape[1] : shape[0];
         for (int64_t j = 0; j < n; j++)
-            wd[j] = cd_f16_to_f32(cd_f32_to_f16(wd[j]));
+            wd[j] = round_f16(wd[j]);
     }
     return COMFY_OK;
 }
