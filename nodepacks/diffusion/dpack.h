@@ -40,6 +40,7 @@
 
 struct cd_unet;
 struct cd_vae;
+struct cd_taesd;
 struct cd_clip_stack;
 struct cd_model_sampling;
 struct cd_model_file;
@@ -74,8 +75,11 @@ typedef struct dp_clip {
 typedef struct dp_vae {
     atomic_int refs;
     struct cd_vae *vae;                 /* owned; NULL for pixel_space       */
+    struct cd_taesd *taesd;             /* owned: VAELoader's "taesd" /
+                                           "taesdxl" (then vae is NULL)      */
     struct cd_model_file *file;         /* reference                         */
-    float latent_scale;
+    float latent_scale;                 /* TAESD: its vae_scale              */
+    float latent_shift;                 /* TAESD: its vae_shift (0)          */
     int latent_channels;                /* 4; 3 for pixel_space              */
     int downscale;                      /* 8; 1 for pixel_space              */
     int pixel;                          /* VAELoader's "pixel_space"         */
@@ -243,6 +247,38 @@ uint64_t dp_vae_decode_need(dp_vae *v, int64_t B, int64_t h, int64_t w);
 uint64_t dp_vae_encode_need(dp_vae *v, int64_t B, int64_t H, int64_t W);
 int dp_vae_tiled(dp_vae *v, comfy_call *call, int encode, const float *in, int64_t B,
                  int64_t h, int64_t w, int64_t tx, int64_t ty, int64_t overlap, float *out);
+
+/* ------------------------------------------------------------ TAESD */
+
+/* taesd_glue.c (spec §10.3, §15).  VAELoader: appends "taesd" / "taesdxl"
+ * to `out` when models/vae_approx holds both halves; 1 if `name` is one
+ * of those choices; loads one into v (taesd, scale, shift, channels,
+ * downscale; fails the call with ComfyUI's messages). */
+int dp_taesd_list(const comfy_host *h, comfy_value *out);
+int dp_taesd_is_choice(const char *name);
+int dp_taesd_load_vae(comfy_call *call, const char *name, dp_vae *v);
+void dp_taesd_free(struct cd_taesd *t);
+/* A TAESD VAE's decode (z [B, 4, h, w] -> img [B, 8h, 8w, 3] in 0..1) and
+ * encode (img [B, H, W, 3] -> z [B, 4, H/8, W/8]) and their scratch. */
+int dp_taesd_decode(dp_vae *v, comfy_call *call, const float *z, int64_t B, int64_t h, int64_t w,
+                    float *img);
+int dp_taesd_encode(dp_vae *v, comfy_call *call, const float *img, int64_t B, int64_t H,
+                    int64_t W, float *z);
+uint64_t dp_taesd_decode_need(const dp_vae *v, int64_t h, int64_t w);
+uint64_t dp_taesd_encode_need(const dp_vae *v, int64_t H, int64_t W);
+/* --preview-method taesd: the cached decoder for a model family (DP_*),
+ * loaded on first use; NULL after logging ComfyUI's warning when
+ * vae_approx has no file (the caller falls back to latent2rgb).  Borrowed:
+ * valid until dp_taesd_cache_clear (between prompts only). */
+const struct cd_taesd *dp_taesd_previewer(comfy_call *call, int family);
+/* The preview image of x0 [4, H, W] (batch item 0, model space): a new
+ * U8 [8H, 8W, 3] tensor, or NULL (failure logged, or interrupted). */
+comfy_tensor *dp_taesd_preview(comfy_call *call, const struct cd_taesd *t, const float *x0,
+                               int64_t H, int64_t W);
+/* The preview decoders' cache: drop (/free unload_models, pack unload) and
+ * bytes (any thread). */
+void dp_taesd_cache_clear(void);
+uint64_t dp_taesd_cache_bytes(void);
 
 /* ------------------------------------------------------- the guider */
 

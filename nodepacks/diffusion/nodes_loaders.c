@@ -70,6 +70,7 @@ void dp_vae_unref(dp_vae *v)
     if (!v || atomic_fetch_sub(&v->refs, 1) != 1)
         return;
     cd_vae_free(v->vae);
+    dp_taesd_free(v->taesd);
     cd_model_file_unref(v->file);
     free(v);
 }
@@ -94,11 +95,15 @@ int dp_unet_forward(const dp_model *m, ck_pool *pool, ck_arena *arena, comfy_cal
 
 uint64_t dp_vae_decode_need(dp_vae *v, int64_t B, int64_t h, int64_t w)
 {
+    if (v->taesd)
+        return dp_taesd_decode_need(v, h, w);
     return v->pixel ? 0 : cd_vae_decode_scratch_bytes(v->vae, B, h, w);
 }
 
 uint64_t dp_vae_encode_need(dp_vae *v, int64_t B, int64_t H, int64_t W)
 {
+    if (v->taesd)
+        return dp_taesd_encode_need(v, H, W);
     return v->pixel ? 0 : cd_vae_encode_scratch_bytes(v->vae, B, H, W);
 }
 
@@ -129,6 +134,8 @@ int dp_vae_decode(dp_vae *v, comfy_call *call, const float *z, int64_t B, int64_
         pixel_decode(z, B, h, w, img);
         return COMFY_OK;
     }
+    if (v->taesd)
+        return dp_taesd_decode(v, call, z, B, h, w, img);
     char err[512] = "";
     size_t need = cd_vae_decode_scratch_bytes(v->vae, B, h, w);
     ck_arena *arena = dp_arena(call, "the VAE decode", need);
@@ -150,6 +157,8 @@ int dp_vae_encode(dp_vae *v, comfy_call *call, const float *img, int64_t B, int6
         pixel_encode(img, B, H, W, z);
         return COMFY_OK;
     }
+    if (v->taesd)
+        return dp_taesd_encode(v, call, img, B, H, W, z);
     char err[512] = "";
     size_t need = cd_vae_encode_scratch_bytes(v->vae, B, H, W);
     ck_arena *arena = dp_arena(call, "the VAE encode", need);
@@ -174,6 +183,11 @@ int dp_vae_tiled(dp_vae *v, comfy_call *call, int encode, const float *in, int64
             pixel_decode(in, B, h, w, out);
         return COMFY_OK;
     }
+    if (v->taesd)
+        return call->host->fail(call, "RuntimeError",
+                                "tiled VAE %s is unavailable for a TAESD VAE in comfyd; use %s",
+                                encode ? "encoding" : "decoding",
+                                encode ? "VAEEncode" : "VAEDecode");
     char err[512] = "";
     /* One tile's scratch (the largest of the three tilings) suffices. */
     int64_t th = ty * 2, tw = tx * 2;
@@ -469,8 +483,10 @@ static int list_vaes(const comfy_host *h, void *user, comfy_value *out)
     int rc = h->folder_list(h->ctx, "vae", out);
     if (rc)
         return rc;
-    /* ComfyUI adds taesd/taesdxl/... when TAESD files exist in vae_approx;
-     * comfyd has no TAESD yet, so only pixel_space is added. */
+    /* ComfyUI's taesd / taesdxl when vae_approx holds both halves (taesd3
+     * and taef1 are not offered), then pixel_space. */
+    if ((rc = dp_taesd_list(h, out)))
+        return rc;
     return h->list_append(out, h->value_string(h->ctx, "pixel_space", (size_t)-1));
 }
 
@@ -490,6 +506,9 @@ static int vae_loader_execute(comfy_call *call)
         v->pixel = 1;
         v->latent_channels = 3;
         v->downscale = 1;
+    } else if (dp_taesd_is_choice(name)) {
+        if ((rc = dp_taesd_load_vae(call, name, v)))
+            goto fail;
     } else {
         cd_model_file *file = NULL;
         char prefix[64] = "", err[512] = "";

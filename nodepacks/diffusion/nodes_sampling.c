@@ -6,9 +6,10 @@
  * sampling library's headers.
  *
  * Progress: one `progress` per sampler step (value step + 1, max the
- * schedule's steps), with a latent2rgb preview of batch item 0 when
- * --preview-method is latent2rgb or auto.  Execute runs on the executor
- * thread.
+ * schedule's steps), with a preview of batch item 0: latent2rgb when
+ * --preview-method is latent2rgb or auto, the TAESD decoder of
+ * models/vae_approx when it is taesd (latent2rgb without one; see
+ * taesd_glue.c).  Execute runs on the executor thread.
  */
 #include <errno.h>
 #include <math.h>
@@ -63,8 +64,10 @@ typedef struct progress_ctx {
     comfy_call *call;
     const dp_model *model;
     int64_t C, H, W;
-    int preview;              /* latent2rgb previews wanted */
+    int preview;              /* 0 none, 1 latent2rgb, 2 taesd (decoder not
+                                 looked up yet), 3 taesd                 */
     int interrupted;
+    const struct cd_taesd *taesd; /* borrowed (taesd_glue.c's cache)     */
 } progress_ctx;
 
 static int want_previews(const comfy_host *h)
@@ -72,8 +75,9 @@ static int want_previews(const comfy_host *h)
     if (!COMFY_HAS_FIELD(h, comfy_host, setting))
         return 0;
     const char *m = h->setting(h->ctx, "preview-method");
-    return m && (strcmp(m, "latent2rgb") == 0 || strcmp(m, "auto") == 0 ||
-                 strcmp(m, "taesd") == 0); /* taesd falls back to latent2rgb */
+    if (m && strcmp(m, "taesd") == 0)
+        return 2;
+    return m && (strcmp(m, "latent2rgb") == 0 || strcmp(m, "auto") == 0);
 }
 
 static int on_step(void *user, int step, int total, const float *x, const float *denoised,
@@ -84,7 +88,13 @@ static int on_step(void *user, int step, int total, const float *x, const float 
     (void)x;
     (void)n;
     comfy_tensor *img = NULL;
-    if (p->preview && p->C == 4) {
+    if (p->preview == 2) { /* get_previewer: once per sampling */
+        p->taesd = p->C == 4 ? dp_taesd_previewer(p->call, p->model->family) : NULL;
+        p->preview = p->taesd ? 3 : 1;
+    }
+    if (p->preview == 3) {
+        img = dp_taesd_preview(p->call, p->taesd, denoised, p->H, p->W);
+    } else if (p->preview && p->C == 4) {
         int64_t shape[3] = {p->H, p->W, 3};
         img = h->tensor_new(h->ctx, COMFY_U8, 3, shape);
         if (img) {
@@ -335,7 +345,7 @@ static int run_sampling(comfy_call *call, dp_model *model, const dp_latent *l,
         if (rc)
             goto out;
         have_guider = 1;
-        step_ctx sc = {{call, model, C, H, W, want_previews(h), 0}, x0, 0};
+        step_ctx sc = {{call, model, C, H, W, want_previews(h), 0, NULL}, x0, 0};
         den_ctx dc = {&g, 0};
         int e;
         const char *what = smp->name ? smp->name : "a custom sampler";

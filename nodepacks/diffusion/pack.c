@@ -382,20 +382,23 @@ static int dp_init(const comfy_host *h, comfy_registrar *reg)
 static void dp_free_memory(const comfy_host *h, int unload_models)
 {
     (void)h;
-    if (unload_models)
+    if (unload_models) {
         dp_cache_clear();
+        dp_taesd_cache_clear();
+    }
 }
 
 static uint64_t dp_memory_used(const comfy_host *h)
 {
     (void)h;
-    return dp_cache_bytes();
+    return dp_cache_bytes() + dp_taesd_cache_bytes();
 }
 
 static void dp_fini(const comfy_host *h)
 {
     (void)h;
     dp_cache_clear();
+    dp_taesd_cache_clear();
     cd_clip_tokenizer_shared_free();
     ck_pool_free(g_pool);
     g_pool = NULL;

@@ -1,0 +1,174 @@
+"""TAESD through comfyd: --preview-method taesd previews from
+models/vae_approx, VAELoader's "taesd" / "taesdxl" choices, bad files.
+The weights are tests/diffusion/gen/taesd_weights.py's (random, seed 1);
+the numbers themselves are checked against ComfyUI by ctest
+diffusion_taesd.  Skipped when the diffusion pack was not built."""
+import json
+import pathlib
+import struct
+import sys
+
+import requests
+
+from conftest import new_id
+from pngutil import read_png
+from test_diffusion_workflow import add_checkpoint, need_pack, run_ws, workflow
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "diffusion" / "gen"))
+import taesd_weights  # noqa: E402
+
+_WEIGHTS = {}
+
+
+def add_taesd(server, prefix="taesd", halves=("encoder", "decoder")):
+    """Copies the generated pair (made once per session) into vae_approx."""
+    d = server.base / "models" / "vae_approx"
+    d.mkdir(parents=True, exist_ok=True)
+    if prefix not in _WEIGHTS:
+        src = server.base / ("gen-" + prefix)
+        src.mkdir(exist_ok=True)
+        taesd_weights.write_pair(str(src), prefix, 1)
+        _WEIGHTS[prefix] = {h: (src / f"{prefix}_{h}.safetensors").read_bytes()
+                            for h in ("encoder", "decoder")}
+    for h in halves:
+        (d / f"{prefix}_{h}.safetensors").write_bytes(_WEIGHTS[prefix][h])
+    return d
+
+
+def jpeg_size(data):
+    """(width, height) from a JPEG's SOF marker."""
+    assert data[:2] == b"\xff\xd8", data[:4]
+    i = 2
+    while i + 4 <= len(data):
+        assert data[i] == 0xFF
+        marker = data[i + 1]
+        n = struct.unpack(">H", data[i + 2:i + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            return w, h
+        i += 2 + n
+    raise AssertionError("no SOF marker")
+
+
+def preview_images(msgs):
+    out = []
+    for m in msgs:
+        if not isinstance(m, bytes):
+            continue
+        ev = struct.unpack(">I", m[:4])[0]
+        if ev == 4:
+            n = struct.unpack(">I", m[4:8])[0]
+            meta = json.loads(m[8:8 + n])
+            assert meta["image_type"] == "image/jpeg"
+            out.append(m[8 + n:])
+        else:
+            assert ev == 1 and m[4:8] == b"\x00\x00\x00\x01"
+            out.append(m[8:])
+    return out
+
+
+def sample_previews(srv, ws_client, **kw):
+    ckpt = add_checkpoint(srv)
+    ws = ws_client(srv=srv)
+    _, msgs = run_ws(srv, ws, workflow(ckpt, steps=2, prefix="tprev", **kw))
+    assert "execution_success" in [m["type"] for m in msgs if isinstance(m, dict)], msgs
+    return preview_images(msgs)
+
+
+def test_taesd_previews(make_server, ws_client):
+    need_pack()
+    l2r = make_server("--preview-method", "latent2rgb", "--preview-size", "64")
+    ref = sample_previews(l2r, ws_client)
+
+    srv = make_server("--preview-method", "taesd", "--preview-size", "64")
+    add_taesd(srv)
+    frames = sample_previews(srv, ws_client)
+    assert len(frames) == 2 and len(ref) == 2
+    # a 64x64 image: the TAESD preview is full size (64x64, fits
+    # --preview-size 64 as it is); latent2rgb's is the latent's 8x8 (which
+    # ComfyUI's "contain" would enlarge to 64x64)
+    assert all(jpeg_size(f) == (64, 64) for f in frames)
+    assert all(jpeg_size(f) in ((8, 8), (64, 64)) for f in ref)
+    assert frames != ref, "TAESD previews equal the latent2rgb ones"
+    log = srv.log.read_text()
+    assert "could not find models/vae_approx" not in log
+
+    # the cached decoder serves the next prompt (another seed: the executor
+    # would reuse the cached outputs of the same prompt)
+    again = sample_previews(srv, ws_client, seed=43)
+    assert len(again) == 2 and again != frames
+    assert all(jpeg_size(f) == (64, 64) for f in again)
+
+    # without the files: ComfyUI's warning, then latent2rgb previews
+    bare = make_server("--preview-method", "taesd", "--preview-size", "64")
+    frames = sample_previews(bare, ws_client)
+    assert frames == ref
+    assert ("Warning: TAESD previews enabled, but could not find "
+            "models/vae_approx/taesd_decoder") in bare.log.read_text()
+
+
+def vae_choices(srv):
+    r = requests.get(srv + "/object_info/VAELoader")
+    assert r.status_code == 200
+    return r.json()["VAELoader"]["input"]["required"]["vae_name"][0]
+
+
+def test_vae_loader_lists_taesd(make_server):
+    need_pack()
+    srv = make_server()
+    assert vae_choices(srv) == ["pixel_space"]
+    add_taesd(srv, halves=("decoder",))
+    assert vae_choices(srv) == ["pixel_space"]          # both halves needed
+    add_taesd(srv, halves=("encoder",))
+    assert vae_choices(srv) == ["taesd", "pixel_space"]
+    add_taesd(srv, "taesdxl")
+    assert vae_choices(srv) == ["taesd", "taesdxl", "pixel_space"]
+
+
+def taesd_workflow(ckpt, vae="taesd", prefix="tvae"):
+    p = workflow(ckpt, steps=2, prefix=prefix)
+    p["10"] = {"class_type": "VAELoader", "inputs": {"vae_name": vae}}
+    p["8"]["inputs"]["vae"] = ["10", 0]
+    # and an encode / decode round trip of the decoded image
+    p["11"] = {"class_type": "VAEEncode", "inputs": {"pixels": ["8", 0], "vae": ["10", 0]}}
+    p["12"] = {"class_type": "VAEDecode", "inputs": {"samples": ["11", 0], "vae": ["10", 0]}}
+    p["13"] = {"class_type": "SaveImage",
+               "inputs": {"filename_prefix": prefix + "rt", "images": ["12", 0]}}
+    return p
+
+
+def test_vae_loader_loads_taesd(make_server, ws_client):
+    need_pack()
+    srv = make_server()
+    add_taesd(srv)
+    ckpt = add_checkpoint(srv)
+    ws = ws_client(srv=srv)
+    _, msgs = run_ws(srv, ws, taesd_workflow(ckpt))
+    js = [m for m in msgs if isinstance(m, dict)]
+    assert "execution_success" in [m["type"] for m in js], js
+    outs = [m["data"]["output"]["images"][0] for m in js if m["type"] == "executed"]
+    assert len(outs) == 2
+    for img in outs:
+        r = requests.get(srv + "/view", params={"filename": img["filename"], "type": "output"})
+        w, h = read_png(r.content)[:2]
+        assert (w, h) == (64, 64)
+
+
+def test_corrupt_taesd_file(make_server, ws_client):
+    need_pack()
+    srv = make_server("--preview-method", "taesd")
+    d = add_taesd(srv)
+    dec = d / "taesd_decoder.safetensors"
+    dec.write_bytes(dec.read_bytes()[:100000])           # truncated
+    ckpt = add_checkpoint(srv)
+    ws = ws_client(srv=srv)
+    pid, msgs = run_ws(srv, ws, taesd_workflow(ckpt, prefix="tbad"))
+    errs = [m["data"] for m in msgs if isinstance(m, dict) and m["type"] == "execution_error"]
+    assert errs and errs[0]["node_id"] == "10", msgs
+    assert "taesd_decoder.safetensors" in errs[0]["exception_message"]
+    # previews with the truncated decoder: a logged error, latent2rgb
+    # previews, and the prompt still succeeds
+    frames = sample_previews(srv, ws_client)
+    assert len(frames) == 2
+    assert "TAESD previews: cannot load models/vae_approx/taesd_decoder" in srv.log.read_text()
+    assert new_id()
