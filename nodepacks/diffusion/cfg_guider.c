@@ -9,8 +9,17 @@
  * strength / mask / the soft area border and averaged) and CFG on the x0
  * predictions with the cfg = 1 shortcut.
  *
- * Owns: the dp_cond arrays (their y, mask and ctx copies) and the UNet
- * scratch arena.  Executor thread only.
+ * Inpainting models (UNet in_channels > 4, spec §3.9): every entry gets its
+ * c_concat once per run, as BaseModel.concat_cond makes it: the mask (the
+ * entry's concat_mask, else the sampler's noise mask; first channel,
+ * resized bilinear with center crop, rounded, batch-resized; ones without
+ * any) and the masked image (the entry's concat_latent_image process_in'd,
+ * else the sampler's latent; resized likewise; the grey "blank" latent
+ * without any mask), cropped to the entry's area at each UNet call and
+ * concatenated on channels after c_in·x.
+ *
+ * Owns: the dp_cond arrays (their y, mask, ctx and c_concat copies) and the
+ * UNet scratch arena.  Executor thread only.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,7 +36,21 @@
 typedef struct dp_centry {
     dp_cond c;
     float *ctx_owned;
+    const float *concat;   /* [B, cc, H, W] c_concat (inpaint models), or NULL */
+    float *concat_owned;   /* concat when this entry made it                  */
 } centry;
+
+/* What the sampler passes to process_conds (dp_guider_init_ex). */
+typedef struct sampler_in {
+    const float *latent;   /* [B, C, H, W] process_in'd, or NULL */
+    const float *mask;     /* [B, C, H, W] prepared noise mask, or NULL */
+} sampler_in;
+
+/* Channels of c_concat the model takes (0: not an inpainting model). */
+static int64_t concat_channels(const dp_model *m, int64_t C)
+{
+    return m->in_channels > 4 ? m->in_channels - C : 0;
+}
 
 /* ------------------------------------------------------------ resolving */
 
@@ -117,9 +140,174 @@ static int sdxl_adm(dp_guider *g, const comfy_value *opts, int positive, float *
     return COMFY_OK;
 }
 
+/* ComfyUI's resize_to_batch_size of n planes of `plane` floats to B. */
+static void resize_batch(const float *in, int64_t n, int64_t plane, float *out, int64_t B)
+{
+    for (int64_t i = 0; i < B; i++) {
+        int64_t k;
+        if (n == B)
+            k = i;
+        else if (B <= 1)
+            k = 0;
+        else if (B < n)
+            k = (int64_t)nearbyint((double)i * ((double)(n - 1) / (double)(B - 1)));
+        else
+            k = (int64_t)floor(((double)i + 0.5) * ((double)n / (double)B));
+        k = k < n - 1 ? k : n - 1;
+        memcpy(out + i * plane, in + k * plane, (size_t)plane * sizeof(float));
+    }
+}
+
+/* n planes [n, ch, ih, iw] resized (bilinear, center crop) to the latent
+ * when their size differs, then batch-resized to B: out [B, ch, H, W]. */
+static int fit_planes(dp_guider *g, const float *in, int64_t n, int64_t ch, int64_t ih,
+                      int64_t iw, float *out)
+{
+    int64_t plane = ch * g->H * g->W;
+    float *tmp = NULL;
+    const float *src = in;
+    if (ih != g->H || iw != g->W) {
+        tmp = malloc((size_t)(n * plane) * sizeof(float));
+        if (!tmp)
+            return COMFY_ENOMEM;
+        int rc = dp_common_upscale(in, n, ch, ih, iw, tmp, g->H, g->W, DP_UPSCALE_BILINEAR, 1);
+        if (rc) {
+            free(tmp);
+            return rc;
+        }
+        src = tmp;
+    }
+    resize_batch(src, n, plane, out, g->B);
+    free(tmp);
+    return COMFY_OK;
+}
+
+/* The c_concat of one entry (BaseModel.concat_cond with the inpainting
+ * keys "mask", "masked_image") into out [B, 1 + C, H, W]. */
+static int build_concat(dp_guider *g, const comfy_value *opts, const sampler_in *si, float *out,
+                        char *err, size_t errlen)
+{
+    const comfy_host *h = g->h;
+    int64_t B = g->B, C = g->C, H = g->H, W = g->W, HW = H * W, cc = 1 + C;
+    float *mask = malloc((size_t)(B * HW) * sizeof(float));
+    float *img = malloc((size_t)(B * C * HW) * sizeof(float));
+    float *src = NULL;
+    int rc = COMFY_OK, have_mask = 1;
+    if (!mask || !img) {
+        rc = COMFY_ENOMEM;
+        goto out;
+    }
+    /* The mask: concat_mask, else the noise mask, else none. */
+    const comfy_value *mv = h->map_get(opts, "concat_mask");
+    comfy_tensor *mt = mv ? h->value_get_tensor(mv) : NULL;
+    if (mv && (!mt || mt->ndim < 2)) {
+        snprintf(err, errlen, "the conditioning's concat_mask is not a mask");
+        rc = COMFY_EINVAL;
+        goto out;
+    }
+    if (mt) {
+        int64_t mh = mt->shape[mt->ndim - 2], mw = mt->shape[mt->ndim - 1];
+        int64_t all = h->tensor_numel(mt);
+        if (mh < 1 || mw < 1 || all < mh * mw) {
+            snprintf(err, errlen, "the conditioning's concat_mask is empty");
+            rc = COMFY_EINVAL;
+            goto out;
+        }
+        src = dp_tensor_f32(h, mt);
+        if (!src) {
+            rc = COMFY_ENOMEM;
+            goto out;
+        }
+        int64_t n = all / (mh * mw);
+        if (mt->ndim == 4) { /* [N, C, h, w]: the first channel of each */
+            int64_t mc = mt->shape[1];
+            n = mt->shape[0];
+            for (int64_t k = 1; k < n; k++)
+                memmove(src + k * mh * mw, src + k * mc * mh * mw, (size_t)(mh * mw) * sizeof(float));
+        }
+        float *tmp = malloc((size_t)(n * HW) * sizeof(float));
+        if (!tmp) {
+            rc = COMFY_ENOMEM;
+            goto out;
+        }
+        if (mh != H || mw != W) {
+            rc = dp_common_upscale(src, n, 1, mh, mw, tmp, H, W, DP_UPSCALE_BILINEAR, 1);
+            if (rc) {
+                free(tmp);
+                snprintf(err, errlen, "the concat_mask cannot be resized to the latent");
+                goto out;
+            }
+        } else {
+            memcpy(tmp, src, (size_t)(n * HW) * sizeof(float));
+        }
+        for (int64_t i = 0; i < n * HW; i++)
+            tmp[i] = nearbyintf(tmp[i]);
+        resize_batch(tmp, n, HW, mask, B);
+        free(tmp);
+        free(src);
+        src = NULL;
+    } else if (si->mask) {
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t i = 0; i < HW; i++)
+                mask[b * HW + i] = nearbyintf(si->mask[b * C * HW + i]);
+    } else {
+        have_mask = 0;
+    }
+    /* The masked image. */
+    if (!have_mask) {
+        static const float blank[4] = {0.8223f, -0.6876f, 0.6364f, 0.1380f};
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t i = 0; i < HW; i++)
+                    img[(b * C + c) * HW + i] = c < 4 ? blank[c] : 1.0f;
+        for (int64_t i = 0; i < B * HW; i++)
+            mask[i] = 1.0f;
+    } else {
+        const comfy_value *iv = h->map_get(opts, "concat_latent_image");
+        comfy_tensor *it = iv ? h->value_get_tensor(iv) : NULL;
+        if (iv && (!it || it->ndim != 4 || it->shape[1] != C || h->tensor_numel(it) < 1)) {
+            snprintf(err, errlen,
+                     "the conditioning's concat_latent_image is not a latent of %lld channels",
+                     (long long)C);
+            rc = COMFY_EINVAL;
+            goto out;
+        }
+        if (it) {
+            src = dp_tensor_f32(h, it);
+            if (!src) {
+                rc = COMFY_ENOMEM;
+                goto out;
+            }
+            int64_t n = it->shape[0];
+            for (int64_t i = 0; i < h->tensor_numel(it); i++)
+                src[i] *= g->model->latent_scale; /* process_in */
+            rc = fit_planes(g, src, n, C, it->shape[2], it->shape[3], img);
+            if (rc) {
+                if (rc != COMFY_ENOMEM)
+                    snprintf(err, errlen,
+                             "the concat_latent_image cannot be resized to the latent");
+                goto out;
+            }
+        } else if (si->latent) {
+            memcpy(img, si->latent, (size_t)(B * C * HW) * sizeof(float));
+        } else {
+            memset(img, 0, (size_t)(B * C * HW) * sizeof(float));
+        }
+    }
+    for (int64_t b = 0; b < B; b++) {
+        memcpy(out + b * cc * HW, mask + b * HW, (size_t)HW * sizeof(float));
+        memcpy(out + (b * cc + 1) * HW, img + b * C * HW, (size_t)(C * HW) * sizeof(float));
+    }
+out:
+    free(mask);
+    free(img);
+    free(src);
+    return rc;
+}
+
 /* Resolves one CONDITIONING entry into e. */
-static int resolve_entry(dp_guider *g, const comfy_value *entry, int positive, centry *e,
-                         char *err, size_t errlen)
+static int resolve_entry(dp_guider *g, const comfy_value *entry, int positive,
+                         const sampler_in *si, centry *e, char *err, size_t errlen)
 {
     const comfy_host *h = g->h;
     dp_cond *c = &e->c;
@@ -258,6 +446,18 @@ static int resolve_entry(dp_guider *g, const comfy_value *entry, int positive, c
         if (rc)
             return rc;
     }
+
+    /* c_concat of inpainting models. */
+    int64_t cc = concat_channels(g->model, g->C);
+    if (cc > 0) {
+        e->concat_owned = malloc((size_t)(g->B * cc * g->H * g->W) * sizeof(float));
+        if (!e->concat_owned)
+            return COMFY_ENOMEM;
+        e->concat = e->concat_owned;
+        int rc = build_concat(g, opts, si, e->concat_owned, err, errlen);
+        if (rc)
+            return rc;
+    }
     return COMFY_OK;
 }
 
@@ -266,6 +466,7 @@ static void centry_free(centry *e)
     free(e->ctx_owned);
     free(e->c.y);
     free(e->c.mask);
+    free(e->concat_owned);
 }
 
 /* area_inside(a, cmp) of ComfyUI's create_cond_with_same_area_if_none. */
@@ -308,6 +509,8 @@ static int pair_area(centry *list, size_t *n, size_t cap, const centry *c, int64
      * smallest's model conds (ctx, y); it owns copies of mask and y. */
     *o = *c;
     o->ctx_owned = NULL;
+    o->concat_owned = NULL;
+    o->concat = smallest->concat;
     o->c.mask = NULL;
     o->c.y = NULL;
     o->c.ctx = smallest->c.ctx;
@@ -340,6 +543,14 @@ typedef struct glists {
 int dp_guider_init(dp_guider *g, comfy_call *call, dp_model *model, const comfy_value *pos,
                    const comfy_value *neg, double cfg, int64_t B, int64_t C, int64_t H, int64_t W)
 {
+    return dp_guider_init_ex(g, call, model, pos, neg, cfg, B, C, H, W, NULL, NULL);
+}
+
+int dp_guider_init_ex(dp_guider *g, comfy_call *call, dp_model *model, const comfy_value *pos,
+                      const comfy_value *neg, double cfg, int64_t B, int64_t C, int64_t H,
+                      int64_t W, const float *latent, const float *mask)
+{
+    sampler_in si = {latent, mask};
     const comfy_host *h = call->host;
     memset(g, 0, sizeof *g);
     g->h = h;
@@ -351,10 +562,12 @@ int dp_guider_init(dp_guider *g, comfy_call *call, dp_model *model, const comfy_
     g->H = H;
     g->W = W;
     g->pool = dp_pool(h);
-    if (C != model->in_channels)
+    if (model->in_channels > 4 ? C != model->latent_channels || model->in_channels != 2 * C + 1
+                               : C != model->in_channels)
         return h->fail(call, "RuntimeError", "the latent has %lld channels but the model takes %d%s",
-                       (long long)C, model->in_channels,
-                       model->in_channels > 4 ? " (inpainting models are not supported yet)" : "");
+                       (long long)C, model->in_channels > 4 ? model->latent_channels : model->in_channels,
+                       model->in_channels > 4 ? " (an inpainting model: the mask and the masked "
+                                                "image latent are added to them)" : "");
     if (H < 1 || W < 1)
         return h->fail(call, "ValueError", "the latent is empty (%lldx%lld)", (long long)H,
                        (long long)W);
@@ -374,7 +587,8 @@ int dp_guider_init(dp_guider *g, comfy_call *call, dp_model *model, const comfy_
             goto fail;
         }
         for (size_t i = 0; i < len; i++) {
-            rc = resolve_entry(g, h->list_get(lists[l], i), l == 0, &e[l][n[l]], err, sizeof err);
+            rc = resolve_entry(g, h->list_get(lists[l], i), l == 0, &si, &e[l][n[l]], err,
+                               sizeof err);
             n[l]++;
             if (rc)
                 goto fail;
@@ -468,7 +682,8 @@ void dp_guider_free(dp_guider *g)
 
 typedef struct job {
     const dp_cond *c;
-    int list;         /* 0 cond, 1 uncond */
+    const float *concat; /* the entry's c_concat [B, cc, H, W], or NULL */
+    int list;            /* 0 cond, 1 uncond */
 } job;
 
 /* Evaluates the jobs [0, nj) (same area and T) in one UNet call and adds
@@ -488,9 +703,9 @@ static int run_group(dp_guider *g, const job *jobs, int nj, const float *x, floa
     if (ah <= 0 || aw <= 0)
         return COMFY_OK;
     int64_t T = c0->T, D = c0->D, adm = g->model->adm_in_channels;
-    int64_t Bk = B * nj, plane = ah * aw;
+    int64_t Bk = B * nj, plane = ah * aw, cc = concat_channels(g->model, C), Cin = C + cc;
     size_t nx = (size_t)(Bk * C * plane);
-    float *xin = malloc(nx * sizeof(float));
+    float *xin = malloc((size_t)(Bk * Cin * plane) * sizeof(float));
     float *xcrop = malloc((size_t)(B * C * plane) * sizeof(float));
     float *mout = malloc(nx * sizeof(float));
     float *ctx = malloc((size_t)(Bk * T * D) * sizeof(float));
@@ -508,11 +723,24 @@ static int run_group(dp_guider *g, const job *jobs, int nj, const float *x, floa
             for (int64_t i = 0; i < ah; i++)
                 memcpy(xcrop + ((b * C + ch) * ah + i) * aw,
                        x + ((b * C + ch) * H + ay + i) * W + ax, (size_t)aw * sizeof(float));
-    cd_ms_calculate_input(sigma, xcrop, xin, (size_t)(B * C * plane));
+    /* c_in·x (in mout until the UNet writes it), then per job and batch
+     * element its C channels and the entry's c_concat cropped to the area. */
+    cd_ms_calculate_input(sigma, xcrop, mout, (size_t)(B * C * plane));
     float tstep = (float)cd_ms_timestep(g->model->ms, sigma);
     for (int j = 0; j < nj; j++) {
-        if (j)
-            memcpy(xin + (size_t)j * B * C * plane, xin, (size_t)(B * C * plane) * sizeof(float));
+        for (int64_t b = 0; b < B; b++) {
+            float *dst = xin + ((size_t)j * B + b) * Cin * plane;
+            memcpy(dst, mout + b * C * plane, (size_t)(C * plane) * sizeof(float));
+            for (int64_t ch = 0; ch < cc; ch++)
+                for (int64_t i = 0; i < ah; i++) {
+                    float *row = dst + ((C + ch) * ah + i) * aw;
+                    if (jobs[j].concat)
+                        memcpy(row, jobs[j].concat + ((b * cc + ch) * H + ay + i) * W + ax,
+                               (size_t)aw * sizeof(float));
+                    else
+                        memset(row, 0, (size_t)aw * sizeof(float));
+                }
+        }
         for (int64_t b = 0; b < B; b++) {
             memcpy(ctx + ((size_t)j * B + b) * T * D, jobs[j].c->ctx, (size_t)(T * D) * sizeof(float));
             ts[j * B + b] = tstep;
@@ -616,6 +844,7 @@ int dp_guider_denoise(void *user, const float *x, float sigma, float *denoised, 
             if (c->has_range && ((double)sigma > c->sigma_start || (double)sigma < c->sigma_end))
                 continue;
             jobs[nj].c = c;
+            jobs[nj].concat = list[i].concat;
             jobs[nj].list = l;
             nj++;
         }

@@ -319,6 +319,15 @@ typedef struct dp_guider {
 int dp_guider_init(dp_guider *g, comfy_call *call, dp_model *model,
                    const comfy_value *pos, const comfy_value *neg, double cfg,
                    int64_t B, int64_t C, int64_t H, int64_t W);
+/* The same with what the sampler gives process_conds, which inpainting
+ * models (in_channels > 4) build their c_concat from (spec §3.9): latent,
+ * the process_in'd latent image [B, C, H, W], and mask, the prepared noise
+ * mask [B, C, H, W]; either may be NULL (zeros / no mask).  Both are read
+ * during the call only.  dp_guider_init passes NULL for both. */
+int dp_guider_init_ex(dp_guider *g, comfy_call *call, dp_model *model,
+                      const comfy_value *pos, const comfy_value *neg, double cfg,
+                      int64_t B, int64_t C, int64_t H, int64_t W, const float *latent,
+                      const float *mask);
 void dp_guider_free(dp_guider *g);
 
 /* The cd_denoiser_fn of the sampling library over a dp_guider. */

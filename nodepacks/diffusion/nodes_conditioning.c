@@ -1,8 +1,9 @@
 /*
  * nodes_conditioning.c — CLIPTextEncode, CLIPSetLastLayer,
- * CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner and the Conditioning*
- * nodes that edit CONDITIONING lists (entries [tensor, options], see
- * comfy/diffusion.h).  Execute runs on the executor thread.
+ * CLIPTextEncodeSDXL, CLIPTextEncodeSDXLRefiner, the Conditioning* nodes
+ * that edit CONDITIONING lists (entries [tensor, options], see
+ * comfy/diffusion.h) and InpaintModelConditioning.  Execute runs on the
+ * executor thread.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -655,6 +656,168 @@ static int set_mask_execute(comfy_call *call)
     return release_all(h, vals, 3, set_options(call, c, keys, vals, 3));
 }
 
+/* InpaintModelConditioning (ComfyUI's nodes.py): the mask resized
+ * (bilinear) to the image, image and mask cropped to multiples of 8
+ * (centred), the masked pixels (rounded mask) set to grey and encoded as
+ * concat_latent_image, the mask as concat_mask, both set on every entry of
+ * positive and negative; the latent is the encoded original image with the
+ * mask as noise_mask when noise_mask is true. */
+static int inpaint_conditioning_execute(comfy_call *call)
+{
+    const comfy_host *h = call->host;
+    int noise_mask, rc;
+    if ((rc = dp_in_bool(call, "noise_mask", &noise_mask)))
+        return rc;
+    const comfy_value *pos = in_cond(call, "positive");
+    if (!pos)
+        return COMFY_ERR;
+    const comfy_value *neg = in_cond(call, "negative");
+    if (!neg)
+        return COMFY_ERR;
+    dp_vae *vae = dp_in_vae(call, "vae");
+    if (!vae)
+        return COMFY_ERR;
+    comfy_tensor *pt = h->value_get_tensor(h->input(call, "pixels"));
+    comfy_tensor *mt = h->value_get_tensor(h->input(call, "mask"));
+    if (!pt || pt->ndim != 4 || pt->shape[3] < 3)
+        return h->fail(call, "ValueError", "pixels is not an IMAGE [batch, height, width, 3]");
+    if (!mt || mt->ndim < 2 || mt->ndim > 4)
+        return h->fail(call, "ValueError", "mask is not a MASK");
+    int64_t B = pt->shape[0], H = pt->shape[1], W = pt->shape[2], C = pt->shape[3];
+    int64_t X = H / 8 * 8, Y = W / 8 * 8; /* ComfyUI's x (rows) and y (columns) */
+    if (B < 1 || X < 8 || Y < 8)
+        return h->fail(call, "ValueError", "the image (%lldx%lld) is smaller than 8x8",
+                       (long long)W, (long long)H);
+    int64_t mh = mt->shape[mt->ndim - 2], mw = mt->shape[mt->ndim - 1];
+    int64_t N = mh * mw > 0 ? h->tensor_numel(mt) / (mh * mw) : 0;
+    if (N < 1)
+        return h->fail(call, "ValueError", "the mask is empty");
+    if (N != 1 && N != B)
+        return h->fail(call, "RuntimeError",
+                       "the mask batch (%lld) does not match the image batch (%lld)",
+                       (long long)N, (long long)B);
+    int64_t r = vae->downscale;
+    if (r < 1 || X % r || Y % r)
+        return h->fail(call, "ValueError", "the VAE's downscale %lld does not divide %lldx%lld",
+                       (long long)r, (long long)Y, (long long)X);
+    int64_t xo = (H % 8) / 2, yo = (W % 8) / 2;
+    float *pix = dp_tensor_f32(h, pt), *m0 = dp_tensor_f32(h, mt);
+    float *mfull = malloc((size_t)(N * H * W) * sizeof(float));
+    float *orig = malloc((size_t)(B * X * Y * 3) * sizeof(float));
+    float *grey = malloc((size_t)(B * X * Y * 3) * sizeof(float));
+    comfy_tensor *mask = NULL, *zc = NULL, *zo = NULL;
+    comfy_value *mval = NULL, *zcval = NULL, *latent = NULL, *outs[2] = {NULL, NULL};
+    if (!pix || !m0 || !mfull || !orig || !grey)
+        goto oom;
+    rc = dp_common_upscale(m0, N, 1, mh, mw, mfull, H, W, DP_UPSCALE_BILINEAR, 0);
+    if (rc) {
+        if (rc == COMFY_ENOMEM)
+            goto oom;
+        rc = h->fail(call, "RuntimeError", "cannot resize the mask to the image");
+        goto out;
+    }
+    int64_t mshape[4] = {N, 1, X, Y};
+    mask = dp_new_tensor(call, 4, mshape);
+    if (!mask) {
+        rc = COMFY_ERR;
+        goto out;
+    }
+    float *md = mask->data;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t i = 0; i < X; i++)
+            memcpy(md + (n * X + i) * Y, mfull + (n * H + xo + i) * W + yo,
+                   (size_t)Y * sizeof(float));
+    /* The cropped image and its grey-filled copy: (p - 0.5) * m + 0.5 with
+     * m = 1 - round(mask). */
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < X; i++)
+            for (int64_t j = 0; j < Y; j++) {
+                float m = 1.0f - nearbyintf(md[((N == 1 ? 0 : b) * X + i) * Y + j]);
+                for (int c = 0; c < 3; c++) {
+                    float p = pix[((b * H + xo + i) * W + yo + j) * C + c];
+                    size_t o = (size_t)(((b * X + i) * Y + j) * 3 + c);
+                    orig[o] = p;
+                    p -= 0.5f;
+                    p *= m;
+                    grey[o] = p + 0.5f;
+                }
+            }
+    int64_t zshape[4] = {B, vae->latent_channels, X / r, Y / r};
+    zc = dp_new_tensor(call, 4, zshape);
+    zo = zc ? dp_new_tensor(call, 4, zshape) : NULL;
+    if (!zo) {
+        rc = COMFY_ERR;
+        goto out;
+    }
+    if ((rc = dp_vae_encode(vae, call, grey, B, X, Y, zc->data)) ||
+        (rc = dp_vae_encode(vae, call, orig, B, X, Y, zo->data)))
+        goto out;
+    mval = h->value_tensor(h->ctx, mask);
+    mask = NULL;
+    zcval = h->value_tensor(h->ctx, zc);
+    zc = NULL;
+    latent = dp_latent_with(h, NULL, zo);
+    zo = NULL;
+    if (!mval || !zcval || !latent)
+        goto oom;
+    if (noise_mask && h->map_set(latent, "noise_mask", h->value_retain(mval)) != COMFY_OK)
+        goto oom;
+    static const char *const keys[] = {"concat_latent_image", "concat_mask"};
+    comfy_value *vals[2] = {zcval, mval};
+    const comfy_value *lists[2] = {pos, neg};
+    for (int l = 0; l < 2; l++) {
+        outs[l] = h->value_list(h->ctx);
+        if (!outs[l])
+            goto oom;
+        for (size_t i = 0; i < h->list_len(lists[l]); i++) {
+            const comfy_value *e = h->list_get(lists[l], i);
+            comfy_value *m = map_copy(h, h->list_get(e, 1));
+            if (!m)
+                goto oom;
+            for (size_t k = 0; k < 2; k++)
+                if (h->map_set(m, keys[k], h->value_retain(vals[k])) != COMFY_OK) {
+                    h->value_release(m);
+                    goto oom;
+                }
+            comfy_value *ne = make_entry(h, h->value_retain(h->list_get(e, 0)), m);
+            if (!ne || h->list_append(outs[l], ne) != COMFY_OK)
+                goto oom;
+        }
+    }
+    if ((rc = h->set_output(call, 0, outs[0])) == COMFY_OK) {
+        outs[0] = NULL;
+        rc = h->set_output(call, 1, outs[1]);
+        outs[1] = NULL;
+        if (rc == COMFY_OK) {
+            rc = h->set_output(call, 2, latent);
+            latent = NULL;
+        }
+    } else {
+        outs[0] = NULL;
+    }
+    goto out;
+oom:
+    rc = h->fail(call, "RuntimeError", "out of memory");
+out:
+    free(pix);
+    free(m0);
+    free(mfull);
+    free(orig);
+    free(grey);
+    if (mask)
+        h->tensor_release(mask);
+    if (zc)
+        h->tensor_release(zc);
+    if (zo)
+        h->tensor_release(zo);
+    h->value_release(mval);
+    h->value_release(zcval);
+    h->value_release(latent);
+    h->value_release(outs[0]);
+    h->value_release(outs[1]);
+    return rc;
+}
+
 /* A zero-filled copy of a tensor value (its shape, f32). */
 static comfy_value *zeros_like(const comfy_host *h, const comfy_value *v)
 {
@@ -780,7 +943,24 @@ static const comfy_input_def timestep_range_in[] = {
     IN("end", "FLOAT", "{\"default\": 1.0, \"min\": 0.0, \"max\": 1.0, \"step\": 0.001}"),
 };
 
+static const comfy_input_def inpaint_cond_in[] = {
+    IN("positive", "CONDITIONING", NULL),
+    IN("negative", "CONDITIONING", NULL),
+    IN("vae", "VAE", NULL),
+    IN("pixels", "IMAGE", NULL),
+    IN("mask", "MASK", NULL),
+    IN("noise_mask", "BOOLEAN",
+       "{\"default\": true, \"tooltip\": \"Add a noise mask to the latent so sampling will only "
+       "happen within the mask. Might improve results or completely break things depending on "
+       "the model.\"}"),
+};
+
 static const comfy_output_def clip_out[] = {OUT("CLIP", NULL)};
+static const comfy_output_def inpaint_cond_out[] = {
+    {sizeof(comfy_output_def), "CONDITIONING", "positive", NULL, 0},
+    {sizeof(comfy_output_def), "CONDITIONING", "negative", NULL, 0},
+    {sizeof(comfy_output_def), "LATENT", "latent", NULL, 0},
+};
 static const comfy_output_def cond_out[] = {OUT("CONDITIONING", NULL)};
 static const comfy_output_def text_encode_out[] = {
     OUT("CONDITIONING",
@@ -815,6 +995,8 @@ static const comfy_node_def cond_nodes[] = {
          "conditioning", set_area_pct_in, cond_out, set_area_pct_execute),
     NODE("ConditioningSetMask", "Conditioning (Set Mask)", "conditioning", set_mask_in,
          cond_out, set_mask_execute),
+    NODE("InpaintModelConditioning", "InpaintModelConditioning", "conditioning/inpaint",
+         inpaint_cond_in, inpaint_cond_out, inpaint_conditioning_execute),
     NODE("ConditioningZeroOut", "ConditioningZeroOut", "advanced/conditioning", zero_out_in,
          cond_out, zero_out_execute),
     NODE("ConditioningSetTimestepRange", "ConditioningSetTimestepRange",

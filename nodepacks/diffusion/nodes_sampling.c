@@ -257,10 +257,9 @@ static int run_sampling(comfy_call *call, dp_model *model, const dp_latent *l,
         if (!latent)
             goto oom;
     }
-    if (C != model->in_channels) {
-        rc = h->fail(call, "RuntimeError", "the latent has %lld channels but the model takes %d%s",
-                     (long long)C, model->in_channels,
-                     model->in_channels > 4 ? " (inpainting models are not supported yet)" : "");
+    if (C != model->latent_channels) {
+        rc = h->fail(call, "RuntimeError", "the latent has %lld channels but the model takes %d",
+                     (long long)C, model->latent_channels);
         goto out;
     }
 
@@ -341,7 +340,7 @@ static int run_sampling(comfy_call *call, dp_model *model, const dp_latent *l,
                 latent[i] = latent[i] * model->latent_scale;
         if (want_denoised && !(x0 = malloc(n * sizeof(float))))
             goto oom;
-        rc = dp_guider_init(&g, call, model, pos, neg, cfg, B, C, H, W);
+        rc = dp_guider_init_ex(&g, call, model, pos, neg, cfg, B, C, H, W, latent, mask_full);
         if (rc)
             goto out;
         have_guider = 1;

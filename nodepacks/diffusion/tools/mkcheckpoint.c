@@ -2,11 +2,14 @@
  * comfyd-mkcheckpoint — writes a deterministic single-file checkpoint.
  *
  *   comfyd-mkcheckpoint --arch sd15|sd21v|sdxl|sdxl-refiner --width full|small
- *                       [--dtype f16|bf16|f32] [--seed N] --out FILE.safetensors
+ *                       [--dtype f16|bf16|f32] [--seed N] [--inpaint]
+ *                       --out FILE.safetensors
  *
  * --width full gives the key names and shapes of the real release (SD1.5
  * f16 is about 2.1 GB); --width small the same names with reduced widths
- * (a few MB).  Defaults: --dtype f16, --seed 0.  Exit status 0 on success,
+ * (a few MB).  --inpaint makes the inpainting variant: the UNet takes 9
+ * input channels (latent, mask, masked-image latent) as the released
+ * inpainting checkpoints do.  Defaults: --dtype f16, --seed 0.  Exit status 0 on success,
  * 2 on a usage error, 1 when writing fails.
  */
 #include <errno.h>
@@ -20,18 +23,24 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: comfyd-mkcheckpoint --arch sd15|sd21v|sdxl|sdxl-refiner "
-               "--width full|small [--dtype f16|bf16|f32] [--seed N] --out FILE.safetensors\n");
+               "--width full|small [--dtype f16|bf16|f32] [--seed N] [--inpaint] "
+               "--out FILE.safetensors\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *arch = NULL, *width = NULL, *dtype = "f16", *out = NULL;
     unsigned long long seed = 0;
+    int inpaint = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
+        }
+        if (strcmp(a, "--inpaint") == 0) {
+            inpaint = 1;
+            continue;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "comfyd-mkcheckpoint: %s needs a value\n", a);
@@ -93,11 +102,15 @@ int main(int argc, char **argv)
     }
     char err[512] = "";
     uint64_t bytes = 0, params = 0;
-    if (cd_ckpt_write(cd_arch_get(id, w), dt, seed, out, &bytes, &params, err, sizeof err) < 0) {
+    cd_arch a = *cd_arch_get(id, w);
+    if (inpaint)
+        a.unet.in_channels = 2 * a.vae.embed_dim + 1;
+    if (cd_ckpt_write(&a, dt, seed, out, &bytes, &params, err, sizeof err) < 0) {
         fprintf(stderr, "comfyd-mkcheckpoint: %s\n", err);
         return 1;
     }
-    printf("%s: %s %s %s seed %llu, %llu parameters, %llu bytes\n", out, arch, width, dtype,
-           seed, (unsigned long long)params, (unsigned long long)bytes);
+    printf("%s: %s%s %s %s seed %llu, %llu parameters, %llu bytes\n", out, arch,
+           inpaint ? " inpaint" : "", width, dtype, seed, (unsigned long long)params,
+           (unsigned long long)bytes);
     return 0;
 }
