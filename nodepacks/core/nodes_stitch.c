@@ -55,6 +55,35 @@ static int resize(const float *in, int64_t b, int64_t h, int64_t w,
     return rc;
 }
 
+/* A new buffer (caller frees) holding `in` resized to oh x ow with
+ * `method`, or NULL after failing the call (*rc is then its status):
+ * lanczos on more than 4 channels is PIL's TypeError, `what` heads the
+ * other failures. */
+static float *resized_copy(const comfy_host *host, comfy_call *call,
+                           const float *in, int64_t b, int64_t h, int64_t w,
+                           int64_t c, int64_t oh, int64_t ow, int method,
+                           const char *what, int *rc)
+{
+    if (method == CORE_LANCZOS && c > 4) {
+        *rc = host->fail(call, "TypeError", "cannot resize an image with "
+                         "%lld channels with lanczos (1 to 4 needed)",
+                         (long long)c);
+        return NULL;
+    }
+    float *out = malloc(sizeof(float) * (size_t)(b * oh * ow * c));
+    if (!out) {
+        *rc = host->fail(call, "RuntimeError", "out of memory");
+        return NULL;
+    }
+    int st = resize(in, b, h, w, c, out, oh, ow, method);
+    if (st) {
+        free(out);
+        *rc = core_fail_status(call, st, what);
+        return NULL;
+    }
+    return out;
+}
+
 /* -------------------------------------------------------- ImageStitch */
 
 static const char *const directions[] = { "right", "down", "left", "up",
@@ -135,23 +164,10 @@ static int stitch_execute(comfy_call *call)
                          "image1: %s", msg);
             goto out;
         }
-        if (b.c > 4) {
-            rc = h->fail(call, "TypeError", "cannot resize an image with "
-                         "%lld channels with lanczos (1 to 4 needed)",
-                         (long long)b.c);
+        resized = resized_copy(h, call, b.data, b.b, b.h, b.w, b.c, th, tw,
+                               CORE_LANCZOS, "cannot resize image2", &rc);
+        if (!resized)
             goto out;
-        }
-        resized = malloc(sizeof(float) * (size_t)(b.b * th * tw * b.c));
-        if (!resized) {
-            rc = h->fail(call, "RuntimeError", "out of memory");
-            goto out;
-        }
-        rc = resize(b.data, b.b, b.h, b.w, b.c, resized, th, tw,
-                    CORE_LANCZOS);
-        if (rc) {
-            rc = core_fail_status(call, rc, "cannot resize image2");
-            goto out;
-        }
         p2.data = resized;
         p2.h = p2.bh = th;
         p2.w = p2.bw = tw;
@@ -278,23 +294,10 @@ static int resize_pad_execute(comfy_call *call)
                      (long long)nh);
         goto out;
     }
-    if (method == CORE_LANCZOS && img.c > 4) {
-        rc = h->fail(call, "TypeError", "cannot resize an image with %lld "
-                     "channels with lanczos (1 to 4 needed)",
-                     (long long)img.c);
+    resized = resized_copy(h, call, img.data, img.b, img.h, img.w, img.c, nh,
+                           nw, method, "cannot resize the image", &rc);
+    if (!resized)
         goto out;
-    }
-    resized = malloc(sizeof(float) * (size_t)(img.b * nh * nw * img.c));
-    if (!resized) {
-        rc = h->fail(call, "RuntimeError", "out of memory");
-        goto out;
-    }
-    rc = resize(img.data, img.b, img.h, img.w, img.c, resized, nh, nw,
-                method);
-    if (rc) {
-        rc = core_fail_status(call, rc, "cannot resize the image");
-        goto out;
-    }
     float pad = color == 1 ? 0.0f : 1.0f;
     int64_t y0 = (th - nh) / 2, x0 = (tw - nw) / 2;
     float *o = t->data;
