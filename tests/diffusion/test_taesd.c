@@ -4,6 +4,8 @@
  * gen/taesd_ref.py with the weights of gen/taesd_weights.py).
  *
  *   test_diffusion_taesd DATA_DIR WEIGHTS_DIR
+ *   test_diffusion_taesd --bench WEIGHTS_DIR H W   (times a preview decode
+ *                                                   of an H x W latent)
  *
  * WEIGHTS_DIR holds taesd_{encoder,decoder}.safetensors (seed 1) and
  * taesd16_{encoder,decoder}.safetensors (16 latent channels, refused).
@@ -13,6 +15,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,8 +78,52 @@ static double max_diff(const float *a, const float *b, size_t n)
     return m;
 }
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Times cd_taesd_decode (scale 1) of one h x w latent on a pool of all
+ * cores; prints the best of 3. */
+static int bench(const char *wdir, int64_t h, int64_t w)
+{
+    char err[512] = "";
+    cd_model_file *fd = open_file(wdir, "taesd_decoder.safetensors", err, sizeof err);
+    cd_taesd *t = NULL;
+    if (!fd || cd_taesd_load(cd_model_file_index(fd), "", NULL, NULL, &t, err, sizeof err) < 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        cd_model_file_unref(fd);
+        return 1;
+    }
+    cd_model_file_unref(fd);
+    float *z = calloc((size_t)(4 * h * w), sizeof *z), *y = malloc((size_t)(h * w * 192) * 4);
+    ck_pool *pool = ck_pool_new(0);
+    cd_nets_run run = {pool, NULL, NULL, NULL, err, sizeof err};
+    double best = 1e30;
+    int rc = 0;
+    for (int i = 0; i < 3 && z && y && rc == 0; i++) {
+        double t0 = now();
+        rc = cd_taesd_decode(t, &run, z, 1, h, w, 1.0f, 0.0f, y);
+        double dt = now() - t0;
+        best = dt < best ? dt : best;
+    }
+    if (rc == 0 && z && y)
+        printf("TAESD decode %lldx%lld latent -> %lldx%lld: %.3f s (best of 3, %d threads)\n",
+               (long long)h, (long long)w, (long long)(8 * h), (long long)(8 * w), best,
+               ck_pool_threads(pool));
+    ck_pool_free(pool);
+    cd_taesd_free(t);
+    free(z);
+    free(y);
+    return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "--bench") == 0)
+        return bench(argv[2], strtol(argv[3], NULL, 10), strtol(argv[4], NULL, 10));
     if (argc != 3) {
         fprintf(stderr, "usage: %s DATA_DIR WEIGHTS_DIR\n", argv[0]);
         return 2;
