@@ -1,8 +1,8 @@
 """The inpainting cases shared by inpaint_ref.py (ComfyUI) and
 tests/diffusion/test_inpaint.py (comfyd): API-format graphs over the small
-SD1.5 inpainting checkpoint (`comfyd-mkcheckpoint --arch sd15 --width small
---inpaint --seed 0`, named CKPT here), each ending in VAEDecode + SaveImage
-of a KSampler latent.  The input pictures are RGBA PNGs whose alpha marks
+SD1.5 and SDXL inpainting checkpoints (`comfyd-mkcheckpoint --arch sd15|sdxl
+--width small --inpaint --seed 0`, named CKPTS here), each ending in
+VAEDecode + SaveImage of a KSampler latent.  The input pictures are RGBA PNGs whose alpha marks
 the region to repaint (LoadImage's MASK is 1 - alpha): "inpaint-64.png"
 (64x64) and "inpaint-odd.png" (76 wide, 68 high: InpaintModelConditioning
 crops it to 72x64)."""
@@ -10,6 +10,8 @@ import struct
 import zlib
 
 CKPT = "inpaint-sd15.safetensors"
+CKPT_XL = "inpaint-sdxl.safetensors"
+CKPTS = {CKPT: "sd15", CKPT_XL: "sdxl"}
 
 
 def make_input(w, h):
@@ -39,9 +41,9 @@ def make_input(w, h):
 INPUTS = {"inpaint-64.png": (64, 64), "inpaint-odd.png": (76, 68)}
 
 
-def _base(image="inpaint-64.png"):
+def _base(image="inpaint-64.png", ckpt=CKPT):
     return {
-        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CKPT}},
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
         "2": {"class_type": "LoadImage", "inputs": {"image": image}},
         "3": {"class_type": "CLIPTextEncode",
               "inputs": {"text": "a photo of a cat", "clip": ["1", 1]}},
@@ -99,4 +101,18 @@ def cases():
     g["5"] = {"class_type": "EmptyLatentImage",
               "inputs": {"width": 64, "height": 64, "batch_size": 1}}
     out["no_mask"] = _sample(g, ["3", 0], ["4", 0], ["5", 0], steps=2)
+    # A batch of 2 pictures with one mask: concat_mask batch-resized.
+    g = _imc(_base(), True)
+    g["6"] = {"class_type": "ImageBatch", "inputs": {"image1": ["2", 0], "image2": ["2", 0]}}
+    g["5"]["inputs"]["pixels"] = ["6", 0]
+    out["imc_batch2"] = _sample(g, ["5", 0], ["5", 1], ["5", 2], steps=2)
+    # SDXL (ADM vectors, its latent scale in process_in).
+    g = _imc(_base(ckpt=CKPT_XL), True)
+    out["sdxl_imc_noise_mask"] = _sample(g, ["5", 0], ["5", 1], ["5", 2], steps=2)
+    g = _base(ckpt=CKPT_XL)
+    g["5"] = {"class_type": "VAEEncodeForInpaint",
+              "inputs": {"pixels": ["2", 0], "vae": ["1", 2], "mask": ["2", 1],
+                         "grow_mask_by": 0}}
+    out["sdxl_encode_for_inpaint"] = _sample(g, ["3", 0], ["4", 0], ["5", 0], steps=2,
+                                             sampler="euler_ancestral")
     return out
