@@ -149,3 +149,44 @@ def test_plain_models_unchanged(server, ws_client):
     g["10"]["inputs"]["negative"] = ["4", 0]
     b = picture(server, run_ws(server, ws, g)[1])
     assert a[3] == b[3]
+
+
+def test_custom_sampling_equals_ksampler(server, ws_client):
+    """SamplerCustomAdvanced (CFGGuider) on an inpainting model gives
+    KSampler's picture: the same c_concat from the latent's noise mask and
+    the conditioning's concat keys."""
+    need_pack()
+    setup_inputs(server)
+    ws = ws_client()
+    want = picture(server, run_ws(server, ws, cases()["imc_area"])[1])[3]
+    g = cases()["imc_area"]
+    ks = g["10"]["inputs"]
+    g["11"] = {"class_type": "CFGGuider",
+               "inputs": {"model": ["1", 0], "positive": ks["positive"],
+                          "negative": ks["negative"], "cfg": ks["cfg"]}}
+    g["12"] = {"class_type": "RandomNoise", "inputs": {"noise_seed": ks["seed"]}}
+    g["13"] = {"class_type": "KSamplerSelect", "inputs": {"sampler_name": ks["sampler_name"]}}
+    g["14"] = {"class_type": "BasicScheduler",
+               "inputs": {"model": ["1", 0], "scheduler": ks["scheduler"],
+                          "steps": ks["steps"], "denoise": 1.0}}
+    g["10"] = {"class_type": "SamplerCustomAdvanced",
+               "inputs": {"noise": ["12", 0], "guider": ["11", 0], "sampler": ["13", 0],
+                          "sigmas": ["14", 0], "latent_image": ks["latent_image"]}}
+    assert picture(server, run_ws(server, ws, g)[1])[3] == want
+
+
+def test_sd2_inpaint_checkpoint(server, ws_client):
+    """A small SD2 inpainting file (in_channels 9: eps prediction, as
+    ComfyUI's detection runs its v-prediction test on 4-channel UNets
+    only) loads and samples through InpaintModelConditioning."""
+    need_pack()
+    setup_inputs(server)
+    d = server.base / "models" / "checkpoints"
+    subprocess.run([str(MKCKPT), "--arch", "sd21v", "--width", "small", "--inpaint",
+                    "--seed", "0", "--out", str(d / "inpaint-sd2.safetensors")], check=True,
+                   capture_output=True)
+    ws = ws_client()
+    g = cases()["imc_noise_mask"]
+    g["1"]["inputs"]["ckpt_name"] = "inpaint-sd2.safetensors"
+    w, h, _, px, _ = picture(server, run_ws(server, ws, g)[1])
+    assert (w, h) == (64, 64) and len(set(px)) > 16
