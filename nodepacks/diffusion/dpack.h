@@ -266,6 +266,9 @@ int dp_taesd_encode(dp_vae *v, comfy_call *call, const float *img, int64_t B, in
                     int64_t W, float *z);
 uint64_t dp_taesd_decode_need(const dp_vae *v, int64_t h, int64_t w);
 uint64_t dp_taesd_encode_need(const dp_vae *v, int64_t H, int64_t W);
+/* dp_vae_tiled for a TAESD VAE (same arguments). */
+int dp_taesd_tiled(dp_vae *v, comfy_call *call, int encode, const float *in, int64_t B,
+                   int64_t h, int64_t w, int64_t tx, int64_t ty, int64_t overlap, float *out);
 /* --preview-method taesd: the cached decoder for a model family (DP_*),
  * loaded on first use; NULL after logging ComfyUI's warning when
  * vae_approx has no file (the caller falls back to latent2rgb).  Borrowed:

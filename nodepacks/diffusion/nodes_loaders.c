@@ -184,10 +184,7 @@ int dp_vae_tiled(dp_vae *v, comfy_call *call, int encode, const float *in, int64
         return COMFY_OK;
     }
     if (v->taesd)
-        return call->host->fail(call, "RuntimeError",
-                                "tiled VAE %s is unavailable for a TAESD VAE in comfyd; use %s",
-                                encode ? "encoding" : "decoding",
-                                encode ? "VAEEncode" : "VAEDecode");
+        return dp_taesd_tiled(v, call, encode, in, B, h, w, tx, ty, overlap, out);
     char err[512] = "";
     /* One tile's scratch (the largest of the three tilings) suffices. */
     int64_t th = ty * 2, tw = tx * 2;

@@ -5,7 +5,8 @@
  *               "<name>_encoder.*" and "<name>_decoder.*" (ComfyUI's
  *               vae_list; taesd3 / taef1 have 16 latent channels and are
  *               not offered), and loads them as a VAE with vae_scale
- *               0.18215 / 0.13025, vae_shift 0 (load_taesd).
+ *               0.18215 / 0.13025, vae_shift 0 (load_taesd): decode,
+ *               encode and the tiled forms (VAE.decode_tiled_ / encode_tiled_).
  *   previews    --preview-method taesd: the sampler nodes decode batch item
  *               0 of each step's x0 with the first vae_approx file whose
  *               name starts with "taesd_decoder" (SD1/SD2) or
@@ -194,6 +195,31 @@ int dp_taesd_encode(dp_vae *v, comfy_call *call, const float *img, int64_t B, in
     ck_arena_free(arena);
     if (rc < 0)
         return dp_fail_status(call, rc, "VAE encode failed", err);
+    return COMFY_OK;
+}
+
+int dp_taesd_tiled(dp_vae *v, comfy_call *call, int encode, const float *in, int64_t B,
+                   int64_t h, int64_t w, int64_t tx, int64_t ty, int64_t overlap, float *out)
+{
+    char err[512] = "";
+    size_t need = cd_taesd_tiled_scratch_bytes(v->taesd, encode, h, w, tx, ty);
+    ck_arena *arena = dp_arena(call, encode ? "the tiled VAE encode" : "the tiled VAE decode",
+                               need ? need : 1);
+    if (!arena)
+        return COMFY_ENOMEM;
+    cd_nets_run run = {dp_pool(call->host), arena, dp_interrupted, call, err, sizeof err};
+    int rc = encode ? cd_taesd_encode_tiled(v->taesd, &run, in, B, h, w, tx, ty, overlap,
+                                            v->latent_scale, v->latent_shift, out)
+                    : cd_taesd_decode_tiled(v->taesd, &run, in, B, h, w, tx, ty, overlap,
+                                            v->latent_scale, v->latent_shift, out);
+    ck_arena_free(arena);
+    if (rc < 0)
+        return dp_fail_status(call, rc, encode ? "VAE encode failed" : "VAE decode failed", err);
+    if (!encode) /* VAE.process_output */
+        for (int64_t i = 0; i < B * h * w * 64 * 3; i++) {
+            float t = (out[i] + 1.0f) / 2.0f;
+            out[i] = t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t;
+        }
     return COMFY_OK;
 }
 

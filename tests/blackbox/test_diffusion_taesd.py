@@ -125,8 +125,8 @@ def test_vae_loader_lists_taesd(make_server):
     assert vae_choices(srv) == ["taesd", "taesdxl", "pixel_space"]
 
 
-def taesd_workflow(ckpt, vae="taesd", prefix="tvae"):
-    p = workflow(ckpt, steps=2, prefix=prefix)
+def taesd_workflow(ckpt, vae="taesd", prefix="tvae", size=64, tiled=False):
+    p = workflow(ckpt, steps=2, prefix=prefix, size=size)
     p["10"] = {"class_type": "VAELoader", "inputs": {"vae_name": vae}}
     p["8"]["inputs"]["vae"] = ["10", 0]
     # and an encode / decode round trip of the decoded image
@@ -134,6 +134,13 @@ def taesd_workflow(ckpt, vae="taesd", prefix="tvae"):
     p["12"] = {"class_type": "VAEDecode", "inputs": {"samples": ["11", 0], "vae": ["10", 0]}}
     p["13"] = {"class_type": "SaveImage",
                "inputs": {"filename_prefix": prefix + "rt", "images": ["12", 0]}}
+    if tiled:  # several tiles at 128x128 (latent tile 8, overlap 2; pixel tile 64)
+        p["8"] = {"class_type": "VAEDecodeTiled",
+                  "inputs": {"samples": ["3", 0], "vae": ["10", 0], "tile_size": 64,
+                             "overlap": 32, "temporal_size": 64, "temporal_overlap": 8}}
+        p["11"] = {"class_type": "VAEEncodeTiled",
+                   "inputs": {"pixels": ["8", 0], "vae": ["10", 0], "tile_size": 64,
+                              "overlap": 0, "temporal_size": 64, "temporal_overlap": 8}}
     return p
 
 
@@ -143,15 +150,18 @@ def test_vae_loader_loads_taesd(make_server, ws_client):
     add_taesd(srv)
     ckpt = add_checkpoint(srv)
     ws = ws_client(srv=srv)
-    _, msgs = run_ws(srv, ws, taesd_workflow(ckpt))
-    js = [m for m in msgs if isinstance(m, dict)]
-    assert "execution_success" in [m["type"] for m in js], js
-    outs = [m["data"]["output"]["images"][0] for m in js if m["type"] == "executed"]
-    assert len(outs) == 2
-    for img in outs:
-        r = requests.get(srv + "/view", params={"filename": img["filename"], "type": "output"})
-        w, h = read_png(r.content)[:2]
-        assert (w, h) == (64, 64)
+    for size, tiled in ((64, False), (128, True)):
+        _, msgs = run_ws(srv, ws, taesd_workflow(ckpt, size=size, tiled=tiled,
+                                                 prefix="tvae%d" % size))
+        js = [m for m in msgs if isinstance(m, dict)]
+        assert "execution_success" in [m["type"] for m in js], js
+        outs = [m["data"]["output"]["images"][0] for m in js if m["type"] == "executed"]
+        assert len(outs) == 2
+        for img in outs:
+            r = requests.get(srv + "/view",
+                             params={"filename": img["filename"], "type": "output"})
+            w, h = read_png(r.content)[:2]
+            assert (w, h) == (size, size)
 
 
 def test_corrupt_taesd_file(make_server, ws_client):

@@ -10,7 +10,8 @@
  * WEIGHTS_DIR holds taesd_{encoder,decoder}.safetensors (seed 1) and
  * taesd16_{encoder,decoder}.safetensors (16 latent channels, refused).
  * Checks: the preview bytes (scale 1), VAEDecode's image (scale 0.18215,
- * batch 2) and VAEEncode's latent against the goldens; a truncated file, a
+ * batch 2) and VAEEncode's latent against the goldens, the tiled forms
+ * (VAE.decode_tiled / encode_tiled); a truncated file, a
  * decoder given as an encoder and a 16-channel TAESD fail with a message.
  */
 #include <math.h>
@@ -197,6 +198,36 @@ int main(int argc, char **argv)
         mag = fabs(enc[i]) > mag ? fabs(enc[i]) : mag;
     printf("VAE encode: max |diff| %.3g (values up to %.3g)\n", me, mag);
     CHECK(me < 1e-4 * (mag > 1 ? mag : 1), "encode off by %g", me);
+
+    /* tiled: decode tiles 4x4 latent, overlap 1; encode tiles 32x32, overlap 8 */
+    {
+        float *dt = read_all(data, "dec_tiled.f32", (size_t)(B * H * W * 3) * 4);
+        float *et = read_all(data, "enc_tiled.f32", (size_t)(B * 4 * h * w) * 4);
+        CHECK(dt && et, "tiled goldens");
+        if (dt && et) {
+            rc = cd_taesd_decode_tiled(t, &run, z, B, h, w, 4, 4, 1, 0.18215f, 0.0f, y);
+            CHECK(rc == 0, "tiled decode: %d %s", rc, err);
+            for (int64_t i = 0; i < B * H * W * 3; i++) {
+                float v = (y[i] + 1.0f) / 2.0f;
+                y[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+            }
+            md = max_diff(y, dt, (size_t)(B * H * W * 3));
+            printf("VAE decode tiled: max |diff| %.3g (moved %.3g by tiling)\n", md,
+                   max_diff(dt, dec, (size_t)(B * H * W * 3)));
+            CHECK(md < 2e-5, "tiled decode off by %g", md);
+            rc = cd_taesd_encode_tiled(t, &run, img, B, H, W, 32, 32, 8, 0.18215f, 0.0f, zo);
+            CHECK(rc == 0, "tiled encode: %d %s", rc, err);
+            me = max_diff(zo, et, (size_t)(B * 4 * h * w));
+            printf("VAE encode tiled: max |diff| %.3g (moved %.3g by tiling)\n", me,
+                   max_diff(et, enc, (size_t)(B * 4 * h * w)));
+            CHECK(me < 1e-4 * (mag > 1 ? mag : 1), "tiled encode off by %g", me);
+            err[0] = 0;
+            rc = cd_taesd_decode_tiled(t, &run, z, B, h, w, 2, 2, 2, 1.0f, 0.0f, y);
+            CHECK(rc == COMFY_EINVAL && strstr(err, "overlap"), "overlap: %d %s", rc, err);
+        }
+        free(dt);
+        free(et);
+    }
 
     /* sizes: odd images encode to ceil sizes, bad sizes are errors */
     CHECK(cd_taesd_encoded_size(64) == 8 && cd_taesd_encoded_size(65) == 9 &&

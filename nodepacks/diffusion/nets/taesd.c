@@ -372,6 +372,48 @@ static void carve(trun *r, float *mem, int64_t a)
     r->t1 = mem + 2 * a;
 }
 
+/* One image: zb [L, h, w] (NCHW) -> o [8h, 8w, 3] = 2·Dec((z − shift)·scale) − 1. */
+static int dec_image(const cd_taesd *t, trun *r, float *mem, int64_t a, const float *zb,
+                     int64_t h, int64_t w, float scale, float shift, float *o)
+{
+    const int64_t L = t->latent, hw = h * w;
+    carve(r, mem, a);
+    for (int64_t c = 0; c < L; c++)
+        for (int64_t i = 0; i < hw; i++) {
+            float v = (zb[c * hw + i] - shift) * scale;
+            r->xa[i * L + c] = tanhf(v / 3.0f) * 3.0f;
+        }
+    int rc = dec_core(r, &t->dec, h, w);
+    if (rc < 0)
+        return rc;
+    for (int64_t i = 0; i < hw * 64 * 3; i++)
+        o[i] = (r->xa[i] - 0.5f) * 2.0f;
+    return 0;
+}
+
+/* One image: x [H, W, 3] pixels in 0..1 -> zb [L, oh, ow] (NCHW). */
+static int enc_image(const cd_taesd *t, trun *r, float *mem, int64_t a, const float *x,
+                     int64_t H, int64_t W, float scale, float shift, float *zb, int64_t *ohp,
+                     int64_t *owp)
+{
+    const int64_t L = t->latent;
+    carve(r, mem, a);
+    for (int64_t i = 0; i < H * W * 3; i++) {
+        float v = x[i] * 2.0f - 1.0f; /* VAE.process_input */
+        r->xa[i] = v * 0.5f + 0.5f;   /* TAESD.encode     */
+    }
+    int64_t oh, ow;
+    int rc = enc_core(r, &t->enc, H, W, &oh, &ow);
+    if (rc < 0)
+        return rc;
+    for (int64_t i = 0; i < oh * ow; i++)
+        for (int64_t c = 0; c < L; c++)
+            zb[c * oh * ow + i] = r->xa[i * L + c] / scale + shift;
+    *ohp = oh;
+    *owp = ow;
+    return 0;
+}
+
 int cd_taesd_decode(const cd_taesd *t, const cd_nets_run *run, const float *z, int64_t B,
                     int64_t h, int64_t w, float scale, float shift, float *y)
 {
@@ -389,20 +431,8 @@ int cd_taesd_decode(const cd_taesd *t, const cd_nets_run *run, const float *z, i
     const int64_t a = act_floats(8 * h, 8 * w), L = t->latent, hw = h * w;
     trun r = {run, run->pool, {CK_PREC_F32, NULL, 0}, NULL, NULL, NULL};
     int rc = 0;
-    for (int64_t b = 0; b < B && rc == 0; b++) {
-        carve(&r, mem, a);
-        const float *zb = z + b * L * hw;
-        for (int64_t c = 0; c < L; c++)
-            for (int64_t i = 0; i < hw; i++) {
-                float v = (zb[c * hw + i] - shift) * scale;
-                r.xa[i * L + c] = tanhf(v / 3.0f) * 3.0f;
-            }
-        if ((rc = dec_core(&r, &t->dec, h, w)) < 0)
-            break;
-        float *o = y + b * hw * 64 * 3;
-        for (int64_t i = 0; i < hw * 64 * 3; i++)
-            o[i] = (r.xa[i] - 0.5f) * 2.0f;
-    }
+    for (int64_t b = 0; b < B && rc == 0; b++)
+        rc = dec_image(t, &r, mem, a, z + b * L * hw, h, w, scale, shift, y + b * hw * 64 * 3);
     free(heap);
     return rc;
 }
@@ -426,20 +456,225 @@ int cd_taesd_encode(const cd_taesd *t, const cd_nets_run *run, const float *img,
     trun r = {run, run->pool, {CK_PREC_F32, NULL, 0}, NULL, NULL, NULL};
     int rc = 0;
     for (int64_t b = 0; b < B && rc == 0; b++) {
-        carve(&r, mem, a);
-        const float *x = img + b * H * W * 3;
-        for (int64_t i = 0; i < H * W * 3; i++) {
-            float v = x[i] * 2.0f - 1.0f; /* VAE.process_input */
-            r.xa[i] = v * 0.5f + 0.5f;    /* TAESD.encode     */
-        }
         int64_t eh, ew;
-        if ((rc = enc_core(&r, &t->enc, H, W, &eh, &ew)) < 0)
-            break;
-        float *zb = z + b * L * oh * ow;
-        for (int64_t i = 0; i < oh * ow; i++)
-            for (int64_t c = 0; c < L; c++)
-                zb[c * oh * ow + i] = r.xa[i * L + c] / scale + shift;
+        rc = enc_image(t, &r, mem, a, img + b * H * W * 3, H, W, scale, shift,
+                       z + b * L * oh * ow, &eh, &ew);
     }
     free(heap);
     return rc;
+}
+
+/* ---- tiled (comfy.utils.tiled_scale, as vae.c's) ------------------------ */
+
+/* Python's round() of a double: half to even. */
+static int64_t pyround(double x)
+{
+    return (int64_t)nearbyint(x);
+}
+
+/* Factor of the feather mask at index i of n along one dim, multiplied in
+ * the order tiled_scale's loops apply them. */
+static float feather_mul(float m, int64_t i, int64_t n, int64_t f)
+{
+    if (f >= n)
+        return m;
+    const int64_t tf = i, tb = n - 1 - i;
+    if (tf <= tb) {
+        if (tf < f)
+            m *= (float)((double)(tf + 1) / (double)f);
+        if (tb < f)
+            m *= (float)((double)(tb + 1) / (double)f);
+    } else {
+        if (tb < f)
+            m *= (float)((double)(tb + 1) / (double)f);
+        if (tf < f)
+            m *= (float)((double)(tf + 1) / (double)f);
+    }
+    return m;
+}
+
+/* One image through three tilings.  Decode: in [L, H, W] NCHW latent,
+ * out [8H, 8W, 3] NHWC raw; encode: in [H, W, 3] NHWC pixels, out
+ * [L, OH, OW] NCHW.  tin / tout: scratch for one tile's input / output;
+ * res, div: one pass's weighted sum and weights. */
+typedef struct tjob {
+    const cd_taesd *t;
+    trun *r;
+    float *mem;
+    int64_t a;
+    int enc;
+    float scale, shift;
+    int64_t H, W, cin, cout, OH, OW;
+    float *tin, *tout, *res, *div;
+} tjob;
+
+static int tile_pass(tjob *j, const float *in, int64_t ty, int64_t tx, int64_t ov, float *acc)
+{
+    const int64_t H = j->H, W = j->W, OH = j->OH, OW = j->OW, C = j->cout;
+    const int64_t on = OH * OW * C;
+    int rc;
+    const int single = H <= ty && W <= tx;
+    if (!single && ((H > ty && ty - ov <= 0) || (W > tx && tx - ov <= 0)))
+        return nr_fail(j->r->run, COMFY_EINVAL,
+                       "TAESD tiles: the overlap (%lld) must be smaller than the tile (%lldx%lld)",
+                       (long long)ov, (long long)tx, (long long)ty);
+    memset(j->res, 0, (size_t)on * sizeof *j->res);
+    memset(j->div, 0, (size_t)(OH * OW) * sizeof *j->div);
+    const int64_t fe = j->enc ? pyround(0.125 * (double)ov) : 8 * ov;
+    const int64_t ny = H > ty ? H - ov : 1, nx = W > tx ? W - ov : 1;
+    const int64_t sy = H > ty ? ty - ov : 1, sx = W > tx ? tx - ov : 1;
+    for (int64_t iy = 0; iy < ny; iy += sy) {
+        for (int64_t ix = 0; ix < nx; ix += sx) {
+            int64_t y0 = iy > H - ov ? H - ov : iy, x0 = ix > W - ov ? W - ov : ix;
+            y0 = y0 < 0 ? 0 : y0;
+            x0 = x0 < 0 ? 0 : x0;
+            const int64_t ly = ty < H - y0 ? ty : H - y0, lx = tx < W - x0 ? tx : W - x0;
+            int64_t oh, ow;
+            if (j->enc) {
+                for (int64_t y = 0; y < ly; y++)
+                    memcpy(j->tin + y * lx * 3, in + ((y0 + y) * W + x0) * 3,
+                           (size_t)(lx * 3) * sizeof(float));
+                rc = enc_image(j->t, j->r, j->mem, j->a, j->tin, ly, lx, j->scale, j->shift,
+                               j->tout, &oh, &ow);
+            } else {
+                for (int64_t c = 0; c < j->cin; c++)
+                    for (int64_t y = 0; y < ly; y++)
+                        memcpy(j->tin + (c * ly + y) * lx, in + (c * H + y0 + y) * W + x0,
+                               (size_t)lx * sizeof(float));
+                oh = 8 * ly;
+                ow = 8 * lx;
+                rc = dec_image(j->t, j->r, j->mem, j->a, j->tin, ly, lx, j->scale, j->shift,
+                               j->tout);
+            }
+            if (rc < 0)
+                return rc;
+            const int64_t uy = j->enc ? pyround(0.125 * (double)y0) : 8 * y0;
+            const int64_t ux = j->enc ? pyround(0.125 * (double)x0) : 8 * x0;
+            if (uy + oh > OH || ux + ow > OW)
+                return nr_fail(j->r->run, COMFY_EINVAL,
+                               "TAESD tiles: a tile falls outside the output");
+            for (int64_t y = 0; y < oh; y++) {
+                const float my = single ? 1.0f : feather_mul(1.0f, y, oh, fe);
+                for (int64_t x = 0; x < ow; x++) {
+                    const float m = single ? 1.0f : feather_mul(my, x, ow, fe);
+                    const int64_t po = (uy + y) * OW + ux + x;
+                    for (int64_t c = 0; c < C; c++) {
+                        /* decode: NHWC out; encode: NCHW out */
+                        const float s = j->enc ? j->tout[(c * oh + y) * ow + x]
+                                               : j->tout[(y * ow + x) * C + c];
+                        j->res[j->enc ? c * OH * OW + po : po * C + c] += s * m;
+                    }
+                    j->div[po] += m;
+                }
+            }
+            if ((rc = nr_check(j->r->run)) < 0)
+                return rc;
+        }
+    }
+    for (int64_t p = 0; p < OH * OW; p++)
+        for (int64_t c = 0; c < C; c++) {
+            const int64_t k = j->enc ? c * OH * OW + p : p * C + c;
+            acc[k] += j->res[k] / j->div[p];
+        }
+    return 0;
+}
+
+static int tiled(const cd_taesd *t, const cd_nets_run *run, int enc, const float *in, int64_t B,
+                 int64_t H, int64_t W, int64_t tile_x, int64_t tile_y, int64_t ov, float scale,
+                 float shift, float *out)
+{
+    if (!run)
+        run = &quiet_run;
+    const int present = t && (enc ? t->enc.present : t->dec.present);
+    if (!present || !in || !out || B <= 0 || H <= 0 || W <= 0 || tile_x <= 0 || tile_y <= 0 ||
+        ov < 0 || (enc && scale == 0.0f) || H > (enc ? 1 << 16 : 1 << 13) ||
+        W > (enc ? 1 << 16 : 1 << 13))
+        return nr_fail(run, COMFY_EINVAL, "TAESD tiled %s: bad input%s", enc ? "encode" : "decode",
+                       t && !present ? (enc ? " (no encoder)" : " (no decoder)") : "");
+    const int64_t tiles_d[3][2] = {{tile_y * 2, tile_x / 2}, {tile_y / 2, tile_x * 2},
+                                   {tile_y, tile_x}};
+    const int64_t tiles_e[3][2] = {{tile_y, tile_x}, {tile_y / 2, tile_x * 2},
+                                   {tile_y * 2, tile_x / 2}};
+    const int64_t(*tiles)[2] = enc ? tiles_e : tiles_d;
+    const int64_t L = t->latent;
+    tjob j = {t, NULL, NULL, 0, enc, scale, shift, H, W, enc ? 3 : L, enc ? L : 3,
+              enc ? pyround(0.125 * (double)H) : 8 * H, enc ? pyround(0.125 * (double)W) : 8 * W,
+              NULL, NULL, NULL, NULL};
+    /* the largest tile of the three tilings sets the scratch */
+    int64_t mly = 0, mlx = 0, amax = 0;
+    for (int k = 0; k < 3; k++) {
+        int64_t ly = tiles[k][0] < H ? tiles[k][0] : H, lx = tiles[k][1] < W ? tiles[k][1] : W;
+        if (ly <= 0 || lx <= 0)
+            return nr_fail(run, COMFY_EINVAL, "TAESD tiles: a tile side is 0 (tile %lldx%lld)",
+                           (long long)tile_x, (long long)tile_y);
+        int64_t a = enc ? act_floats(ly, lx) : act_floats(8 * ly, 8 * lx);
+        if (a == 0)
+            return nr_fail(run, COMFY_EINVAL, "TAESD tiles: tile too large");
+        amax = a > amax ? a : amax;
+        mly = ly > mly ? ly : mly;
+        mlx = lx > mlx ? lx : mlx;
+    }
+    void *heap;
+    float *mem = nr_scratch(run, (size_t)(3 * amax) * sizeof(float) + 4096, &heap);
+    if (!mem)
+        return COMFY_ENOMEM;
+    const int64_t on = j.OH * j.OW * j.cout;
+    const int64_t tin_n = mly * mlx * j.cin;
+    const int64_t tout_n = enc ? cd_taesd_encoded_size(mly) * cd_taesd_encoded_size(mlx) * L
+                               : 64 * mly * mlx * 3;
+    float *tin = malloc((size_t)tin_n * sizeof *tin), *tout = malloc((size_t)tout_n * sizeof *tout);
+    float *res = malloc((size_t)on * sizeof *res), *div = malloc((size_t)(j.OH * j.OW) * sizeof *div);
+    trun r = {run, run->pool, {CK_PREC_F32, NULL, 0}, NULL, NULL, NULL};
+    int rc = 0;
+    if (!tin || !tout || !res || !div) {
+        rc = nr_fail(run, COMFY_ENOMEM, "out of memory for the TAESD tiles");
+        goto out;
+    }
+    j.r = &r;
+    j.mem = mem;
+    j.a = amax;
+    j.tin = tin;
+    j.tout = tout;
+    j.res = res;
+    j.div = div;
+    const int64_t in_n = H * W * j.cin;
+    for (int64_t b = 0; b < B && rc == 0; b++) {
+        float *acc = out + b * on;
+        memset(acc, 0, (size_t)on * sizeof *acc);
+        for (int k = 0; k < 3 && rc == 0; k++)
+            rc = tile_pass(&j, in + b * in_n, tiles[k][0], tiles[k][1], ov, acc);
+        for (int64_t i = 0; i < on && rc == 0; i++)
+            acc[i] = acc[i] / 3.0f;
+    }
+out:
+    free(tin);
+    free(tout);
+    free(res);
+    free(div);
+    free(heap);
+    return rc;
+}
+
+int cd_taesd_decode_tiled(const cd_taesd *t, const cd_nets_run *run, const float *z, int64_t B,
+                          int64_t h, int64_t w, int64_t tile_x, int64_t tile_y, int64_t overlap,
+                          float scale, float shift, float *y)
+{
+    return tiled(t, run, 0, z, B, h, w, tile_x, tile_y, overlap, scale, shift, y);
+}
+
+int cd_taesd_encode_tiled(const cd_taesd *t, const cd_nets_run *run, const float *img, int64_t B,
+                          int64_t H, int64_t W, int64_t tile_x, int64_t tile_y, int64_t overlap,
+                          float scale, float shift, float *z)
+{
+    return tiled(t, run, 1, img, B, H, W, tile_x, tile_y, overlap, scale, shift, z);
+}
+
+size_t cd_taesd_tiled_scratch_bytes(const cd_taesd *t, int encode, int64_t h, int64_t w,
+                                    int64_t tile_x, int64_t tile_y)
+{
+    if (!t || h <= 0 || w <= 0 || tile_x <= 0 || tile_y <= 0)
+        return 0;
+    int64_t ly = 2 * tile_y < h ? 2 * tile_y : h, lx = 2 * tile_x < w ? 2 * tile_x : w;
+    int64_t a = encode ? act_floats(ly, lx) : act_floats(8 * ly, 8 * lx);
+    return a ? (size_t)(3 * a) * sizeof(float) + 4096 : 0;
 }

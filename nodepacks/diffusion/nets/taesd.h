@@ -68,6 +68,25 @@ int cd_taesd_decode(const cd_taesd *t, const cd_nets_run *run, const float *z, i
 int cd_taesd_encode(const cd_taesd *t, const cd_nets_run *run, const float *img, int64_t B,
                     int64_t H, int64_t W, float scale, float shift, float *z);
 
+/* ComfyUI's VAE.decode_tiled_ / encode_tiled_ over a TAESD
+ * (comfy.utils.tiled_scale: the mean of three tilings, each blending its
+ * overlapping tiles with a linear feather; see vae.h).  Decode: tile_x,
+ * tile_y, overlap in latent units, tilings (tile_x/2, tile_y*2),
+ * (tile_x*2, tile_y/2), (tile_x, tile_y), y raw as cd_taesd_decode.
+ * Encode: in pixels, tilings (tile_x, tile_y), (tile_x*2, tile_y/2),
+ * (tile_x/2, tile_y*2), z [B, 4, round(H/8), round(W/8)].  Same returns;
+ * the overlap must be smaller than each tile side that does not cover the
+ * image. */
+int cd_taesd_decode_tiled(const cd_taesd *t, const cd_nets_run *run, const float *z, int64_t B,
+                          int64_t h, int64_t w, int64_t tile_x, int64_t tile_y, int64_t overlap,
+                          float scale, float shift, float *y);
+int cd_taesd_encode_tiled(const cd_taesd *t, const cd_nets_run *run, const float *img, int64_t B,
+                          int64_t H, int64_t W, int64_t tile_x, int64_t tile_y, int64_t overlap,
+                          float scale, float shift, float *z);
+/* An upper bound of the scratch the tiled calls take from run->arena. */
+size_t cd_taesd_tiled_scratch_bytes(const cd_taesd *t, int encode, int64_t h, int64_t w,
+                                    int64_t tile_x, int64_t tile_y);
+
 /* The latent side cd_taesd_encode gives for an image side. */
 int64_t cd_taesd_encoded_size(int64_t n);
 

@@ -14,6 +14,8 @@ little-endian f32 unless said:
                          item: TAESD(None, decoder), preview_to_image)
   dec.f32 [2,64,64,3]    VAELoader("taesd") -> VAE.decode(z)
   enc.f32 [2,4,8,8]      VAELoader("taesd") -> VAE.encode(img)
+  dec_tiled.f32          VAE.decode_tiled(z, tile_x=4, tile_y=4, overlap=1)
+  enc_tiled.f32          VAE.encode_tiled(img, tile_x=32, tile_y=32, overlap=8)
 """
 import os
 import sys
@@ -72,5 +74,8 @@ sd["vae_shift"] = torch.tensor(0.0)
 vae = comfy.sd.VAE(sd=sd)
 save("dec.f32", vae.decode(z).float())
 save("enc.f32", vae.encode(img).float())
+save("dec_tiled.f32", vae.decode_tiled(z, tile_x=4, tile_y=4, overlap=1).float())
+with torch.inference_mode():  # as ComfyUI runs nodes (in-place += in encode_tiled_)
+    save("enc_tiled.f32", vae.encode_tiled(img, tile_x=32, tile_y=32, overlap=8).float())
 print("preview mean", np.asarray(pil).mean(), "dec range", float(vae.decode(z).min()),
       float(vae.decode(z).max()))
