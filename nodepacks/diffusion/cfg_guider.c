@@ -183,7 +183,9 @@ static int fit_planes(dp_guider *g, const float *in, int64_t n, int64_t ch, int6
 }
 
 /* The c_concat of one entry (BaseModel.concat_cond with the inpainting
- * keys "mask", "masked_image") into out [B, 1 + C, H, W]. */
+ * keys "mask", "masked_image") into out [B, 1 + C, H, W] (the caller's).
+ * Returns 0, COMFY_ENOMEM, or COMFY_EINVAL with the message in err for a
+ * concat_mask / concat_latent_image the model cannot take. */
 static int build_concat(dp_guider *g, const comfy_value *opts, const sampler_in *si, float *out,
                         char *err, size_t errlen)
 {
@@ -197,10 +199,12 @@ static int build_concat(dp_guider *g, const comfy_value *opts, const sampler_in 
         rc = COMFY_ENOMEM;
         goto out;
     }
-    /* The mask: concat_mask, else the noise mask, else none. */
+    /* The mask: concat_mask, else the noise mask, else none (a concat_mask
+     * of None is no mask at all, as kwargs.get finds it). */
     const comfy_value *mv = h->map_get(opts, "concat_mask");
-    comfy_tensor *mt = mv ? h->value_get_tensor(mv) : NULL;
-    if (mv && (!mt || mt->ndim < 2)) {
+    int mnone = mv && h->value_kind(mv) == COMFY_KIND_NONE;
+    comfy_tensor *mt = mv && !mnone ? h->value_get_tensor(mv) : NULL;
+    if (mv && !mnone && (!mt || mt->ndim < 2)) {
         snprintf(err, errlen, "the conditioning's concat_mask is not a mask");
         rc = COMFY_EINVAL;
         goto out;
@@ -246,7 +250,7 @@ static int build_concat(dp_guider *g, const comfy_value *opts, const sampler_in 
         free(tmp);
         free(src);
         src = NULL;
-    } else if (si->mask) {
+    } else if (si->mask && !mnone) {
         for (int64_t b = 0; b < B; b++)
             for (int64_t i = 0; i < HW; i++)
                 mask[b * HW + i] = nearbyintf(si->mask[b * C * HW + i]);
@@ -264,8 +268,11 @@ static int build_concat(dp_guider *g, const comfy_value *opts, const sampler_in 
             mask[i] = 1.0f;
     } else {
         const comfy_value *iv = h->map_get(opts, "concat_latent_image");
+        if (iv && h->value_kind(iv) == COMFY_KIND_NONE)
+            iv = NULL; /* None: the sampler's latent */
         comfy_tensor *it = iv ? h->value_get_tensor(iv) : NULL;
-        if (iv && (!it || it->ndim != 4 || it->shape[1] != C || h->tensor_numel(it) < 1)) {
+        int64_t inum = it ? h->tensor_numel(it) : 0;
+        if (iv && (!it || it->ndim != 4 || it->shape[1] != C || inum < 1)) {
             snprintf(err, errlen,
                      "the conditioning's concat_latent_image is not a latent of %lld channels",
                      (long long)C);
@@ -279,7 +286,7 @@ static int build_concat(dp_guider *g, const comfy_value *opts, const sampler_in 
                 goto out;
             }
             int64_t n = it->shape[0];
-            for (int64_t i = 0; i < h->tensor_numel(it); i++)
+            for (int64_t i = 0; i < inum; i++)
                 src[i] *= g->model->latent_scale; /* process_in */
             rc = fit_planes(g, src, n, C, it->shape[2], it->shape[3], img);
             if (rc) {
