@@ -99,6 +99,22 @@ def test_taesd_previews(make_server, ws_client):
     assert len(again) == 2 and again != frames
     assert all(jpeg_size(f) == (64, 64) for f in again)
 
+    # a changed decoder file is loaded again (the cache keys on path, mtime
+    # and size); "free_memory" drops the executor's cached outputs so the
+    # same prompt samples again
+    d = srv.base / "models" / "vae_approx"
+    gen2 = srv.base / "gen-seed2"
+    gen2.mkdir()
+    taesd_weights.write_pair(str(gen2), "taesd", 2)
+    (d / "taesd_decoder.safetensors").write_bytes(
+        (gen2 / "taesd_decoder.safetensors").read_bytes())
+    assert requests.post(srv + "/free", json={"free_memory": True}).status_code == 200
+    other = sample_previews(srv, ws_client)
+    assert len(other) == 2 and other != frames
+    add_taesd(srv)  # back to the seed-1 decoder: the first frames again
+    assert requests.post(srv + "/free", json={"free_memory": True}).status_code == 200
+    assert sample_previews(srv, ws_client) == frames
+
     # without the files: ComfyUI's warning, then latent2rgb previews
     bare = make_server("--preview-method", "taesd", "--preview-size", "64")
     frames = sample_previews(bare, ws_client)
