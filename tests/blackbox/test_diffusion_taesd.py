@@ -198,3 +198,25 @@ def test_corrupt_taesd_file(make_server, ws_client):
     assert len(frames) == 2
     assert "TAESD previews: cannot load models/vae_approx/taesd_decoder" in srv.log.read_text()
     assert new_id()
+
+
+def test_taesdxl_previews_for_sdxl(make_server, ws_client):
+    """An SDXL model previews with taesdxl_decoder*, never taesd_decoder*."""
+    need_pack()
+    srv = make_server("--preview-method", "taesd", "--preview-size", "64")
+    add_checkpoint(srv, "tiny-sdxl.safetensors", arch="sdxl")
+    add_taesd(srv)  # SD1's decoder only: not used for SDXL
+    ws = ws_client(srv=srv)
+    p = workflow("tiny-sdxl.safetensors", steps=2, prefix="txl")
+    _, msgs = run_ws(srv, ws, p)
+    assert "execution_success" in [m["type"] for m in msgs if isinstance(m, dict)], msgs
+    ref = preview_images(msgs)
+    assert len(ref) == 2
+    assert ("Warning: TAESD previews enabled, but could not find "
+            "models/vae_approx/taesdxl_decoder") in srv.log.read_text()
+    add_taesd(srv, "taesdxl", halves=("decoder",))
+    assert requests.post(srv + "/free", json={"free_memory": True}).status_code == 200
+    _, msgs = run_ws(srv, ws, p)
+    frames = preview_images(msgs)
+    assert len(frames) == 2 and frames != ref
+    assert all(jpeg_size(f) == (64, 64) for f in frames)
