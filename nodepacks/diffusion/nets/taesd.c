@@ -277,10 +277,35 @@ static void swap(trun *r)
     r->xb = s;
 }
 
-static void relu(float *x, int64_t n)
+/* y = ReLU(a (+ b)) over n elements, in chunks on the pool. */
+typedef struct ew {
+    const float *a, *b;
+    float *y;
+    int64_t n;
+} ew;
+
+#define EW_CHUNK 32768
+
+static void ew_task(void *arg, int64_t task, int thread)
 {
-    for (int64_t i = 0; i < n; i++)
-        x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    const ew *e = arg;
+    (void)thread;
+    const int64_t i0 = task * EW_CHUNK, i1 = i0 + EW_CHUNK < e->n ? i0 + EW_CHUNK : e->n;
+    if (e->b) {
+        for (int64_t i = i0; i < i1; i++) {
+            float v = e->a[i] + e->b[i];
+            e->y[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+        for (int64_t i = i0; i < i1; i++)
+            e->y[i] = e->a[i] > 0.0f ? e->a[i] : 0.0f;
+    }
+}
+
+static void relu_add(ck_pool *p, const float *a, const float *b, float *y, int64_t n)
+{
+    ew e = {a, b, y, n};
+    ck_pool_run(p, (n + EW_CHUNK - 1) / EW_CHUNK, ew_task, &e);
 }
 
 /* xa [h·w, 64] -> xa: ReLU(conv4(ReLU(conv2(ReLU(conv0(x))))) + x). */
@@ -290,16 +315,13 @@ static int block_fwd(trun *r, const tblock *b, int64_t h, int64_t w)
     int rc;
     if ((rc = nc_apply(r->p, &b->c0, r->xa, 1, h, w, 1, 1, r->t1, &r->ex)) < 0)
         return rc;
-    relu(r->t1, n);
+    relu_add(r->p, r->t1, NULL, r->t1, n);
     if ((rc = nc_apply(r->p, &b->c2, r->t1, 1, h, w, 1, 1, r->xb, &r->ex)) < 0)
         return rc;
-    relu(r->xb, n);
+    relu_add(r->p, r->xb, NULL, r->xb, n);
     if ((rc = nc_apply(r->p, &b->c4, r->xb, 1, h, w, 1, 1, r->t1, &r->ex)) < 0)
         return rc;
-    for (int64_t i = 0; i < n; i++) {
-        float v = r->t1[i] + r->xa[i];
-        r->xb[i] = v > 0.0f ? v : 0.0f;
-    }
+    relu_add(r->p, r->t1, r->xa, r->xb, n);
     swap(r);
     return nr_check(r->run);
 }
@@ -311,7 +333,7 @@ static int dec_core(trun *r, const thalf *d, int64_t h, int64_t w)
     int rc;
     if ((rc = nc_apply(r->p, &d->first, r->xa, 1, h, w, 1, 1, r->xb, &r->ex)) < 0)
         return rc;
-    relu(r->xb, h * w * TW);
+    relu_add(r->p, r->xb, NULL, r->xb, h * w * TW);
     swap(r);
     int bi = 0;
     for (int g = 0; g < 3; g++) {
