@@ -106,6 +106,21 @@ def cases():
     g["6"] = {"class_type": "ImageBatch", "inputs": {"image1": ["2", 0], "image2": ["2", 0]}}
     g["5"]["inputs"]["pixels"] = ["6", 0]
     out["imc_batch2"] = _sample(g, ["5", 0], ["5", 1], ["5", 2], steps=2)
+    # Conditioning made for 2 pictures and masks [m, 1 - m] sampled on a
+    # latent of 1 x 10 x 6: concat_mask and concat_latent_image center-cropped,
+    # resized and cut to the latent's batch (the first of each).
+    g = _imc(_base(), True)
+    g["6"] = {"class_type": "ImageBatch", "inputs": {"image1": ["2", 0], "image2": ["2", 0]}}
+    g["7"] = {"class_type": "InvertMask", "inputs": {"mask": ["2", 1]}}
+    g["8"] = {"class_type": "MaskToImage", "inputs": {"mask": ["2", 1]}}
+    g["9"] = {"class_type": "MaskToImage", "inputs": {"mask": ["7", 0]}}
+    g["11"] = {"class_type": "ImageBatch", "inputs": {"image1": ["8", 0], "image2": ["9", 0]}}
+    g["12"] = {"class_type": "ImageToMask", "inputs": {"image": ["11", 0], "channel": "red"}}
+    g["13"] = {"class_type": "EmptyLatentImage",
+               "inputs": {"width": 80, "height": 48, "batch_size": 1}}
+    g["5"]["inputs"]["pixels"] = ["6", 0]
+    g["5"]["inputs"]["mask"] = ["12", 0]
+    out["imc_other_latent"] = _sample(g, ["5", 0], ["5", 1], ["13", 0], steps=2)
     # SDXL (ADM vectors, its latent scale in process_in).
     g = _imc(_base(ckpt=CKPT_XL), True)
     out["sdxl_imc_noise_mask"] = _sample(g, ["5", 0], ["5", 1], ["5", 2], steps=2)

@@ -45,6 +45,7 @@ import comfy.sd1_clip  # noqa: E402
 import comfy.sdxl_clip  # noqa: E402
 import comfy.supported_models  # noqa: E402
 import comfy.supported_models_base  # noqa: E402
+import comfy_extras.nodes_mask  # noqa: E402
 import folder_paths  # noqa: E402
 import nodes  # noqa: E402
 from inpaint_cases import CKPT, CKPT_XL, INPUTS, cases, make_input  # noqa: E402
@@ -139,6 +140,7 @@ objects = {CKPT: load_sd15(ckpt), CKPT_XL: load_sdxl(ckpt_xl)}
 
 # ---- the cases --------------------------------------------------------------
 classes = dict(nodes.NODE_CLASS_MAPPINGS)
+classes.update(comfy_extras.nodes_mask.NODE_CLASS_MAPPINGS)
 
 
 def call(cls, kw):
