@@ -311,6 +311,13 @@ comfy_tensor *dp_taesd_preview(comfy_call *call, const struct cd_taesd *t, const
     const comfy_host *h = call->host;
     char err[512] = "";
     const int64_t OH = 8 * H, OW = 8 * W;
+    const uint64_t need = cd_taesd_decode_scratch_bytes(t, H, W), avail = dp_mem_available();
+    if (need == 0 || (avail && need + (uint64_t)(OH * OW * 3) * 4 > avail)) {
+        h->log(h->ctx, COMFY_LOG_WARNING,
+               "TAESD preview skipped: decoding a %lldx%lld latent needs %.0f MiB, %.0f MiB free",
+               (long long)W, (long long)H, (double)need / 1048576.0, (double)avail / 1048576.0);
+        return NULL;
+    }
     float *y = malloc((size_t)(OH * OW * 3) * sizeof *y);
     if (!y)
         return NULL;
