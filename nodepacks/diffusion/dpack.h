@@ -269,11 +269,13 @@ uint64_t dp_taesd_encode_need(const dp_vae *v, int64_t H, int64_t W);
 /* dp_vae_tiled for a TAESD VAE (same arguments). */
 int dp_taesd_tiled(dp_vae *v, comfy_call *call, int encode, const float *in, int64_t B,
                    int64_t h, int64_t w, int64_t tx, int64_t ty, int64_t overlap, float *out);
-/* --preview-method taesd: the cached decoder for a model family (DP_*),
- * loaded on first use; NULL after logging ComfyUI's warning when
- * vae_approx has no file (the caller falls back to latent2rgb).  Borrowed:
- * valid until dp_taesd_cache_clear (between prompts only). */
-const struct cd_taesd *dp_taesd_previewer(comfy_call *call, int family);
+/* --preview-method taesd: *out = the cached decoder for a model family
+ * (DP_*), loaded on first use, or NULL after logging ComfyUI's warning when
+ * vae_approx has no file (the caller falls back to latent2rgb).  Returns 0,
+ * or fails the call when the file cannot be loaded (ComfyUI's sampler node
+ * fails then too).  Borrowed: valid until dp_taesd_cache_clear (between
+ * prompts only). */
+int dp_taesd_previewer(comfy_call *call, int family, const struct cd_taesd **out);
 /* The preview image of x0 [4, H, W] (batch item 0, model space): a new
  * U8 [8H, 8W, 3] tensor, or NULL (failure logged, or interrupted). */
 comfy_tensor *dp_taesd_preview(comfy_call *call, const struct cd_taesd *t, const float *x0,

@@ -65,7 +65,7 @@ typedef struct progress_ctx {
     const dp_model *model;
     int64_t C, H, W;
     int preview;              /* 0 none, 1 latent2rgb, 2 taesd (decoder not
-                                 looked up yet), 3 taesd                 */
+                                 looked up yet), 3 taesd (decoder found) */
     int interrupted;
     const struct cd_taesd *taesd; /* borrowed (taesd_glue.c's cache)     */
 } progress_ctx;
@@ -88,10 +88,6 @@ static int on_step(void *user, int step, int total, const float *x, const float 
     (void)x;
     (void)n;
     comfy_tensor *img = NULL;
-    if (p->preview == 2) { /* get_previewer: once per sampling */
-        p->taesd = p->C == 4 ? dp_taesd_previewer(p->call, p->model->family) : NULL;
-        p->preview = p->taesd ? 3 : 1;
-    }
     if (p->preview == 3) {
         img = dp_taesd_preview(p->call, p->taesd, denoised, p->H, p->W);
     } else if (p->preview && p->C == 4) {
@@ -345,6 +341,11 @@ static int run_sampling(comfy_call *call, dp_model *model, const dp_latent *l,
             goto out;
         have_guider = 1;
         step_ctx sc = {{call, model, C, H, W, want_previews(h), 0, NULL}, x0, 0};
+        if (sc.pc.preview == 2) { /* latent_preview.get_previewer, before sampling */
+            if (C == 4 && (rc = dp_taesd_previewer(call, model->family, &sc.pc.taesd)))
+                goto out;
+            sc.pc.preview = sc.pc.taesd ? 3 : 1;
+        }
         den_ctx dc = {&g, 0};
         int e;
         const char *what = smp->name ? smp->name : "a custom sampler";

@@ -13,7 +13,8 @@
  *               "taesdxl_decoder" (SDXL, refiner), scale 1, shift 0.  The
  *               decoder is loaded once and cached (path + mtime + size);
  *               without a file ComfyUI's warning is logged and latent2rgb
- *               is used (latent_preview.get_previewer).
+ *               is used (latent_preview.get_previewer); a file that does
+ *               not load fails the sampler node, as in ComfyUI.
  *
  * Threads: everything runs on the executor thread except
  * dp_taesd_cache_bytes (any thread); the preview cache is locked, and
@@ -255,45 +256,43 @@ uint64_t dp_taesd_cache_bytes(void)
     return s;
 }
 
-const struct cd_taesd *dp_taesd_previewer(comfy_call *call, int family)
+int dp_taesd_previewer(comfy_call *call, int family, const struct cd_taesd **out)
 {
     const comfy_host *h = call->host;
     const int xl = family == DP_SDXL || family == DP_SDXL_REFINER;
     const char *prefix = xl ? "taesdxl_decoder" : "taesd_decoder";
     char name[1024], path[4096], err[512] = "";
-    if (approx_find(h, prefix, name, sizeof name) != COMFY_OK ||
-        h->folder_resolve(h->ctx, "vae_approx", name, path, sizeof path) != COMFY_OK) {
-        h->log(h->ctx, COMFY_LOG_WARNING,
-               "Warning: TAESD previews enabled, but could not find models/vae_approx/%s", prefix);
-        return NULL;
-    }
     struct stat st;
-    if (stat(path, &st) != 0) {
+    *out = NULL;
+    if (approx_find(h, prefix, name, sizeof name) != COMFY_OK ||
+        h->folder_resolve(h->ctx, "vae_approx", name, path, sizeof path) != COMFY_OK ||
+        stat(path, &st) != 0) {
         h->log(h->ctx, COMFY_LOG_WARNING,
                "Warning: TAESD previews enabled, but could not find models/vae_approx/%s", prefix);
-        return NULL;
+        return COMFY_OK;
     }
     const long long mt = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
     pentry *e = &g_prev[xl];
     pthread_mutex_lock(&g_prev_lock);
     if (e->t && strcmp(e->path, path) == 0 && e->mtime_ns == mt &&
         e->size == (long long)st.st_size) {
-        const cd_taesd *t = e->t;
+        *out = e->t;
         pthread_mutex_unlock(&g_prev_lock);
-        return t;
+        return COMFY_OK;
     }
     pthread_mutex_unlock(&g_prev_lock);
     cd_model_file *f = NULL;
     cd_taesd *t = NULL;
     int rc = cd_model_file_open(path, &f, err, sizeof err);
-    if (rc == 0)
-        rc = cd_taesd_load(cd_model_file_index(f), "", NULL, NULL, &t, err, sizeof err);
+    if (rc < 0) {
+        return h->fail(call, "RuntimeError", "Error while loading vae_approx/%s: %s", name, err);
+    }
+    rc = cd_taesd_load(cd_model_file_index(f), "", NULL, NULL, &t, err, sizeof err);
     cd_model_file_unref(f);
     if (rc < 0) {
-        /* ComfyUI raises here; comfyd keeps sampling with latent2rgb */
-        h->log(h->ctx, COMFY_LOG_ERROR, "TAESD previews: cannot load models/vae_approx/%s: %s",
-               name, err);
-        return NULL;
+        char what[1200];
+        snprintf(what, sizeof what, "Error while loading the TAESD decoder vae_approx/%s", name);
+        return dp_fail_status(call, rc, what, err);
     }
     pthread_mutex_lock(&g_prev_lock);
     cd_taesd_free(e->t);
@@ -302,7 +301,8 @@ const struct cd_taesd *dp_taesd_previewer(comfy_call *call, int family)
     e->size = (long long)st.st_size;
     e->t = t;
     pthread_mutex_unlock(&g_prev_lock);
-    return t;
+    *out = t;
+    return COMFY_OK;
 }
 
 comfy_tensor *dp_taesd_preview(comfy_call *call, const struct cd_taesd *t, const float *x0,

@@ -10,7 +10,6 @@ import sys
 
 import requests
 
-from conftest import new_id
 from pngutil import read_png
 from test_diffusion_workflow import add_checkpoint, need_pack, run_ws, workflow
 
@@ -192,12 +191,19 @@ def test_corrupt_taesd_file(make_server, ws_client):
     errs = [m["data"] for m in msgs if isinstance(m, dict) and m["type"] == "execution_error"]
     assert errs and errs[0]["node_id"] == "10", msgs
     assert "taesd_decoder.safetensors" in errs[0]["exception_message"]
-    # previews with the truncated decoder: a logged error, latent2rgb
-    # previews, and the prompt still succeeds
-    frames = sample_previews(srv, ws_client)
-    assert len(frames) == 2
-    assert "TAESD previews: cannot load models/vae_approx/taesd_decoder" in srv.log.read_text()
-    assert new_id()
+    # sampling with the truncated decoder fails the sampler node (ComfyUI's
+    # get_previewer raises while loading it), with the file named
+    ws = ws_client(srv=srv)
+    pid, msgs = run_ws(srv, ws, workflow(ckpt, steps=2, prefix="tbadprev"))
+    errs = [m["data"] for m in msgs if isinstance(m, dict) and m["type"] == "execution_error"]
+    assert errs and errs[0]["node_id"] == "3", msgs
+    assert "vae_approx/taesd_decoder.safetensors" in errs[0]["exception_message"]
+    assert not preview_images(msgs)
+    # a good file again: the same prompt runs (errors are not cached)
+    add_taesd(srv)
+    _, msgs = run_ws(srv, ws, workflow(ckpt, steps=2, prefix="tbadprev"))
+    assert "execution_success" in [m["type"] for m in msgs if isinstance(m, dict)], msgs
+    assert len(preview_images(msgs)) == 2
 
 
 def test_taesdxl_previews_for_sdxl(make_server, ws_client):
