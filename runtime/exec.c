@@ -36,6 +36,7 @@
 #include "exec_internal.h"
 #include "executor.h"
 #include "history.h"
+#include "preview.h"
 #include "pyjson.h"
 #include "queue.h"
 #include "validate.h"
@@ -1274,9 +1275,26 @@ void cd_exec_progress(cd_executor *ex, cd_xcall *c, double value, double max,
                         ev->rgb[(y * w + x) * 3 + k] =
                             src[(int64_t)y * preview->strides[0] + (int64_t)x * preview->strides[1] +
                                 (int64_t)k * preview->strides[2]];
+            /* fitted into --preview-size squared, as ComfyUI's server
+             * does before encoding (preview.h); sizes past 8192 (the
+             * largest preview taken) are held at 8192 */
+            int ow = (int)w, oh = (int)h;
+            if (ex->cfg && ex->cfg->preview_size > 0)
+                cd_preview_fit((int)w, (int)h, ex->cfg->preview_size > 8192 ? 8192 : ex->cfg->preview_size,
+                               &ow, &oh);
+            if ((size_t)ow != w || (size_t)oh != h) {
+                unsigned char *fit = cd_preview_resize(ev->rgb, (int)w, (int)h, ow, oh);
+                if (fit) {
+                    free(ev->rgb);
+                    ev->rgb = fit;
+                } else {
+                    ow = (int)w;   /* out of memory: sent as it is */
+                    oh = (int)h;
+                }
+            }
             ev->kind = CD_EVENT_PREVIEW;
-            ev->width = (int)w;
-            ev->height = (int)h;
+            ev->width = ow;
+            ev->height = oh;
             ev->client_id = r->client_id ? strdup(r->client_id) : NULL;
             ev->node_id = strdup(id);
             ev->prompt_id = strdup(r->prompt_id);

@@ -1,5 +1,5 @@
-"""Minimal PNG writer/reader (8-bit RGB/RGBA, non-interlaced) so the tests
-need no imaging library."""
+"""Minimal PNG writer/reader (8-bit RGB/RGBA, non-interlaced), and a JPEG
+size reader, so the tests need no imaging library."""
 import struct
 import zlib
 
@@ -71,3 +71,18 @@ def read_png(data):
         out += line
         prev = line
     return w, h, ctype, bytes(out), texts
+
+
+def jpeg_size(data):
+    """(width, height) from a JPEG's SOF marker."""
+    assert data[:2] == b"\xff\xd8", data[:4]
+    i = 2
+    while i + 4 <= len(data):
+        assert data[i] == 0xFF
+        marker = data[i + 1]
+        n = struct.unpack(">H", data[i + 2:i + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            return w, h
+        i += 2 + n
+    raise AssertionError("no SOF marker")

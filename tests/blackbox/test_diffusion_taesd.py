@@ -10,7 +10,7 @@ import sys
 
 import requests
 
-from pngutil import read_png
+from pngutil import jpeg_size, read_png
 from test_diffusion_workflow import add_checkpoint, need_pack, run_ws, workflow
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "diffusion" / "gen"))
@@ -32,21 +32,6 @@ def add_taesd(server, prefix="taesd", halves=("encoder", "decoder")):
     for h in halves:
         (d / f"{prefix}_{h}.safetensors").write_bytes(_WEIGHTS[prefix][h])
     return d
-
-
-def jpeg_size(data):
-    """(width, height) from a JPEG's SOF marker."""
-    assert data[:2] == b"\xff\xd8", data[:4]
-    i = 2
-    while i + 4 <= len(data):
-        assert data[i] == 0xFF
-        marker = data[i + 1]
-        n = struct.unpack(">H", data[i + 2:i + 4])[0]
-        if marker in (0xC0, 0xC1, 0xC2):
-            h, w = struct.unpack(">HH", data[i + 5:i + 9])
-            return w, h
-        i += 2 + n
-    raise AssertionError("no SOF marker")
 
 
 def preview_images(msgs):
@@ -84,10 +69,10 @@ def test_taesd_previews(make_server, ws_client):
     frames = sample_previews(srv, ws_client)
     assert len(frames) == 2 and len(ref) == 2
     # a 64x64 image: the TAESD preview is full size (64x64, fits
-    # --preview-size 64 as it is); latent2rgb's is the latent's 8x8 (which
-    # ComfyUI's "contain" would enlarge to 64x64)
+    # --preview-size 64 as it is); latent2rgb's 8x8 is enlarged to 64x64 by
+    # the server's "contain" fit, as ComfyUI's does (runtime/preview.h)
     assert all(jpeg_size(f) == (64, 64) for f in frames)
-    assert all(jpeg_size(f) in ((8, 8), (64, 64)) for f in ref)
+    assert all(jpeg_size(f) == (64, 64) for f in ref)
     assert frames != ref, "TAESD previews equal the latent2rgb ones"
     log = srv.log.read_text()
     assert "could not find models/vae_approx" not in log

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from conftest import BUILD, new_id, queue
-from pngutil import read_png
+from pngutil import jpeg_size, read_png
 
 MKCKPT = BUILD / "comfyd-mkcheckpoint"
 PACK = BUILD / "nodepacks" / "diffusion.so"
@@ -154,6 +154,11 @@ def test_previews(make_server, ws_client):
     frames = [m for m in msgs if isinstance(m, bytes)]
     assert len(frames) >= 2
     assert all(f[:4] in (b"\x00\x00\x00\x01", b"\x00\x00\x00\x04") for f in frames)
+    # the 8x8 latent2rgb image goes out fitted into --preview-size (512),
+    # as ComfyUI's server does (spec nodes-and-models.md §15.2)
+    # type 1: [1][image type][jpeg]; type 4: [4][meta length][meta][jpeg]
+    jpegs = [f[8:] if f[3] == 1 else f[8 + int.from_bytes(f[4:8], "big"):] for f in frames]
+    assert all(jpeg_size(j) == (512, 512) for j in jpegs)
 
 
 def test_bad_checkpoints(server, ws_client):
