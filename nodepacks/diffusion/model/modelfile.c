@@ -24,7 +24,7 @@ struct cd_model_file {
 
 int cd_model_file_open(const char *path, cd_model_file **out, char *err, size_t errlen)
 {
-    unsigned char head[4] = {0};
+    unsigned char head[9] = {0};
     struct stat st;
     int rc;
     *out = NULL;
@@ -50,7 +50,10 @@ int cd_model_file_open(const char *path, cd_model_file **out, char *err, size_t 
     atomic_init(&f->refs, 1);
     f->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     f->size = (uint64_t)st.st_size;
-    if (got >= 2 && (cd_ckpt_sniff(head, (size_t)got) || head[0] == 0x80)) {
+    /* 0x80 first is a legacy pickle's PROTO, or the low byte of a
+     * safetensors header length (then the JSON header's '{' is at 8). */
+    if (got >= 2 && (cd_ckpt_sniff(head, (size_t)got) ||
+                     (head[0] == 0x80 && !(got >= 9 && head[8] == '{')))) {
         f->format = CD_FORMAT_CKPT;
         rc = cd_ckpt_open(path, &f->ck, err, errlen);
     } else {
