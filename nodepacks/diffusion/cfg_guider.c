@@ -38,6 +38,7 @@ typedef struct dp_centry {
     float *ctx_owned;
     const float *concat;   /* [B, cc, H, W] c_concat (inpaint models), or NULL */
     float *concat_owned;   /* concat when this entry made it                  */
+    int control_to_uncond; /* the "control_apply_to_uncond" option            */
 } centry;
 
 /* What the sampler passes to process_conds (dp_guider_init_ex). */
@@ -343,6 +344,10 @@ static int resolve_entry(dp_guider *g, const comfy_value *entry, int positive,
         return COMFY_ENOMEM;
     c->ctx = e->ctx_owned;
     c->strength = (float)opt_float(h, opts, "strength", 1.0);
+    c->control = dp_cnet_of(h, h->map_get(opts, "control"));
+    const comfy_value *tu = h->map_get(opts, "control_apply_to_uncond");
+    if (tu)
+        h->value_get_bool(tu, &e->control_to_uncond);
 
     /* Area (latent units), absolute or percentage. */
     const comfy_value *av = h->map_get(opts, "area");
@@ -540,6 +545,11 @@ static int pair_area(centry *list, size_t *n, size_t cap, const centry *c, int64
     return COMFY_OK;
 }
 
+double dp_percent_to_sigma(const dp_model *m, double percent)
+{
+    return cd_ms_percent_to_sigma(m->ms, percent);
+}
+
 /* ------------------------------------------------------------------ init */
 
 typedef struct glists {
@@ -612,6 +622,25 @@ int dp_guider_init_ex(dp_guider *g, comfy_call *call, dp_model *model, const com
             if ((rc = pair_area(e[0], &n[0], cap[0], &e[1][i], model->adm_in_channels, H * W)))
                 goto fail;
     }
+    /* ControlNetApply's controls (control_apply_to_uncond) on the
+     * negative entries without area and control, unless one has its own
+     * (ComfyUI's apply_empty_x_to_equal_area); with no such entry ComfyUI
+     * fails on a modulo by zero, comfyd leaves the list as it is. */
+    if (neg) {
+        size_t other[256], no = 0;
+        int has_cn = 0;
+        for (size_t i = 0; i < n[1]; i++)
+            if (!e[1][i].c.has_area) {
+                if (e[1][i].c.control)
+                    has_cn = 1;
+                else if (no < sizeof other / sizeof other[0])
+                    other[no++] = i;
+            }
+        size_t x = 0;
+        for (size_t i = 0; i < n[0] && !has_cn && no; i++)
+            if (e[0][i].control_to_uncond && !e[0][i].c.has_area && e[0][i].c.control)
+                e[1][other[x++ % no]].c.control = e[0][i].c.control;
+    }
     /* No negative list (BasicGuider, or an SDK caller passing NULL): no
      * CFG at all, whatever the scale. */
     if (!neg) {
@@ -682,6 +711,7 @@ void dp_guider_free(dp_guider *g)
     }
     ck_arena_free(g->arena);
     free(g->last_denoised);
+    dp_cnet_run_free(g->cnet_run);
     memset(g, 0, sizeof *g);
 }
 
@@ -755,8 +785,8 @@ static int run_group(dp_guider *g, const job *jobs, int nj, const float *x, floa
                 memcpy(y + ((size_t)j * B + b) * adm, jobs[j].c->y, (size_t)adm * sizeof(float));
         }
     }
-    rc = dp_unet_forward(g->model, g->pool, g->arena, g->call, xin, Bk, ah, aw, ts, ctx, T, y,
-                         mout, g->err, sizeof g->err);
+    rc = dp_cnet_unet_forward(g, c0->control, nj, sigma, xin, Bk, Cin, C, ah, aw, ts, ctx, T, y,
+                              mout);
     ck_arena_reset(g->arena);
     if (rc < 0)
         goto out;
@@ -818,7 +848,7 @@ out:
 
 static int same_group(const dp_cond *a, const dp_cond *b)
 {
-    if (a->T != b->T || a->has_area != b->has_area)
+    if (a->T != b->T || a->has_area != b->has_area || a->control != b->control)
         return 0;
     return !a->has_area ||
            (a->ah == b->ah && a->aw == b->aw && a->ay == b->ay && a->ax == b->ax);

@@ -300,6 +300,7 @@ typedef struct dp_cond {
     float mask_strength;
     int has_range;
     double sigma_start, sigma_end;
+    const struct dp_cnet *control; /* the "control" option, borrowed, or NULL */
 } dp_cond;
 
 typedef struct dp_guider {
@@ -315,6 +316,7 @@ typedef struct dp_guider {
     char err[512];
     /* The last x0 prediction (for denoised_output), B*C*H*W, owned. */
     float *last_denoised;
+    struct dp_cnet_run *cnet_run; /* ControlNet hints of this run, owned, or NULL */
 } dp_guider;
 
 /* Builds the guider: resolves both lists for a latent of B×C×H×W
@@ -338,6 +340,26 @@ void dp_guider_free(dp_guider *g);
 /* The cd_denoiser_fn of the sampling library over a dp_guider. */
 int dp_guider_denoise(void *user, const float *x, float sigma, float *denoised,
                       float *uncond, size_t n);
+
+/* ------------------------------------------------------- ControlNet */
+
+/* nodes_controlnet.c.  The ControlNet of a conditioning "control" option
+ * value (borrowed), or NULL when it is none. */
+struct dp_cnet;
+struct dp_cnet_run;
+int dp_register_controlnet(const comfy_host *h, comfy_registrar *reg);
+const struct dp_cnet *dp_cnet_of(const comfy_host *h, const comfy_value *v);
+void dp_cnet_run_free(struct dp_cnet_run *r);
+/* One UNet call of the guider on xin [Bk, Cin, h, w] (c_in·x, then
+ * c_concat; C latent channels) made of `batched` chunks, with the
+ * residuals of `control` and its chain (NULL: a plain forward) at sigma;
+ * the rest as dp_unet_forward, message in g->err. */
+int dp_cnet_unet_forward(dp_guider *g, const struct dp_cnet *control, int batched, float sigma,
+                         const float *xin, int64_t Bk, int64_t Cin, int64_t C, int64_t h,
+                         int64_t w, const float *ts, const float *ctx, int64_t T, const float *y,
+                         float *out);
+/* ComfyUI's model_sampling.percent_to_sigma (cfg_guider.c). */
+double dp_percent_to_sigma(const dp_model *m, double percent);
 
 /* Runs a whole sampling: noise (unscaled, B*C*H*W), latent (raw VAE space,
  * not yet process_in'd), optional noise mask [mn, mh, mw], sigmas; writes

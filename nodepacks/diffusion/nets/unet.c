@@ -70,6 +70,7 @@ struct cd_unet {
     uint64_t bytes;
     int64_t params;
     int64_t wmax; /* largest weight kept in f16/bf16 (elements) */
+    int encoder_only; /* ControlNet trunk: no output blocks, no out */
 };
 
 /* ---- loading ------------------------------------------------------------ */
@@ -199,8 +200,9 @@ static int bad_config(nstore *s, const char *what)
     return COMFY_EINVAL;
 }
 
-int cd_unet_load(const cd_sd *sd, const char *prefix, const cd_unet_config *cfg,
-                 const cd_nets_load_opts *opts, cd_unet **out, char *err, size_t errlen)
+static int load_unet(const cd_sd *sd, const char *prefix, const cd_unet_config *cfg,
+                     const cd_nets_load_opts *opts, int encoder_only, cd_unet **out, char *err,
+                     size_t errlen)
 {
     cd_nets_load_opts o = {CD_NETS_WEIGHTS_F32, CK_PREC_F32};
     if (opts)
@@ -215,6 +217,7 @@ int cd_unet_load(const cd_sd *sd, const char *prefix, const cd_unet_config *cfg,
         return COMFY_ENOMEM;
     int rc = COMFY_EINVAL;
     u->cfg = *cfg;
+    u->encoder_only = encoder_only;
     u->prec = o.prec == CK_PREC_BF16 ? CK_PREC_BF16 : CK_PREC_F32;
     const int64_t mc = cfg->model_channels;
     u->mc = mc;
@@ -311,6 +314,8 @@ int cd_unet_load(const cd_sd *sd, const char *prefix, const cd_unet_config *cfg,
         }
     }
 
+    if (encoder_only)
+        goto done;
     /* output blocks */
     idx = 0;
     int n_out_total = 0;
@@ -361,6 +366,7 @@ int cd_unet_load(const cd_sd *sd, const char *prefix, const cd_unet_config *cfg,
         rc = bad_config(&s, "channel_mult[0] must be 1");
         goto fail;
     }
+done:
     u->owned = s.owned;
     u->n_owned = s.n_owned;
     u->bytes = s.bytes;
@@ -372,6 +378,18 @@ fail:
     ns_release(s.owned, s.n_owned);
     free(u);
     return rc;
+}
+
+int cd_unet_load(const cd_sd *sd, const char *prefix, const cd_unet_config *cfg,
+                 const cd_nets_load_opts *opts, cd_unet **out, char *err, size_t errlen)
+{
+    return load_unet(sd, prefix, cfg, opts, 0, out, err, errlen);
+}
+
+int cd_unet_load_encoder(const cd_sd *sd, const char *prefix, const cd_unet_config *cfg,
+                         const cd_nets_load_opts *opts, cd_unet **out, char *err, size_t errlen)
+{
+    return load_unet(sd, prefix, cfg, opts, 1, out, err, errlen);
 }
 
 void cd_unet_free(cd_unet *u)
@@ -393,6 +411,7 @@ void cd_unet_get_info(const cd_unet *u, cd_unet_info *info)
     info->n_levels = u->cfg.n_levels;
     info->weight_bytes = u->bytes;
     info->n_params = u->params;
+    info->n_input_blocks = u->n_in;
 }
 
 /* ---- scratch plan --------------------------------------------------------- */
@@ -484,6 +503,22 @@ size_t cd_unet_scratch_bytes(const cd_unet *u, int64_t B, int64_t h, int64_t w, 
     if (!u || make_plan(u, B, h, w, T, &p) < 0)
         return 0;
     return p.bytes;
+}
+
+/* Pixels of input block i's output (its skip). */
+static int64_t hw_skip(const plan *p, const cd_unet *u, int i)
+{
+    const ublock *k = &u->in[i];
+    const int lo = (k->kind & B_DOWN) ? k->level + 1 : k->level;
+    return p->hl[lo] * p->wl[lo];
+}
+
+/* Channels of input block i's output. */
+static int64_t block_ch(const ublock *k)
+{
+    if (k->kind & B_RES)
+        return k->res.cout;
+    return k->conv.cout;
 }
 
 /* ---- forward -------------------------------------------------------------- */
@@ -584,15 +619,25 @@ static int st_fwd(fwd *f, const xformer *t, const float *x, int64_t hw, float *o
     return nadd(p, out, x, out, rows * t->ch);
 }
 
-int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, int64_t B,
+/* The forward pass.  Full UNet: out [B, out_channels, h, w]; ctl (may be
+ * NULL) adds residuals to the skips and the middle output.  Encoder
+ * (encoder_only UNets): add0 (may be NULL) is added to input block 0's
+ * output, enc[i] receives each input block's output and enc[n_in] the
+ * middle block's, all NHWC. */
+static int unet_run(const cd_unet *u, const cd_nets_run *run, const float *x, int64_t B,
                     int64_t h, int64_t w, const float *timesteps, const float *context,
-                    int64_t T, const float *y, float *out)
+                    int64_t T, const float *y, const cd_unet_control *ctl, const float *add0,
+                    float *const *enc, float *out)
 {
     static const cd_nets_run quiet = {0};
     if (!run)
         run = &quiet;
-    if (!u || !x || !timesteps || !context || !out)
+    if (!u || !x || !timesteps || !context || (u->encoder_only ? !enc : !out))
         return nr_fail(run, COMFY_EINVAL, "UNet forward: a required input is missing");
+    if (ctl && (u->encoder_only || ctl->n_input != u->n_in))
+        return nr_fail(run, COMFY_EINVAL,
+                       "UNet forward: %d control residuals for %d input blocks",
+                       ctl->n_input, u->n_in);
     if ((u->cfg.adm_in_channels > 0) != (y != NULL))
         return nr_fail(run, COMFY_EINVAL,
                        u->cfg.adm_in_channels > 0 ? "this UNet needs the ADM vector y (SDXL)"
@@ -684,6 +729,10 @@ int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, in
         }
         const int lo = (k->kind & B_DOWN) ? l + 1 : l;
         const int64_t n = B * H[lo] * W[lo] * ch;
+        if (i == 0 && add0 && (rc = nadd(p, xa, add0, xa, n)) < 0)
+            goto out;
+        if (enc)
+            memcpy(enc[i], xa, (size_t)n * sizeof *stop);
         memcpy(stop, xa, (size_t)n * sizeof *stop);
         sp[ns] = stop;
         sc[ns] = ch;
@@ -706,6 +755,14 @@ int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, in
             goto out;
         { float *s = xa; xa = xb; xb = s; }
     }
+    if (enc) {
+        memcpy(enc[u->n_in], xa, (size_t)(B * H[L - 1] * W[L - 1] * ch) * sizeof *xa);
+        rc = 0;
+        goto out;
+    }
+    if (ctl && ctl->middle &&
+        (rc = nadd(p, xa, ctl->middle, xa, B * H[L - 1] * W[L - 1] * ch)) < 0)
+        goto out;
 
     /* output blocks */
     for (int i = 0; i < u->n_out; i++) {
@@ -719,6 +776,9 @@ int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, in
             rc = nr_fail(run, COMFY_EINVAL, "UNet forward: skip stack mismatch");
             goto out;
         }
+        if (ctl && ctl->input && ctl->input[ns] &&
+            (rc = nadd(p, sp[ns], ctl->input[ns], sp[ns], B * hw_skip(&pl, u, ns) * sc[ns])) < 0)
+            goto out;
         {
             const void *parts[2] = {xa, sp[ns]};
             int64_t s0[2] = {B * hw, ch}, s1[2] = {B * hw, sc[ns]};
@@ -756,6 +816,48 @@ out:
         nr_fail(run, rc, "UNet forward failed (status %d)", rc);
     free(heap);
     return rc;
+}
+
+int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, int64_t B,
+                    int64_t h, int64_t w, const float *timesteps, const float *context,
+                    int64_t T, const float *y, float *out)
+{
+    return unet_run(u, run, x, B, h, w, timesteps, context, T, y, NULL, NULL, NULL, out);
+}
+
+int cd_unet_forward_ctl(const cd_unet *u, const cd_nets_run *run, const float *x, int64_t B,
+                        int64_t h, int64_t w, const float *timesteps, const float *context,
+                        int64_t T, const float *y, const cd_unet_control *ctl, float *out)
+{
+    return unet_run(u, run, x, B, h, w, timesteps, context, T, y, ctl, NULL, NULL, out);
+}
+
+int cd_unet_encode(const cd_unet *u, const cd_nets_run *run, const float *x, int64_t B,
+                   int64_t h, int64_t w, const float *timesteps, const float *context, int64_t T,
+                   const float *y, const float *add0, float *const *outs)
+{
+    static const cd_nets_run quiet = {0};
+    if (u && !u->encoder_only)
+        return nr_fail(run ? run : &quiet, COMFY_EINVAL, "UNet encode: not an encoder trunk");
+    return unet_run(u, run, x, B, h, w, timesteps, context, T, y, NULL, add0, outs, NULL);
+}
+
+int cd_unet_block_shape(const cd_unet *u, int64_t h, int64_t w, int i, int64_t *hw, int64_t *ch)
+{
+    plan pl;
+    if (!u || i < 0 || i > u->n_in || make_plan(u, 1, h, w, 1, &pl) < 0)
+        return COMFY_EINVAL;
+    if (i == u->n_in) {
+        const int L = u->cfg.n_levels;
+        if (!u->mid_kind)
+            return COMFY_EINVAL;
+        *hw = pl.hl[L - 1] * pl.wl[L - 1];
+        *ch = u->mid2.cout;
+        return 0;
+    }
+    *hw = hw_skip(&pl, u, i);
+    *ch = block_ch(&u->in[i]);
+    return 0;
 }
 
 /* ---- operation count ------------------------------------------------------ */

@@ -70,6 +70,7 @@ typedef struct cd_unet_info {
                               sizes too), as in ComfyUI                    */
     uint64_t weight_bytes; /* bytes of weights the UNet owns (not borrowed) */
     int64_t n_params;      /* parameters (all tensors used)                */
+    int n_input_blocks;    /* input_blocks.N entries (skips)               */
 } cd_unet_info;
 
 void cd_unet_get_info(const cd_unet *u, cd_unet_info *info);
@@ -91,6 +92,43 @@ size_t cd_unet_scratch_bytes(const cd_unet *u, int64_t B, int64_t h, int64_t w, 
 int cd_unet_forward(const cd_unet *u, const cd_nets_run *run, const float *x, int64_t B,
                     int64_t h, int64_t w, const float *timesteps, const float *context,
                     int64_t T, const float *y, float *out);
+
+/* ControlNet residuals for one forward (ComfyUI's control dict): input[i]
+ * is added to input block i's output where the output blocks pop it as a
+ * skip (ComfyUI's control["output"] popped from the end), middle to the
+ * middle block's output.  Each is NHWC [B, h_i·w_i, c_i] (the sizes
+ * cd_unet_block_shape gives); a NULL entry adds nothing.  n_input must
+ * equal the UNet's input blocks. */
+typedef struct cd_unet_control {
+    int n_input;
+    const float *const *input;
+    const float *middle;
+} cd_unet_control;
+
+/* cd_unet_forward with control residuals (ctl NULL: the same as it). */
+int cd_unet_forward_ctl(const cd_unet *u, const cd_nets_run *run, const float *x, int64_t B,
+                        int64_t h, int64_t w, const float *timesteps, const float *context,
+                        int64_t T, const float *y, const cd_unet_control *ctl, float *out);
+
+/* The encoder trunk of a ControlNet: time/label embedding, input blocks
+ * and middle block under `prefix` (no output blocks, no out).  Otherwise
+ * as cd_unet_load; only cd_unet_encode, cd_unet_block_shape, get_info,
+ * scratch_bytes and free apply to it. */
+int cd_unet_load_encoder(const cd_sd *sd, const char *prefix, const cd_unet_config *cfg,
+                         const cd_nets_load_opts *opts, cd_unet **out, char *err, size_t errlen);
+
+/* Runs the encoder trunk: add0 (NHWC [B, h·w, model_channels], may be NULL)
+ * is added to input block 0's output (the ControlNet's guided hint);
+ * outs[i] (n_input_blocks + 1 buffers of cd_unet_block_shape's sizes
+ * times B) receive each input block's output and outs[n] the middle
+ * block's, NHWC.  Returns as cd_unet_forward. */
+int cd_unet_encode(const cd_unet *u, const cd_nets_run *run, const float *x, int64_t B,
+                   int64_t h, int64_t w, const float *timesteps, const float *context, int64_t T,
+                   const float *y, const float *add0, float *const *outs);
+
+/* Pixels (h_i·w_i) and channels of input block i's output for a latent
+ * h x w; i == n_input_blocks gives the middle block's.  0 or COMFY_EINVAL. */
+int cd_unet_block_shape(const cd_unet *u, int64_t h, int64_t w, int i, int64_t *hw, int64_t *ch);
 
 /* Floating-point operations of one forward (convolutions, matmuls and
  * attention, 2 per multiply-add), for benchmarks; 0 for a bad size. */

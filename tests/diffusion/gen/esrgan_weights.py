@@ -122,6 +122,25 @@ def image(c):
     return vals
 
 
+# ImageUpscaleWithModel through comfyd: model new_x2 on a W x H RGB PNG
+# wider than the node's 512 tile (two tiles)
+NODE_IMAGE = dict(model="new_x2", W=520, H=12, seed=21)
+
+
+def node_image_u8():
+    """[H, W, 3] bytes of the PNG the node test loads."""
+    c = NODE_IMAGE
+    x = c["seed"]
+    out = bytearray()
+    for y in range(c["H"]):
+        for xx in range(c["W"]):
+            for ch in range(3):
+                x = _lcg(x)
+                v = ((x >> 24) // 2) + (xx * 127 // (c["W"] - 1) if ch != 1 else y * 10)
+                out.append(min(v, 255))
+    return bytes(out)
+
+
 def write_safetensors(path, tensors):
     header = {}
     off = 0

@@ -8,7 +8,9 @@ through comfy.utils.tiled_scale exactly as ImageUpscaleWithModel calls it
 (lambda a: upscale_model(a), upscale_amount = model.scale, then
 clamp(movedim)), with the case's tile / overlap (the node's 512 / 32 is
 used as is, through the node's own execute, for the one-tile case).
-Output: <case>.out.f32, [H*scale, W*scale, 3] f32.
+Output: <case>.out.f32, [H*scale, W*scale, 3] f32; node.out.u8: the
+ImageUpscaleWithModel node itself (tile 512, overlap 32) on NODE_IMAGE as
+LoadImage and SaveImage see it, the saved PNG's pixels.
 
 Run from a ComfyUI checkout (a125cd84) with torch 1.13 and spandrel 0.4.2:
 
@@ -60,6 +62,17 @@ for name, c in ew.CASES.items():
     print(name, "scale", model.scale, "tags", model.tags, "out", tuple(s.shape),
           "min %.4f max %.4f" % (s.min().item(), s.max().item()))
     s[0].contiguous().numpy().astype(np.float32).tofile(os.path.join(out_dir, name + ".out.f32"))
+
+# ImageUpscaleWithModel as the server test runs it: LoadImage's /255, the
+# node (tile 512, overlap 32), SaveImage's clip(255 x).astype(uint8)
+nc = ew.NODE_IMAGE
+model = nu.UpscaleModelLoader.execute(nc["model"] + ".safetensors").result[0]
+u8 = np.frombuffer(ew.node_image_u8(), dtype=np.uint8).reshape(1, nc["H"], nc["W"], 3)
+image = torch.from_numpy(u8.astype(np.float32) / 255.0)
+s = nu.ImageUpscaleWithModel.execute(model, image).result[0]
+png = np.clip(255. * s[0].numpy(), 0, 255).astype(np.uint8)
+print("node", tuple(s.shape))
+png.tofile(os.path.join(out_dir, "node.out.u8"))
 
 # /object_info (server.py's node_info: V3 classes print GET_NODE_INFO_V1)
 odir = tempfile.mkdtemp()
