@@ -58,6 +58,7 @@ static const tcase cases[] = {
     {"new_x2", "new_x2", 21, 17, 10, 3, 2},
     {"unshuffle_x2", "unshuffle_x2", 18, 15, 9, 2, 2},
     {"plus_x1", "plus_x1", 13, 11, 8, 4, 1},
+    {"bsrgan_x4", "bsrgan_x4", 10, 14, 8, 2, 4},
     {"single_x2", "single_x2", 9, 7, 512, 32, 2},
     {"new_x2", "prefixed", 21, 17, 10, 3, 2},
 };

@@ -32,6 +32,9 @@ CASES = {
     # ESRGAN+ (conv1x1), old layout, x1
     "plus_x1": dict(layout="old", nf=8, nb=2, up=0, in_nc=3, plus=True,
                     H=13, W=11, tile=8, overlap=4, seed=14),
+    # BSRGAN / RealSR layout (RRDB_trunk / trunk_conv / upconvU / HRconv), x4
+    "bsrgan_x4": dict(layout="bsr", nf=8, nb=1, up=2, in_nc=3, plus=False,
+                      H=10, W=14, tile=8, overlap=2, seed=16),
     # one tile (image fits), old layout x2
     "single_x2": dict(layout="old", nf=8, nb=1, up=1, in_nc=3, plus=False,
                       H=9, W=7, tile=512, overlap=32, seed=15),
@@ -64,6 +67,18 @@ def keys(c):
             k += _conv("model.%d" % (3 * (u + 1)), nf, nf)
         k += _conv("model.%d" % (3 * up + 2), nf, nf)
         k += _conv("model.%d" % (3 * up + 4), nf, out_nc)
+    elif c["layout"] == "bsr":
+        k += _conv("conv_first", in_nc, nf)
+        for b in range(nb):
+            for r in (1, 2, 3):
+                for i in range(5):
+                    k += _conv("RRDB_trunk.%d.RDB%d.conv%d" % (b, r, i + 1), nf + i * GC,
+                               GC if i < 4 else nf)
+        k += _conv("trunk_conv", nf, nf)
+        for u in range(up):
+            k += _conv("upconv%d" % (u + 1), nf, nf)
+        k += _conv("HRconv", nf, nf)
+        k += _conv("conv_last", nf, out_nc)
     else:
         k += _conv("conv_first", in_nc, nf)
         for b in range(nb):
