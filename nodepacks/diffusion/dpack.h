@@ -187,6 +187,8 @@ int dp_register_latent(const comfy_host *h, comfy_registrar *reg);
 int dp_register_sampling(const comfy_host *h, comfy_registrar *reg);
 int dp_register_vae(const comfy_host *h, comfy_registrar *reg);
 int dp_register_lora(const comfy_host *h, comfy_registrar *reg);
+/* UpscaleModelLoader, ImageUpscaleWithModel (nodes_upscale.c, ESRGAN models). */
+int dp_register_upscale(const comfy_host *h, comfy_registrar *reg);
 
 /* ------------------------------------------------------------ LoRA */
 

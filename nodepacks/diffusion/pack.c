@@ -373,7 +373,8 @@ static int dp_init(const comfy_host *h, comfy_registrar *reg)
     if ((rc = dp_register_loaders(h, reg)) || (rc = dp_register_conditioning(h, reg)) ||
         (rc = dp_register_latent(h, reg)) || (rc = dp_register_sampling(h, reg)) ||
         (rc = dp_register_vae(h, reg)) || (rc = dp_register_lora(h, reg)) ||
-        (rc = dp_register_controlnet(h, reg)))
+        (rc = dp_register_controlnet(h, reg)) ||
+        (rc = dp_register_upscale(h, reg)))
         return rc;
     return COMFY_OK;
 }
