@@ -4,7 +4,8 @@
  *
  *   UpscaleModelLoader     COMBO of models/upscale_models; the state dict
  *                          (.safetensors or torch zip .pth/.pt) loaded as
- *                          an ESRGAN / RRDBNet (spandrel's key layouts,
+ *                          an ESRGAN / RRDBNet or a Real-ESRGAN Compact
+ *                          (SRVGGNetCompact) (spandrel's key layouts,
  *                          common "module." / "netG." prefix dropped);
  *                          any other architecture, a missing or a corrupt
  *                          file fails the node with a message naming it.
@@ -18,8 +19,8 @@
  *                          between RRDB blocks and tiles.
  *
  * The UPSCALE_MODEL object owns its weights (f32 copies; the file is closed
- * after loading).  Only ESRGAN-family models: SwinIR, HAT, DAT, SPAN,
- * Real-ESRGAN's SRVGGNetCompact... are refused with a message.
+ * after loading).  Only those two families: SwinIR, HAT, DAT, SPAN, ... are
+ * refused with a message.
  *
  * Threads: executor thread only.
  */

@@ -1,8 +1,9 @@
 /*
  * test_esrgan.c — ESRGAN / RRDBNet (nets/esrgan.c) against spandrel +
  * ComfyUI's tiled_scale (data/upscale, made by gen/upscale_ref.py) on the
- * random models of gen/esrgan_weights.py: old and new key layouts, x1 / x2
- * / x4, Real-ESRGAN's pixel-unshuffle, ESRGAN+, several tiles and one;
+ * random models of gen/esrgan_weights.py: old, new and BSRGAN key layouts,
+ * x1 / x2 / x4, Real-ESRGAN's pixel-unshuffle, ESRGAN+, Real-ESRGAN
+ * Compact x4 / x3, several tiles and one;
  * a "module." prefix; unsupported and broken files.
  *
  *   test_esrgan DATA_DIR WEIGHTS_DIR
@@ -59,6 +60,8 @@ static const tcase cases[] = {
     {"unshuffle_x2", "unshuffle_x2", 18, 15, 9, 2, 2},
     {"plus_x1", "plus_x1", 13, 11, 8, 4, 1},
     {"bsrgan_x4", "bsrgan_x4", 10, 14, 8, 2, 4},
+    {"compact_x4", "compact_x4", 11, 9, 6, 2, 4},
+    {"compact_x3", "compact_x3", 7, 10, 5, 2, 3},
     {"single_x2", "single_x2", 9, 7, 512, 32, 2},
     {"new_x2", "prefixed", 21, 17, 10, 3, 2},
 };

@@ -20,7 +20,7 @@
 #define MAX_UP 4    /* upconvs accepted (x16)                               */
 #define MAX_NB 1024 /* RRDB blocks accepted                                 */
 
-enum { LAY_OLD = 0, LAY_NEW, LAY_BSR };
+enum { LAY_OLD = 0, LAY_NEW, LAY_BSR, LAY_COMPACT };
 
 typedef struct rdb {
     nconv c[5];
@@ -30,6 +30,10 @@ typedef struct rdb {
 struct cd_esrgan {
     int64_t nf, nb, up, in_nc, out_nc, shuffle, scale;
     int plus;
+    int compact;     /* SRVGGNetCompact: first, nc body convs, last  */
+    int64_t nc;      /* its body convs                               */
+    nconv *body;     /* owned: nc convs (nf -> nf)                    */
+    float **prelu;   /* owned: nc + 1 PReLU weights [nf] (borrowed arrays are in owned) */
     nconv first, trunk, ups[MAX_UP], hr, last;
     rdb *rdbs;       /* owned: nb * 3 */
     void **owned;    /* owned weight arrays */
@@ -66,6 +70,8 @@ static int layout_of(const cd_sd *sd, const char *pre)
     if (has(sd, pre, "conv_first.weight") && has(sd, pre, "RRDB_trunk.0.RDB1.conv1.weight") &&
         has(sd, pre, "trunk_conv.weight") && has(sd, pre, "conv_last.weight"))
         return LAY_BSR;
+    if (has(sd, pre, "body.0.weight") && has(sd, pre, "body.1.weight"))
+        return LAY_COMPACT;
     return -1;
 }
 
@@ -147,6 +153,67 @@ static const char *up_name(nstore *s, int lay, int64_t u, char *buf, size_t cap)
     return buf;
 }
 
+/* spandrel's Compact: body.0 conv (in -> nf), body.1 PReLU, num_conv x
+ * (conv nf -> nf, PReLU), last conv (nf -> out·s²); scale and out_nc by
+ * get_scale_and_output_channels (candidates in_nc, 3, 4, 1). */
+static int load_compact(nstore *s, const cd_sd *sd, const char *pre, cd_esrgan *m)
+{
+    int rc;
+    const int64_t highest = max_index(sd, pre, "body.");
+    const cd_tensor *t0 = ns_find(s, "body.0.weight");
+    const cd_tensor *tb = ns_find(s, "body.%lld.bias", (long long)highest);
+    if (highest < 2 || !t0 || t0->ndim != 4 || !tb || tb->ndim != 1)
+        return shape_fail(s, "Compact: no 4-d body.0.weight or last body bias");
+    m->compact = 1;
+    m->nf = t0->shape[0];
+    m->in_nc = t0->shape[1];
+    m->nc = (highest - 2) / 2;
+    const int64_t x = tb->shape[0];
+    const int64_t cand[4] = {m->in_nc, 3, 4, 1};
+    m->scale = 0;
+    for (int i = 0; i < 4 && !m->scale; i++) {
+        if (cand[i] <= 0 || x % cand[i])
+            continue;
+        const int64_t q = x / cand[i], r = (int64_t)llround(sqrt((double)q));
+        if (r * r == q) {
+            m->scale = r;
+            m->out_nc = cand[i];
+        }
+    }
+    if (!m->scale || m->nc > MAX_NB || m->nf < 1 || m->nf > 4096 || m->scale > 16)
+        return shape_fail(s, "Compact: unsupported sizes (no scale / out channels fit the last "
+                             "convolution)");
+    if (m->in_nc != 3 || m->out_nc != 3) {
+        if (s->err && s->errlen)
+            snprintf(s->err, s->errlen,
+                     "Compact model with %lld input / %lld output channels: only RGB models "
+                     "(3 / 3) are supported",
+                     (long long)m->in_nc, (long long)m->out_nc);
+        return COMFY_EINVAL;
+    }
+    m->body = calloc((size_t)(m->nc ? m->nc : 1), sizeof *m->body);
+    m->prelu = calloc((size_t)(m->nc + 1), sizeof *m->prelu);
+    if (!m->body || !m->prelu)
+        return COMFY_ENOMEM;
+    char nm[64];
+    if ((rc = load_conv(s, "body.0", &m->first, m->in_nc, m->nf)) < 0)
+        return rc;
+    for (int64_t i = 0; i <= m->nc; i++) {
+        ns_name(s, "body.%lld.weight", (long long)(2 * i + 1));
+        if ((rc = ns_vec(s, &m->prelu[i], m->nf)) < 0)
+            return rc;
+        if (i == m->nc)
+            break;
+        snprintf(nm, sizeof nm, "body.%lld", (long long)(2 * i + 2));
+        if ((rc = load_conv(s, nm, &m->body[i], m->nf, m->nf)) < 0)
+            return rc;
+    }
+    snprintf(nm, sizeof nm, "body.%lld", (long long)highest);
+    if (highest != 2 * m->nc + 2)
+        return shape_fail(s, "Compact: the body layers do not alternate conv / PReLU");
+    return load_conv(s, nm, &m->last, m->nf, m->out_nc * m->scale * m->scale);
+}
+
 int cd_esrgan_load(const cd_sd *sd, cd_esrgan **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -157,8 +224,8 @@ int cd_esrgan_load(const cd_sd *sd, cd_esrgan **out, char *err, size_t errlen)
     if (lay < 0) {
         if (err && errlen)
             snprintf(err, errlen,
-                     "unsupported upscale model architecture (only ESRGAN / RRDBNet models are "
-                     "supported)");
+                     "unsupported upscale model architecture (only ESRGAN / RRDBNet and "
+                     "Real-ESRGAN Compact models are supported)");
         return COMFY_EINVAL;
     }
     cd_esrgan *m = calloc(1, sizeof *m);
@@ -167,6 +234,11 @@ int cd_esrgan_load(const cd_sd *sd, cd_esrgan **out, char *err, size_t errlen)
     nstore s;
     ns_init(&s, sd, pre, CD_NETS_WEIGHTS_F32, err, errlen);
     int rc = 0;
+    if (lay == LAY_COMPACT) {
+        if ((rc = load_compact(&s, sd, pre, m)) < 0)
+            goto fail;
+        goto done;
+    }
     char nb_[64], hb[64], lb[64];
     const char *first = lay == LAY_OLD ? "model.0" : "conv_first";
     const cd_tensor *tf = ns_find(&s, "%s.weight", first);
@@ -263,17 +335,24 @@ int cd_esrgan_load(const cd_sd *sd, cd_esrgan **out, char *err, size_t errlen)
     if ((rc = load_conv(&s, hb, &m->hr, m->nf, m->nf)) < 0 ||
         (rc = load_conv(&s, lb, &m->last, m->nf, m->out_nc)) < 0)
         goto fail;
+done:
     m->owned = s.owned;
     m->n_owned = s.n_owned;
     m->bytes = s.bytes + (uint64_t)(m->nb * 3) * sizeof *m->rdbs;
-    snprintf(m->desc, sizeof m->desc, "ESRGAN %lldnf %lldnb x%lld%s%s", (long long)m->nf,
-             (long long)m->nb, (long long)m->scale, m->plus ? " ESRGAN+" : "",
-             m->shuffle ? " unshuffle" : "");
+    if (m->compact)
+        snprintf(m->desc, sizeof m->desc, "RealESRGAN Compact %lldnf %lldnc x%lld",
+                 (long long)m->nf, (long long)m->nc, (long long)m->scale);
+    else
+        snprintf(m->desc, sizeof m->desc, "ESRGAN %lldnf %lldnb x%lld%s%s", (long long)m->nf,
+                 (long long)m->nb, (long long)m->scale, m->plus ? " ESRGAN+" : "",
+                 m->shuffle ? " unshuffle" : "");
     *out = m;
     return 0;
 fail:
     ns_release(s.owned, s.n_owned);
     free(m->rdbs);
+    free(m->body);
+    free(m->prelu);
     free(m);
     return rc;
 }
@@ -284,6 +363,8 @@ void cd_esrgan_free(cd_esrgan *m)
         return;
     ns_release(m->owned, m->n_owned);
     free(m->rdbs);
+    free(m->body);
+    free(m->prelu);
     free(m);
 }
 
@@ -299,7 +380,7 @@ uint64_t cd_esrgan_weight_bytes(const cd_esrgan *m) { return m ? m->bytes : 0; }
  * (minimum then 4). */
 static int64_t padded_side(const cd_esrgan *m, int64_t n)
 {
-    const int64_t mult = m->shuffle ? 4 : 1, mn = m->shuffle ? 4 : 2;
+    const int64_t mult = m->shuffle ? 4 : 1, mn = m->shuffle ? 4 : m->compact ? 1 : 2;
     n = n < mn ? mn : n;
     return (n + mult - 1) / mult * mult;
 }
@@ -322,7 +403,7 @@ static int tile_sizes(const cd_esrgan *m, int64_t th, int64_t tw, tsizes *z)
     z->hl = z->ph / r;
     z->wl = z->pw / r;
     z->L = z->hl * z->wl;
-    const int64_t up = (int64_t)1 << m->up;
+    const int64_t up = m->compact ? m->scale : (int64_t)1 << m->up;
     z->HR = z->L * up * up;
     if (z->HR > ((int64_t)1 << 30) / (m->nf > 3 ? m->nf : 3))
         return -1;
@@ -336,7 +417,7 @@ static int tile_sizes(const cd_esrgan *m, int64_t th, int64_t tw, tsizes *z)
     f += 2 * ((z->L * z->cat + 15) / 16 * 16);
     f += (z->L * mx + 15) / 16 * 16;
     f += (z->L * GC + 15) / 16 * 16;
-    f += 2 * ((z->HR * m->nf + 15) / 16 * 16);
+    f += 2 * ((z->HR * (m->nf > 3 ? m->nf : 3) + 15) / 16 * 16);
     z->floats = f;
     return 0;
 }
@@ -451,6 +532,69 @@ static int rdb_fwd(erun *r, const rdb *d, float *x)
     return 0;
 }
 
+/* x [L, nf] -> x: PReLU with per-channel slopes w. */
+typedef struct pr {
+    const float *w;
+    float *y;
+    int64_t L, C;
+} pr;
+
+static void prelu_task(void *arg, int64_t task, int thread)
+{
+    const pr *e = arg;
+    (void)thread;
+    const int64_t n = e->L * e->C, i0 = task * EW_CHUNK, i1 = i0 + EW_CHUNK < n ? i0 + EW_CHUNK : n;
+    for (int64_t i = i0; i < i1; i++) {
+        const float v = e->y[i];
+        e->y[i] = v > 0.0f ? v : e->w[i % e->C] * v;
+    }
+}
+
+static void prelu(ck_pool *p, const float *w, float *y, int64_t L, int64_t C)
+{
+    pr e = {w, y, L, C};
+    ck_pool_run(p, (L * C + EW_CHUNK - 1) / EW_CHUNK, prelu_task, &e);
+}
+
+/* SRVGGNetCompact on x [h, w, 3] (h = th, no padding): convs + PReLU,
+ * pixel_shuffle, + nearest-upsampled input; clamped into o. */
+static int compact_fwd(erun *r, const float *x, int64_t h, int64_t w, float *o)
+{
+    const cd_esrgan *m = r->m;
+    const int64_t L = h * w, nf = m->nf, s = m->scale, C = m->out_nc;
+    float *a = r->fea, *b = r->cur;
+    int rc;
+    if ((rc = nc_apply(r->p, &m->first, x, 1, h, w, 1, 1, a, &r->ex)) < 0)
+        return rc;
+    prelu(r->p, m->prelu[0], a, L, nf);
+    for (int64_t i = 0; i < m->nc; i++) {
+        if ((rc = nc_apply(r->p, &m->body[i], a, 1, h, w, 1, 1, b, &r->ex)) < 0)
+            return rc;
+        prelu(r->p, m->prelu[i + 1], b, L, nf);
+        float *t = a;
+        a = b;
+        b = t;
+        if ((rc = nr_check(r->run)) < 0)
+            return rc;
+    }
+    if ((rc = nc_apply(r->p, &m->last, a, 1, h, w, 1, 1, r->h1, &r->ex)) < 0)
+        return rc;
+    /* PixelShuffle: out[c, y·s + dy, x·s + dx] = in[c·s² + dy·s + dx, y, x];
+     * then out += nearest(x), clamp_(0, 1) */
+    const int64_t ow = w * s, cs = C * s * s;
+    for (int64_t y = 0; y < h; y++)
+        for (int64_t xx = 0; xx < w; xx++)
+            for (int64_t dy = 0; dy < s; dy++)
+                for (int64_t dx = 0; dx < s; dx++)
+                    for (int64_t c = 0; c < C; c++) {
+                        float v = r->h1[(y * w + xx) * cs + c * s * s + dy * s + dx];
+                        v += x[(y * w + xx) * 3 + c];
+                        o[((y * s + dy) * ow + xx * s + dx) * C + c] =
+                            v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+                    }
+    return nr_check(r->run);
+}
+
 /* One call of the model: tile [th, tw, 3] -> o [th·s, tw·s, 3] (clamped). */
 static int model_fwd(erun *r, const float *tile, int64_t th, int64_t tw, float *o)
 {
@@ -480,6 +624,8 @@ static int model_fwd(erun *r, const float *tile, int64_t th, int64_t tw, float *
                                 r->pin[((y * s + dy) * pw + x * s + dx) * 3 + c];
         lr = r->lr;
     }
+    if (m->compact)
+        return compact_fwd(r, lr, th, tw, o);
     if ((rc = nc_apply(r->p, &m->first, lr, 1, hl, wl, 1, 1, r->fea, &r->ex)) < 0)
         return rc;
     memcpy(r->cur, r->fea, (size_t)(L * nf) * sizeof(float));
@@ -541,8 +687,8 @@ static void carve(erun *r, float *mem)
     TAKE(r->tin, z->L * z->cat);
     TAKE(r->tout, z->L * mx);
     TAKE(r->tplus, z->L * GC);
-    TAKE(r->h1, z->HR * m->nf);
-    TAKE(r->h2, z->HR * m->nf);
+    TAKE(r->h1, z->HR * (m->nf > 3 ? m->nf : 3));
+    TAKE(r->h2, z->HR * (m->nf > 3 ? m->nf : 3));
 #undef TAKE
 }
 

@@ -29,6 +29,12 @@
  * pads an input side below 2 (reflect, then replicate), clamps the output
  * to 0..1 and crops it to side·scale.
  *
+ * Also Real-ESRGAN's SRVGGNetCompact (spandrel "Compact": keys body.0.weight
+ * and body.1.weight): body.0 conv (3 -> nf), body.1 PReLU, nc x (conv,
+ * PReLU), last conv (nf -> 3·s²); y = pixel_shuffle_s(..) + nearest_s(x),
+ * s and out channels from the last bias (spandrel's candidates in_nc, 3, 4,
+ * 1); no size requirement.
+ *
  * Weights are converted to f32 at load (the state dict may be closed
  * afterwards).  Activations are NHWC, one tile at a time.
  * Threads: a loaded cd_esrgan is immutable; calls as nets.h says.
@@ -56,9 +62,10 @@ int cd_esrgan_load(const cd_sd *sd, cd_esrgan **out, char *err, size_t errlen);
 
 void cd_esrgan_free(cd_esrgan *m);
 
-/* The descriptor's scale (1, 2, 4, 8...). */
+/* The descriptor's scale (1, 2, 4, 8...; Compact: any). */
 int cd_esrgan_scale(const cd_esrgan *m);
-/* "ESRGAN 64nf 23nb x4" (+ " ESRGAN+", " unshuffle"). */
+/* "ESRGAN 64nf 23nb x4" (+ " ESRGAN+", " unshuffle"), "RealESRGAN Compact
+ * 64nf 16nc x4". */
 const char *cd_esrgan_describe(const cd_esrgan *m);
 uint64_t cd_esrgan_weight_bytes(const cd_esrgan *m);
 

@@ -9,8 +9,9 @@ writes OUT_DIR/<case>.safetensors for every case of CASES (and
 OUT_DIR/prefixed.safetensors: new_x2 with every key under "module.") and
 OUT_DIR/<case>.img.f32 (the input image [H, W, 3], f32, values in 0..1).
 Weights: uniform in +-1.2/sqrt(fan_in) from a 32-bit LCG, biases uniform in
-+-0.1; the last bias is +0.5 so the output sits around mid grey (and some
-values fall outside 0..1, where the per-tile clamp matters).
++-0.1, PReLU slopes 0.25 +- 0.1; the last bias of an RRDBNet is +0.5 so
+the output sits around mid grey (and some values fall outside 0..1, where
+the per-tile clamp matters; Compact models add their input).
 """
 import json
 import struct
@@ -35,6 +36,12 @@ CASES = {
     # BSRGAN / RealSR layout (RRDB_trunk / trunk_conv / upconvU / HRconv), x4
     "bsrgan_x4": dict(layout="bsr", nf=8, nb=1, up=2, in_nc=3, plus=False,
                       H=10, W=14, tile=8, overlap=2, seed=16),
+    # Real-ESRGAN Compact (SRVGGNetCompact: body.N conv / PReLU, pixel
+    # shuffle + nearest input), x4 and x3 (nc = body convs)
+    "compact_x4": dict(layout="compact", nf=8, nc=2, scale=4, H=11, W=9, tile=6,
+                       overlap=2, seed=17),
+    "compact_x3": dict(layout="compact", nf=6, nc=1, scale=3, H=7, W=10, tile=5,
+                       overlap=2, seed=18),
     # one tile (image fits), old layout x2
     "single_x2": dict(layout="old", nf=8, nb=1, up=1, in_nc=3, plus=False,
                       H=9, W=7, tile=512, overlap=32, seed=15),
@@ -49,6 +56,13 @@ def _conv(name, cin, cout, k=3, bias=True):
 
 
 def keys(c):
+    if c["layout"] == "compact":
+        nf, s = c["nf"], c["scale"]
+        k = _conv("body.0", 3, nf) + [("body.1.weight", [nf])]
+        for i in range(c["nc"]):
+            k += _conv("body.%d" % (2 * i + 2), nf, nf) + [("body.%d.weight" % (2 * i + 3), [nf])]
+        k += _conv("body.%d" % (2 * c["nc"] + 2), nf, 3 * s * s)
+        return k
     nf, nb, up, plus = c["nf"], c["nb"], c["up"], c["plus"]
     in_nc, out_nc = c["in_nc"], 3
     k = []
@@ -108,7 +122,8 @@ def make(c):
         n = 1
         for d in shape:
             n *= d
-        if name.endswith(".weight"):
+        prelu = len(shape) == 1 and name.endswith(".weight")
+        if name.endswith(".weight") and not prelu:
             a = 1.2 / (shape[1] * shape[2] * shape[3]) ** 0.5
         else:
             a = 0.1
@@ -116,7 +131,9 @@ def make(c):
         for _ in range(n):
             x = _lcg(x)
             vals.append(((x >> 8) / 16777216.0 * 2.0 - 1.0) * a)
-        if name == last:
+        if prelu:  # PReLU slopes around torch's 0.25
+            vals = [v + 0.25 for v in vals]
+        if name == last and c["layout"] != "compact":
             vals = [v + 0.5 for v in vals]
         out[name] = (shape, vals)
     return out
