@@ -121,3 +121,32 @@ def test_bad_files(server, ws_client):
     assert errs and errs[0]["exception_type"] == "FileNotFoundError", errs
     assert errs[0]["exception_message"] == (
         "Model in folder 'upscale_models' with filename 'nope.pth' not found.\n")
+
+
+def test_interrupt(server, ws_client):
+    """POST /interrupt during the tiles stops the node (checked between RRDB
+    blocks and tiles)."""
+    need_pack()
+    model = add_model(server, "esrgan-x2-intr.safetensors",
+                      (weights() / "new_x2.safetensors").read_bytes())
+    W, H = 2000, 64  # five 512-wide tiles
+    (server.base / "input").mkdir(parents=True, exist_ok=True)
+    (server.base / "input" / "wide.png").write_bytes(
+        make_png(W, H, bytes((x * 7 + y) % 256 for y in range(H) for x in range(W * 3))))
+    ws = ws_client()
+    r = requests.post(server + "/prompt",
+                      json={"prompt": graph(model, "wide.png", prefix="intr"),
+                            "client_id": ws.sid})
+    assert r.status_code == 200, r.text
+    pid = r.json()["prompt_id"]
+    while True:
+        m = ws.recv(timeout=120)
+        if isinstance(m, dict) and m["type"] == "progress" and m["data"]["node"] == "3":
+            break
+    requests.post(server + "/interrupt")
+    msgs = ws.until_done(pid, timeout=120)
+    types = [m["type"] for m in msgs if isinstance(m, dict)]
+    assert "execution_interrupted" in types
+    steps = [m["data"]["value"] for m in msgs
+             if isinstance(m, dict) and m["type"] == "progress" and m["data"]["node"] == "3"]
+    assert not steps or max(steps) < 5
