@@ -2,7 +2,7 @@
  * test_controlnet.c — the ControlNet net and the UNet's control residuals
  * against ComfyUI (ctest diffusion_controlnet).
  *
- *   test_diffusion_controlnet CKPT CN CN_PLAIN DATA_DIR
+ *   test_diffusion_controlnet CKPT CN CN_PLAIN DATA_DIR [SDXL_CKPT SDXL_CN]
  *
  * CKPT is `comfyd-mkcheckpoint --arch sd15 --width small --seed 0`; CN and
  * CN_PLAIN are gen/controlnet_file.py's ControlNet for it ("control_model."
@@ -13,6 +13,9 @@
  *     equal ComfyUI's within 1e-4 (both files);
  *   - the UNet output with those outputs at strength 0.7 as control equals
  *     ComfyUI's within 1e-4, and differs from the output without control;
+ *   - with SDXL_CKPT (`--arch sdxl --width small --seed 0`) and its
+ *     ControlNet, the same for the 10 outputs with the ADM vector y
+ *     (DATA_DIR/sdxl);
  *   - a checkpoint, a truncated file and a ControlNet missing a zero conv
  *     are clear errors.
  */
@@ -83,8 +86,9 @@ static void to_nchw(const float *in, int64_t hw, int64_t c, float *out)
 /* Runs the ControlNet in file `path`; checks it against ctrl.f32 and
  * returns its outputs (NHWC, malloc'd) in outs. */
 static int run_cn(const char *path, const float *x, const float *hint, const float *ctx,
-                  float **outs, int *n_out)
+                  int64_t D, const float *y, int want_n, float **outs, int *n_out)
 {
+    (void)D;
     char err[512] = "";
     cd_model_file *f = NULL;
     if (cd_model_file_open(path, &f, err, sizeof err) < 0) {
@@ -99,7 +103,7 @@ static int run_cn(const char *path, const float *x, const float *hint, const flo
         return -1;
     }
     int n = cd_controlnet_n_outputs(cn);
-    CHECK(n == 13);
+    CHECK(n == want_n);
     CHECK(cd_controlnet_hint_channels(cn) == 3);
     size_t total = 0;
     int64_t hw[16], ch[16];
@@ -110,7 +114,7 @@ static int run_cn(const char *path, const float *x, const float *hint, const flo
     }
     float t = 500.0f;
     cd_nets_run run = {NULL, NULL, NULL, NULL, err, sizeof err};
-    rc = cd_controlnet_forward(cn, &run, x, 1, 8, 8, hint, &t, ctx, 77, NULL, outs);
+    rc = cd_controlnet_forward(cn, &run, x, 1, 8, 8, hint, &t, ctx, 77, y, outs);
     if (rc < 0)
         fprintf(stderr, "controlnet forward: %s\n", err);
     CHECK(rc == 0);
@@ -192,20 +196,21 @@ static int rename_tensor(const char *src, const char *dst, const char *drop, con
     return rc;
 }
 
-int main(int argc, char **argv)
+/* The net and UNet checks for one family: ckpt, its ControlNet file(s)
+ * (plain may be NULL), goldens in dir; D context width, adm 0 or the ADM
+ * length; want_n outputs. */
+static int family(const char *ckpt, const char *cnf, const char *plain, const char *dir,
+                  int64_t D, int64_t adm, int want_n)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s CKPT CN CN_PLAIN DATA_DIR\n", argv[0]);
-        return 2;
-    }
-    g_dir = argv[4];
+    g_dir = dir;
     float *x = load_f32("x.f32", 4 * 8 * 8);
-    float *ctx = load_f32("ctx.f32", 77 * 32);
+    float *ctx = load_f32("ctx.f32", (size_t)(77 * D));
     float *hint = load_f32("hint.f32", 3 * 64 * 64);
+    float *y = adm ? load_f32("y.f32", (size_t)adm) : NULL;
     float *outs[16] = {0}, *outs2[16] = {0};
     int n = 0, n2 = 0;
-    if (run_cn(argv[2], x, hint, ctx, outs, &n) < 0 ||
-        run_cn(argv[3], x, hint, ctx, outs2, &n2) < 0)
+    if (run_cn(cnf, x, hint, ctx, D, y, want_n, outs, &n) < 0 ||
+        (plain && run_cn(plain, x, hint, ctx, D, y, want_n, outs2, &n2) < 0))
         return 1;
 
     /* the UNet with the control at strength 0.7 */
@@ -213,11 +218,11 @@ int main(int argc, char **argv)
     cd_model_file *ck = NULL;
     cd_detect det;
     cd_unet *u = NULL;
-    if (cd_model_file_open(argv[1], &ck, err, sizeof err) < 0 ||
+    if (cd_model_file_open(ckpt, &ck, err, sizeof err) < 0 ||
         cd_detect_checkpoint(cd_model_file_index(ck), &det, err, sizeof err) < 0 ||
         cd_unet_load(cd_model_file_index(ck), det.unet_prefix, &det.unet, NULL, &u, err,
                      sizeof err) < 0) {
-        fprintf(stderr, "%s: %s\n", argv[1], err);
+        fprintf(stderr, "%s: %s\n", ckpt, err);
         return 1;
     }
     cd_unet_info info;
@@ -232,19 +237,47 @@ int main(int argc, char **argv)
     cd_unet_control ctl = {n - 1, (const float *const *)outs, outs[n - 1]};
     float eps[256], base[256], t = 500.0f;
     cd_nets_run run = {NULL, NULL, NULL, NULL, err, sizeof err};
-    CHECK(cd_unet_forward_ctl(u, &run, x, 1, 8, 8, &t, ctx, 77, NULL, &ctl, eps) == 0);
-    CHECK(cd_unet_forward(u, &run, x, 1, 8, 8, &t, ctx, 77, NULL, base) == 0);
+    CHECK(cd_unet_forward_ctl(u, &run, x, 1, 8, 8, &t, ctx, 77, y, &ctl, eps) == 0);
+    CHECK(cd_unet_forward(u, &run, x, 1, 8, 8, &t, ctx, 77, y, base) == 0);
     float *ref = load_f32("eps_ctrl.f32", 256);
     double d = max_diff(eps, ref, 256), moved = max_diff(base, ref, 256);
-    printf("UNet with control: max|diff| %.3g (the control moves it by %.3g)\n", d, moved);
+    printf("%s: UNet with control: max|diff| %.3g (the control moves it by %.3g)\n", dir, d,
+           moved);
     CHECK(d < 1e-4);
     CHECK(moved > 0.1);
     /* a wrong residual count is an error */
     cd_unet_control bad = {n - 2, (const float *const *)outs, NULL};
     err[0] = 0;
-    CHECK(cd_unet_forward_ctl(u, &run, x, 1, 8, 8, &t, ctx, 77, NULL, &bad, eps) ==
-          COMFY_EINVAL);
+    CHECK(cd_unet_forward_ctl(u, &run, x, 1, 8, 8, &t, ctx, 77, y, &bad, eps) == COMFY_EINVAL);
     CHECK(strstr(err, "control residuals") != NULL);
+    for (int i = 0; i < 16; i++) {
+        free(outs[i]);
+        free(outs2[i]);
+    }
+    free(ref);
+    free(x);
+    free(ctx);
+    free(hint);
+    free(y);
+    cd_unet_free(u);
+    cd_model_file_unref(ck);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5 && argc != 7) {
+        fprintf(stderr, "usage: %s CKPT CN CN_PLAIN DATA_DIR [SDXL_CKPT SDXL_CN]\n", argv[0]);
+        return 2;
+    }
+    if (family(argv[1], argv[2], argv[3], argv[4], 32, 0, 13))
+        return 1;
+    if (argc == 7) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/sdxl", argv[4]);
+        if (family(argv[5], argv[6], NULL, dir, 96, 1600, 10))
+            return 1;
+    }
 
     /* bad files */
     expect_error(argv[1], "does not contain controlnet");
@@ -268,16 +301,6 @@ int main(int argc, char **argv)
     expect_error(path, "");
     remove(path);
 
-    for (int i = 0; i < 16; i++) {
-        free(outs[i]);
-        free(outs2[i]);
-    }
-    free(ref);
-    free(x);
-    free(ctx);
-    free(hint);
-    cd_unet_free(u);
-    cd_model_file_unref(ck);
     if (failures) {
         fprintf(stderr, "%d failures\n", failures);
         return 1;

@@ -3,7 +3,8 @@ repository in a venv with ComfyUI's requirements, from a ComfyUI checkout
 (/work/ref/ComfyUI, a125cd84):
 
     comfyd-mkcheckpoint --arch sd15 --width small --seed 0 --out CKPT
-    cd <ComfyUI> && python <repo>/tests/diffusion/gen/controlnet_ref.py CKPT OUT_DIR
+    comfyd-mkcheckpoint --arch sdxl --width small --seed 0 --out CKPT_XL
+    cd <ComfyUI> && python <repo>/tests/diffusion/gen/controlnet_ref.py CKPT OUT_DIR [CKPT_XL]
 
 The ControlNet is gen/controlnet_file.py's (made from CKPT into OUT_DIR's
 scratch, not kept).  ComfyUI's detection only knows the real widths, so
@@ -16,6 +17,8 @@ Net level (raw little-endian f32):
   ctrl.f32       the 13 raw outputs (input blocks 0..11, middle), NCHW each,
                  concatenated
   eps_ctrl.f32   UNet output with the outputs at strength 0.7 as control
+and with CKPT_XL the same for SDXL in OUT_DIR/sdxl (10 outputs; y.f32 the
+ADM vector, ctx 77 x the file's context width).
 Workflow level: the graphs of controlnet_cases.py through ComfyUI's nodes
 (<case>_0.png), and object_info.txt (the nodes' /object_info entries).
 """
@@ -27,6 +30,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
 sys.path.insert(0, os.getcwd())
 ckpt, out_dir = sys.argv[1:3]
+ckpt_xl = sys.argv[3] if len(sys.argv) > 3 else None
 sys.argv = [sys.argv[0], "--cpu"]
 import comfy.cli_args  # noqa: E402
 
@@ -46,56 +50,71 @@ torch.set_grad_enabled(False)
 torch.set_num_threads(1)
 os.makedirs(out_dir, exist_ok=True)
 
-orig_from_unet = comfy.model_detection.model_config_from_unet
+XL = {"cls": None}
 
 
 def small_from_unet(state_dict, prefix, use_base_if_no_match=False, metadata=None):
     cfg = comfy.model_detection.detect_unet_config(state_dict, prefix)
-    mc = comfy.supported_models.SD15(cfg)
+    if cfg.get("adm_in_channels"):
+        mc = comfy.supported_models.SDXL(cfg)
+        mc.unet_config["num_head_channels"] = 16  # the small files' head width
+    else:
+        mc = comfy.supported_models.SD15(cfg)
     mc.set_inference_dtype(torch.float32, None)
     return mc
 
 
 comfy.model_detection.model_config_from_unet = small_from_unet
 
-cn_path = os.path.join(out_dir, "scratch-control.safetensors")
-make(ckpt, cn_path)
-cnet = comfy.controlnet.load_controlnet(cn_path)
-assert isinstance(cnet, comfy.controlnet.ControlNet)
-cm = cnet.control_model.float()
 
-sd = {k: v.float() for k, v in load_file(ckpt).items()}
+def save_in(d, name, a):
+    a.detach().float().contiguous().numpy().astype("<f4").tofile(os.path.join(d, name))
+
+
+def net_level(ckpt, d):
+    """The raw outputs of the ControlNet made from ckpt and the UNet with
+    them at 0.7, for fixed inputs, into directory d; returns the model."""
+    os.makedirs(d, exist_ok=True)
+    cn_path = os.path.join(d, "scratch-control.safetensors")
+    make(ckpt, cn_path)
+    cnet = comfy.controlnet.load_controlnet(cn_path)
+    assert isinstance(cnet, comfy.controlnet.ControlNet)
+    cm = cnet.control_model.float()
+    sd = {k: v.float() for k, v in load_file(ckpt).items()}
+    mc = small_from_unet(sd, P)
+    model = mc.get_model(sd, P, device="cpu")
+    model.load_model_weights(sd, P)
+    cfg = mc.unet_config
+    rng = np.random.RandomState(99)
+    x = torch.from_numpy(rng.standard_normal((1, 4, 8, 8)).astype(np.float32))
+    ctx = torch.from_numpy(rng.standard_normal((1, 77, cfg["context_dim"])).astype(np.float32))
+    hint = torch.from_numpy(rng.uniform(0, 1, (1, 3, 64, 64)).astype(np.float32))
+    y = None
+    if cfg.get("adm_in_channels"):
+        y = torch.from_numpy(rng.standard_normal((1, cfg["adm_in_channels"])).astype(np.float32))
+    t = torch.tensor([500.0])
+    ctrl = cm(x=x, hint=hint, timesteps=t, context=ctx, y=y)
+    outs = list(ctrl["output"]) + list(ctrl["middle"])
+    save_in(d, "x.f32", x)
+    save_in(d, "ctx.f32", ctx)
+    save_in(d, "hint.f32", hint)
+    if y is not None:
+        save_in(d, "y.f32", y)
+    save_in(d, "ctrl.f32", torch.cat([o.flatten() for o in outs]))
+    control = {"output": [o * 0.7 for o in ctrl["output"]],
+               "middle": [m * 0.7 for m in ctrl["middle"]]}
+    eps = model.diffusion_model(x, timesteps=t, context=ctx, y=y, control=control)
+    base = model.diffusion_model(x, timesteps=t, context=ctx, y=y)
+    print(d, len(outs), "outputs; control moves eps by", float((eps - base).abs().max()))
+    save_in(d, "eps_ctrl.f32", eps)
+    os.remove(cn_path)
+    return sd, model
+
+
 P = "model.diffusion_model."
-unet_config = comfy.model_detection.detect_unet_config(sd, P)
-mc = comfy.supported_models.SD15(unet_config)
-mc.set_inference_dtype(torch.float32, None)
-model = mc.get_model(sd, P, device="cpu")
-model.load_model_weights(sd, P)
-
-rng = np.random.RandomState(99)
-x = torch.from_numpy(rng.standard_normal((1, 4, 8, 8)).astype(np.float32))
-ctx = torch.from_numpy(rng.standard_normal((1, 77, 32)).astype(np.float32))
-hint = torch.from_numpy(rng.uniform(0, 1, (1, 3, 64, 64)).astype(np.float32))
-t = torch.tensor([500.0])
-ctrl = cm(x=x, hint=hint, timesteps=t, context=ctx)
-outs = list(ctrl["output"]) + list(ctrl["middle"])
-assert len(outs) == 13
-
-
-def save(name, a):
-    a.detach().float().contiguous().numpy().astype("<f4").tofile(os.path.join(out_dir, name))
-
-
-save("x.f32", x)
-save("ctx.f32", ctx)
-save("hint.f32", hint)
-save("ctrl.f32", torch.cat([o.flatten() for o in outs]))
-control = {"output": [o * 0.7 for o in ctrl["output"]], "middle": [m * 0.7 for m in ctrl["middle"]]}
-eps = model.diffusion_model(x, timesteps=t, context=ctx, control=control)
-base = model.diffusion_model(x, timesteps=t, context=ctx)
-print("control moves eps by", float((eps - base).abs().max()))
-save("eps_ctrl.f32", eps)
-os.remove(cn_path)
+if ckpt_xl:
+    net_level(ckpt_xl, os.path.join(out_dir, "sdxl"))
+sd, model = net_level(ckpt, out_dir)
 if os.environ.get("CN_NET_ONLY"):
     sys.exit(0)
 
