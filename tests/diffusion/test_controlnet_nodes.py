@@ -16,7 +16,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "tests" / "blackbox"))
 sys.path.insert(0, str(HERE / "gen"))
 from conftest import make_server, server, ws_client  # noqa: E402,F401
-from controlnet_cases import CKPT, CN, CN_SHUFFLE, INPUTS, cases  # noqa: E402
+from controlnet_cases import CKPT, CKPT_XL, CN, CN_SHUFFLE, CN_XL, INPUTS, cases  # noqa: E402
 from pngutil import read_png  # noqa: E402
 from test_diffusion_workflow import MKCKPT, need_pack, run_ws  # noqa: E402
 
@@ -29,14 +29,17 @@ def setup_inputs(srv):
     cn = srv.base / "models" / "controlnet"
     ck.mkdir(parents=True, exist_ok=True)
     cn.mkdir(parents=True, exist_ok=True)
-    if not (ck / CKPT).exists():
-        subprocess.run([str(MKCKPT), "--arch", "sd15", "--width", "small", "--seed", "0",
-                        "--out", str(ck / CKPT)], check=True, capture_output=True)
+    for name, arch in ((CKPT, "sd15"), (CKPT_XL, "sdxl")):
+        if not (ck / name).exists():
+            subprocess.run([str(MKCKPT), "--arch", arch, "--width", "small", "--seed", "0",
+                            "--out", str(ck / name)], check=True, capture_output=True)
     if not (cn / CN).exists():
         subprocess.run([sys.executable, str(MAKE_CN), str(ck / CKPT), str(cn / CN)],
                        check=True)
         subprocess.run([sys.executable, str(MAKE_CN), str(ck / CKPT), str(cn / CN_SHUFFLE),
                         "--plain", "--f32"], check=True)
+        subprocess.run([sys.executable, str(MAKE_CN), str(ck / CKPT_XL), str(cn / CN_XL)],
+                       check=True)
     for img in INPUTS:
         with open(DATA / img, "rb") as f:
             r = requests.post(srv + "/upload/image", files={"image": (img, f)},
@@ -63,7 +66,7 @@ def error_of(msgs):
 
 
 def test_object_info(server):
-    """Byte for byte, with the two ControlNet files ComfyUI's folder held."""
+    """Byte for byte, with the three ControlNet files ComfyUI's folder held."""
     need_pack()
     setup_inputs(server)
     for line in (DATA / "object_info.txt").read_text().splitlines():
@@ -126,5 +129,11 @@ def test_bad_files(server, ws_client):
     r = requests.post(server + "/prompt", json={"prompt": g})
     assert r.status_code == 400
     assert r.json()["node_errors"]["6"]["errors"][0]["type"] == "value_not_in_list"
+    # an SD1.5 ControlNet on the SDXL model: a clear sampler error
+    g = cases()["cn_sdxl"]
+    g["6"]["inputs"]["control_net_name"] = CN
+    err = error_of(run_ws(server, ws, g)[1])
+    assert err["node_type"] == "KSampler", err
+    assert "does not fit the model" in err["exception_message"], err
     # the server keeps working
     pictures(server, run_ws(server, ws, cases()["cn_old_apply"])[1])

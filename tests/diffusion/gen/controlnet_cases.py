@@ -12,19 +12,21 @@ from inpaint_cases import make_input  # noqa: F401
 CKPT = "cn-sd15.safetensors"
 CN = "cn-test.safetensors"
 CN_SHUFFLE = "cn-test_shuffle.safetensors"
+CKPT_XL = "cn-sdxl.safetensors"       # --arch sdxl --width small --seed 0
+CN_XL = "cn-test-sdxl.safetensors"    # controlnet_file.py of CKPT_XL
 INPUTS = {"cn-hint-64.png": (64, 64), "cn-hint-odd.png": (76, 68)}
 
 
-def _base(w=64, h=64, batch=1):
+def _base(w=64, h=64, batch=1, ckpt=CKPT, cn=CN):
     return {
-        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CKPT}},
+        "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
         "2": {"class_type": "LoadImage", "inputs": {"image": "cn-hint-64.png"}},
         "3": {"class_type": "CLIPTextEncode",
               "inputs": {"text": "a photo of a cat", "clip": ["1", 1]}},
         "4": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["1", 1]}},
         "5": {"class_type": "EmptyLatentImage",
               "inputs": {"width": w, "height": h, "batch_size": batch}},
-        "6": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": CN}},
+        "6": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": cn}},
         "7": {"class_type": "LoadImage", "inputs": {"image": "cn-hint-odd.png"}},
     }
 
@@ -78,4 +80,8 @@ def cases():
     g["23"] = {"class_type": "ConditioningCombine",
                "inputs": {"conditioning_1": p, "conditioning_2": ["22", 0]}}
     out["cn_batch_area"] = _sample(g, ["23", 0], n, sampler="euler_ancestral")
+    # (e) SDXL: the ADM vector y goes to the ControlNet too.
+    g = _base(ckpt=CKPT_XL, cn=CN_XL)
+    p, n = _adv(g, "20", ["3", 0], ["4", 0], ["6", 0], ["7", 0], 0.8)
+    out["cn_sdxl"] = _sample(g, p, n)
     return out

@@ -129,7 +129,9 @@ import comfy.sd1_clip  # noqa: E402
 import comfy.supported_models_base  # noqa: E402
 import folder_paths  # noqa: E402
 import nodes  # noqa: E402
-from controlnet_cases import CKPT, CN, CN_SHUFFLE, INPUTS, cases, make_input  # noqa: E402
+import comfy.sdxl_clip  # noqa: E402
+from controlnet_cases import (CKPT, CKPT_XL, CN, CN_SHUFFLE, CN_XL, INPUTS, cases,  # noqa: E402
+                              make_input)
 
 work = tempfile.mkdtemp()
 for name, (w, h) in INPUTS.items():
@@ -138,6 +140,8 @@ for name, (w, h) in INPUTS.items():
 folder_paths.set_input_directory(out_dir)
 make(ckpt, os.path.join(work, CN))
 make(ckpt, os.path.join(work, CN_SHUFFLE), plain=True, f32=True)
+if ckpt_xl:
+    make(ckpt_xl, os.path.join(work, CN_XL))
 folder_paths.folder_names_and_paths["controlnet"] = ([work], {".safetensors"})
 
 patcher = comfy.model_patcher.ModelPatcher(model, load_device=torch.device("cpu"),
@@ -157,16 +161,49 @@ csd = {k[len("cond_stage_model.transformer."):]: v
        for k, v in sd.items() if k.startswith("cond_stage_model.transformer.")}
 csd["text_projection.weight"] = torch.eye(32)
 clip.load_sd(csd)
-vpre = "first_stage_model."
-vsd = {k[len(vpre):]: v for k, v in sd.items() if k.startswith(vpre)}
-ddconfig = {"double_z": True, "z_channels": vsd["decoder.conv_in.weight"].shape[1],
-            "resolution": 256, "in_channels": 3, "out_ch": 3,
-            "ch": vsd["encoder.conv_in.weight"].shape[0], "ch_mult": [1, 2, 4, 4],
-            "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0}
-vae = comfy.sd.VAE(sd=vsd, config={"params": {
-    "ddconfig": ddconfig, "embed_dim": vsd["post_quant_conv.weight"].shape[1]}},
-    dtype=torch.float32)
+
+
+def vae_of(sd):
+    vpre = "first_stage_model."
+    vsd = {k[len(vpre):]: v for k, v in sd.items() if k.startswith(vpre)}
+    ddconfig = {"double_z": True, "z_channels": vsd["decoder.conv_in.weight"].shape[1],
+                "resolution": 256, "in_channels": 3, "out_ch": 3,
+                "ch": vsd["encoder.conv_in.weight"].shape[0], "ch_mult": [1, 2, 4, 4],
+                "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0}
+    return comfy.sd.VAE(sd=vsd, config={"params": {
+        "ddconfig": ddconfig, "embed_dim": vsd["post_quant_conv.weight"].shape[1]}},
+        dtype=torch.float32)
+
+
+vae = vae_of(sd)
 objects = {CKPT: (patcher, clip, vae)}
+if ckpt_xl:  # as inpaint_ref.py's load_sdxl: the small CLIP-L / CLIP-G configs
+    xsd = {k: v.float() for k, v in load_file(ckpt_xl).items()}
+    xmc = small_from_unet(xsd, P)
+    xmodel = xmc.get_model(xsd, P, device="cpu")
+    xmodel.load_model_weights(xsd, P)
+    xpatcher = comfy.model_patcher.ModelPatcher(xmodel, load_device=torch.device("cpu"),
+                                                offload_device=torch.device("cpu"))
+    small_g = dict(small, hidden_act="gelu", hidden_size=64, intermediate_size=256,
+                   num_attention_heads=4, projection_dim=64)
+    clip_sd = xmc.process_clip_state_dict(
+        {k: v for k, v in xsd.items() if k.startswith("conditioner.embedders.")})
+    orig_init = comfy.sd1_clip.SDClipModel.__init__
+
+    def small_init(self, *a, **kw):
+        gg = kw.get("model_options", {}).get("model_name") == "clip_g"
+        kw["textmodel_json_config"] = small_g if gg else small
+        orig_init(self, *a, **kw)
+    comfy.sd1_clip.SDClipModel.__init__ = small_init
+    try:
+        xclip = comfy.sd.CLIP(target=comfy.supported_models_base.ClipTarget(
+            comfy.sdxl_clip.SDXLTokenizer, comfy.sdxl_clip.SDXLClipModel))
+    finally:
+        comfy.sd1_clip.SDClipModel.__init__ = orig_init
+    clip_sd["clip_l.transformer.text_projection.weight"] = torch.eye(32)
+    missing, unexpected = xclip.load_sd(clip_sd, full_model=True)
+    assert not [k for k in missing if "logit_scale" not in k], missing
+    objects[CKPT_XL] = (xpatcher, xclip, vae_of(xsd))
 
 
 def call(cls, kw):
@@ -174,6 +211,8 @@ def call(cls, kw):
 
 
 for name, g in cases().items():
+    if g["1"]["inputs"]["ckpt_name"] not in objects:
+        continue
     done = {}
 
     def ev(nid):
