@@ -93,6 +93,28 @@ def test_upscale_matches_comfyui(server, ws_client):
     assert diff <= 1, diff
 
 
+def test_pth_params_ema(server, ws_client):
+    """The same model as a torch .pth holding {"params_ema": state dict}
+    (Real-ESRGAN's releases; ComfyUI's load_torch_file unwraps the one
+    entry) gives the same pixels."""
+    need_pack()
+    nc = ew.NODE_IMAGE
+    path = weights() / "new_x2-ema.pth"
+    ew.write_pth(str(path), ew.make(ew.CASES[nc["model"]]), wrap="params_ema")
+    model = add_model(server, "esrgan-x2-ema.pth", path.read_bytes())
+    image = add_image(server)
+    ws = ws_client()
+    _, msgs = run_ws(server, ws, graph(model, image, prefix="pth"))
+    js = [m for m in msgs if isinstance(m, dict)]
+    assert not [m for m in js if m["type"] == "execution_error"], js
+    img = [m["data"] for m in js if m["type"] == "executed"][-1]["output"]["images"][0]
+    r = requests.get(server + "/view", params={"filename": img["filename"], "type": "output"})
+    px = read_png(r.content)[3]
+    ref = (DATA / "node.out.u8").read_bytes()
+    assert len(px) == len(ref)
+    assert max(abs(a - b) for a, b in zip(px, ref)) <= 1
+
+
 def test_bad_files(server, ws_client):
     need_pack()
     image = add_image(server)

@@ -206,3 +206,43 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+def write_pth(path, tensors, wrap=None):
+    """A torch.save zip file (protocol 2 pickle, f32 storages) of the
+    tensors, under {wrap: ...} when wrap is given (Real-ESRGAN's
+    "params_ema"), written without torch."""
+    import zipfile
+
+    def s(x):
+        b = x.encode()
+        return b"X" + struct.pack("<I", len(b)) + b
+
+    def ints(v):
+        return b"(" + b"".join(b"J" + struct.pack("<i", i) for i in v) + b"t"
+
+    p = b"\x80\x02"
+    if wrap:
+        p += b"}" + s(wrap)
+    p += b"}("
+    blobs = []
+    for i, (name, (shape, vals)) in enumerate(tensors.items()):
+        stride, acc = [], 1
+        for d in reversed(shape):
+            stride.insert(0, acc)
+            acc *= d
+        p += s(name) + b"ctorch._utils\n_rebuild_tensor_v2\n("
+        p += b"(" + s("storage") + b"ctorch\nFloatStorage\n" + s(str(i)) + s("cpu")
+        p += b"J" + struct.pack("<i", len(vals)) + b"tQ"
+        p += b"J" + struct.pack("<i", 0) + ints(shape) + ints(stride) + b"\x89"
+        p += b"ccollections\nOrderedDict\n)R" + b"tR"
+        blobs.append((str(i), struct.pack("<%df" % len(vals), *vals)))
+    p += b"u"
+    if wrap:
+        p += b"s"
+    p += b"."
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", p)
+        for k, b in blobs:
+            z.writestr("archive/data/" + k, b)
+        z.writestr("archive/version", "3\n")
