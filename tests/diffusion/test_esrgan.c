@@ -125,6 +125,22 @@ static void run_case(const char *data, const char *wdir, const tcase *c)
                (long long)(H * s), (long long)steps, md, mref / (double)on,
                (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
         CHECK(md <= TOL, "%s: max |diff| %g over %g", c->file, md, TOL);
+        /* a batch of 2 (tiled_scale runs each image alone): both as one */
+        float *img2 = malloc((size_t)(2 * H * W * 3) * sizeof *img2);
+        float *out2 = malloc((size_t)(2 * on) * sizeof *out2);
+        if (img2 && out2) {
+            memcpy(img2, img, (size_t)(H * W * 3) * sizeof *img2);
+            memcpy(img2 + H * W * 3, img, (size_t)(H * W * 3) * sizeof *img2);
+            rc = cd_esrgan_upscale(m, &run, img2, 2, H, W, c->tile, c->overlap, out2, on_progress,
+                                   NULL);
+            CHECK(rc == 0 && steps_seen == 2 * steps, "%s: batch of 2: %d %s (%d steps)",
+                  c->file, rc, err, steps_seen);
+            CHECK(rc == 0 && memcmp(out2, out, (size_t)on * sizeof *out) == 0 &&
+                      memcmp(out2 + on, out, (size_t)on * sizeof *out) == 0,
+                  "%s: the batch of 2 differs from the single image", c->file);
+        }
+        free(img2);
+        free(out2);
         ck_pool_free(pool);
     }
     free(img);
