@@ -221,6 +221,12 @@ int cd_esrgan_load(const cd_sd *sd, cd_esrgan **out, char *err, size_t errlen)
         err[0] = 0;
     const char *pre = sd ? common_prefix(sd) : "";
     const int lay = sd ? layout_of(sd, pre) : -1;
+    if (lay < 0 && sd && sd->n == 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "no tensors in the state dict (a .pth holding several "
+                                  "dicts, e.g. params and params_ema, is not read)");
+        return COMFY_EINVAL;
+    }
     if (lay < 0) {
         if (err && errlen)
             snprintf(err, errlen,
