@@ -2,7 +2,7 @@
  * test_controlnet.c — the ControlNet net and the UNet's control residuals
  * against ComfyUI (ctest diffusion_controlnet).
  *
- *   test_diffusion_controlnet CKPT CN CN_PLAIN DATA_DIR [SDXL_CKPT SDXL_CN]
+ *   test_diffusion_controlnet CKPT CN CN_PLAIN DATA_DIR [SDXL_CKPT SDXL_CN [CN_DIFFUSERS]]
  *
  * CKPT is `comfyd-mkcheckpoint --arch sd15 --width small --seed 0`; CN and
  * CN_PLAIN are gen/controlnet_file.py's ControlNet for it ("control_model."
@@ -10,7 +10,8 @@
  * three); DATA_DIR is tests/diffusion/data/controlnet (gen/controlnet_ref.py,
  * ComfyUI's comfy.controlnet.load_controlnet + cldm ControlNet).  Checks:
  *   - the 13 outputs of the ControlNet for fixed x, hint, context, t = 500
- *     equal ComfyUI's within 1e-4 (both files);
+ *     equal ComfyUI's within 1e-4 (both files, and CN_DIFFUSERS: the same
+ *     weights under diffusers' names, which ComfyUI loads to the same net);
  *   - the UNet output with those outputs at strength 0.7 as control equals
  *     ComfyUI's within 1e-4, and differs from the output without control;
  *   - with SDXL_CKPT (`--arch sdxl --width small --seed 0`) and its
@@ -199,18 +200,19 @@ static int rename_tensor(const char *src, const char *dst, const char *drop, con
 /* The net and UNet checks for one family: ckpt, its ControlNet file(s)
  * (plain may be NULL), goldens in dir; D context width, adm 0 or the ADM
  * length; want_n outputs. */
-static int family(const char *ckpt, const char *cnf, const char *plain, const char *dir,
-                  int64_t D, int64_t adm, int want_n)
+static int family(const char *ckpt, const char *cnf, const char *plain, const char *diff,
+                  const char *dir, int64_t D, int64_t adm, int want_n)
 {
     g_dir = dir;
     float *x = load_f32("x.f32", 4 * 8 * 8);
     float *ctx = load_f32("ctx.f32", (size_t)(77 * D));
     float *hint = load_f32("hint.f32", 3 * 64 * 64);
     float *y = adm ? load_f32("y.f32", (size_t)adm) : NULL;
-    float *outs[16] = {0}, *outs2[16] = {0};
-    int n = 0, n2 = 0;
+    float *outs[16] = {0}, *outs2[16] = {0}, *outs3[16] = {0};
+    int n = 0, n2 = 0, n3 = 0;
     if (run_cn(cnf, x, hint, ctx, D, y, want_n, outs, &n) < 0 ||
-        (plain && run_cn(plain, x, hint, ctx, D, y, want_n, outs2, &n2) < 0))
+        (plain && run_cn(plain, x, hint, ctx, D, y, want_n, outs2, &n2) < 0) ||
+        (diff && run_cn(diff, x, hint, ctx, D, y, want_n, outs3, &n3) < 0))
         return 1;
 
     /* the UNet with the control at strength 0.7 */
@@ -253,6 +255,7 @@ static int family(const char *ckpt, const char *cnf, const char *plain, const ch
     for (int i = 0; i < 16; i++) {
         free(outs[i]);
         free(outs2[i]);
+        free(outs3[i]);
     }
     free(ref);
     free(x);
@@ -266,16 +269,17 @@ static int family(const char *ckpt, const char *cnf, const char *plain, const ch
 
 int main(int argc, char **argv)
 {
-    if (argc != 5 && argc != 7) {
-        fprintf(stderr, "usage: %s CKPT CN CN_PLAIN DATA_DIR [SDXL_CKPT SDXL_CN]\n", argv[0]);
+    if (argc != 5 && argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: %s CKPT CN CN_PLAIN DATA_DIR [SDXL_CKPT SDXL_CN [CN_DIFFUSERS]]\n",
+                argv[0]);
         return 2;
     }
-    if (family(argv[1], argv[2], argv[3], argv[4], 32, 0, 13))
+    if (family(argv[1], argv[2], argv[3], argc == 8 ? argv[7] : NULL, argv[4], 32, 0, 13))
         return 1;
-    if (argc == 7) {
+    if (argc >= 7) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/sdxl", argv[4]);
-        if (family(argv[5], argv[6], NULL, dir, 96, 1600, 10))
+        if (family(argv[5], argv[6], NULL, NULL, dir, 96, 1600, 10))
             return 1;
     }
 

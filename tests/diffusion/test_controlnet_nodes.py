@@ -109,7 +109,7 @@ def test_controlnet_parity(server, ws_client):
     assert pictures(server, run_ws(server, ws, g)[1])[0][3] == plain
 
 
-def test_bad_files(server, ws_client):
+def test_diffusers_and_bad_files(server, ws_client):
     need_pack()
     cn = setup_inputs(server)
     ws = ws_client()
@@ -129,6 +129,13 @@ def test_bad_files(server, ws_client):
     r = requests.post(server + "/prompt", json={"prompt": g})
     assert r.status_code == 400
     assert r.json()["node_errors"]["6"]["errors"][0]["type"] == "value_not_in_list"
+    # the same ControlNet in diffusers' layout gives the same picture
+    subprocess.run([sys.executable, str(MAKE_CN), str(ck), str(cn / "diffusers-cn.safetensors"),
+                    "--diffusers"], check=True)
+    want = pictures(server, run_ws(server, ws, cases()["cn_advanced"])[1])[0][3]
+    g = cases()["cn_advanced"]
+    g["6"]["inputs"]["control_net_name"] = "diffusers-cn.safetensors"
+    assert pictures(server, run_ws(server, ws, g)[1])[0][3] == want
     # an SD1.5 ControlNet on the SDXL model: a clear sampler error
     g = cases()["cn_sdxl"]
     g["6"]["inputs"]["control_net_name"] = CN

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "convert.h"
 #include "nets_internal.h"
 #include "unet.h"
 
@@ -55,7 +56,7 @@ int cd_controlnet_detect(const cd_sd *sd, char *prefix, size_t prefixlen, cd_une
         P = "";
     else if (cd_sd_find(sd, "controlnet_cond_embedding.conv_in.weight"))
         return fail(err, errlen, COMFY_EINVAL,
-                    "diffusers-format ControlNets are not supported by comfyd yet", NULL);
+                    "a diffusers-format ControlNet (load it with cd_controlnet_load)", NULL);
     else
         return fail(err, errlen, COMFY_EINVAL,
                     "error checkpoint does not contain controlnet data (no zero_convs.0.0.weight)",
@@ -152,8 +153,123 @@ int cd_controlnet_detect(const cd_sd *sd, char *prefix, size_t prefixlen, cd_une
     return 0;
 }
 
+/* A diffusers ControlNetModel's tensors under the LDM names (ComfyUI's
+ * unet_to_diffusers map plus the controlnet_* keys): tensors share the
+ * source's data; names and array owned here. */
+typedef struct renamed {
+    cd_sd sd;
+    cd_tensor *t;
+    char *names;
+} renamed;
+
+enum { RN_LEN = 192 };
+
+static void renamed_free(renamed *r)
+{
+    cd_sd_free(&r->sd);
+    free(r->t);
+    free(r->names);
+    memset(r, 0, sizeof *r);
+}
+
+/* The LDM name of controlnet key `name` into out, or -1 (dropped). */
+static int cn_key(const cd_unet_config *c, int n_hint, const char *name, char *out)
+{
+    static const char ce[] = "controlnet_cond_embedding.", cd[] = "controlnet_down_blocks.",
+                      cm[] = "controlnet_mid_block.";
+    char *end;
+    if (strncmp(name, ce, sizeof ce - 1) == 0) {
+        const char *r = name + sizeof ce - 1;
+        if (strncmp(r, "conv_in.", 8) == 0)
+            return snprintf(out, RN_LEN, "input_hint_block.0.%s", r + 8) < RN_LEN ? 0 : -1;
+        if (strncmp(r, "conv_out.", 9) == 0)
+            return snprintf(out, RN_LEN, "input_hint_block.%d.%s", 2 * (n_hint + 1), r + 9) <
+                           RN_LEN ? 0 : -1;
+        if (strncmp(r, "blocks.", 7) == 0) {
+            long i = strtol(r + 7, &end, 10);
+            if (end == r + 7 || *end != '.' || i < 0 || i > 64)
+                return -1;
+            return snprintf(out, RN_LEN, "input_hint_block.%ld.%s", 2 * (i + 1), end + 1) <
+                           RN_LEN ? 0 : -1;
+        }
+        return -1;
+    }
+    if (strncmp(name, cd, sizeof cd - 1) == 0) {
+        const char *r = name + sizeof cd - 1;
+        long i = strtol(r, &end, 10);
+        if (end == r || *end != '.' || i < 0 || i >= CD_DETECT_MAX_BLOCKS)
+            return -1;
+        return snprintf(out, RN_LEN, "zero_convs.%ld.0.%s", i, end + 1) < RN_LEN ? 0 : -1;
+    }
+    if (strncmp(name, cm, sizeof cm - 1) == 0)
+        return snprintf(out, RN_LEN, "middle_block_out.0.%s", name + sizeof cm - 1) < RN_LEN
+                   ? 0 : -1;
+    if (strncmp(name, "controlnet_", 11) == 0 || strncmp(name, "control_add_", 12) == 0)
+        return -1;
+    return cd_convert_diffusers_unet_key(c, name, out, RN_LEN) < 0 ? -1 : 0;
+}
+
+static int rename_diffusers(const cd_sd *sd, renamed *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    if (cd_sd_find(sd, "control_add_embedding.linear_1.bias") || cd_sd_find(sd, "task_embedding"))
+        return fail(err, errlen, COMFY_EINVAL,
+                    "unsupported ControlNet variant (a union ControlNet)", NULL);
+    /* what the key conversion needs: levels and ResNets per level */
+    cd_unet_config c;
+    memset(&c, 0, sizeof c);
+    c.n_levels = cd_sd_count_blocks(sd, "down_blocks.%d.");
+    if (c.n_levels <= 0 || c.n_levels > CD_DETECT_MAX_LEVELS)
+        return fail(err, errlen, COMFY_EINVAL, "diffusers ControlNet without down_blocks", NULL);
+    for (int l = 0; l < c.n_levels; l++) {
+        char f[64];
+        snprintf(f, sizeof f, "down_blocks.%d.resnets.%%d.", l);
+        c.num_res_blocks[l] = cd_sd_count_blocks(sd, f);
+    }
+    int n_hint = cd_sd_count_blocks(sd, "controlnet_cond_embedding.blocks.%d.");
+    r->t = calloc(sd->n ? sd->n : 1, sizeof *r->t);
+    r->names = malloc((sd->n ? sd->n : 1) * RN_LEN);
+    if (!r->t || !r->names) {
+        renamed_free(r);
+        return COMFY_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < sd->n; i++) {
+        const cd_tensor *t = cd_sd_at(sd, i);
+        char *dst = r->names + k * RN_LEN;
+        if (cn_key(&c, n_hint, t->name, dst) < 0)
+            continue;
+        r->t[k] = *t;
+        r->t[k].name = dst;
+        k++;
+    }
+    if (cd_sd_init(&r->sd, r->t, k, err, errlen) < 0) {
+        renamed_free(r);
+        return COMFY_EINVAL;
+    }
+    return 0;
+}
+
+static int load_ldm(const cd_sd *sd, const cd_nets_load_opts *opts, cd_controlnet **out,
+                    char *err, size_t errlen);
+
 int cd_controlnet_load(const cd_sd *sd, const cd_nets_load_opts *opts, cd_controlnet **out,
                        char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!sd || !cd_sd_find(sd, "controlnet_cond_embedding.conv_in.weight"))
+        return load_ldm(sd, opts, out, err, errlen);
+    renamed r;
+    int rc = rename_diffusers(sd, &r, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = load_ldm(&r.sd, opts, out, err, errlen);
+    renamed_free(&r);
+    return rc;
+}
+
+static int load_ldm(const cd_sd *sd, const cd_nets_load_opts *opts, cd_controlnet **out,
+                    char *err, size_t errlen)
 {
     char P[32];
     cd_unet_config cfg;

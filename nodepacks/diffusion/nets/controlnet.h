@@ -11,8 +11,9 @@
  * residuals cd_unet_forward_ctl adds to the UNet's skips and middle.
  *
  * Files: LDM layout with the "control_model." prefix (the .pth / original
- * release) or without it (ComfyUI's pruned safetensors); the trunk's config
- * is read from the tensor shapes.
+ * release) or without it (ComfyUI's pruned safetensors), or diffusers'
+ * ControlNetModel names (read through the LDM names, as ComfyUI's
+ * unet_to_diffusers map); the trunk's config is read from the shapes.
  *
  *     cd_controlnet *cn;
  *     if (cd_controlnet_load(sd, NULL, &cn, err, sizeof err) < 0) ...
@@ -38,8 +39,8 @@ typedef struct cd_controlnet cd_controlnet;
  * and its trunk config (heads as ComfyUI's matched model config: 8 heads
  * for SD1's conv proj_in, 64 channels per head otherwise, 16 for the
  * reduced-width test files).  Returns 0, or COMFY_EINVAL with err saying
- * the file is not an SD ControlNet (diffusers-format ControlNets and
- * T2I adapters included). */
+ * the file is not an SD ControlNet in LDM layout (T2I adapters, and
+ * diffusers files, which cd_controlnet_load renames first). */
 int cd_controlnet_detect(const cd_sd *sd, char *prefix, size_t prefixlen, cd_unet_config *cfg,
                          int *hint_channels, char *err, size_t errlen);
 

@@ -75,13 +75,14 @@ def net_level(ckpt, d):
     """The raw outputs of the ControlNet made from ckpt and the UNet with
     them at 0.7, for fixed inputs, into directory d; returns the model."""
     os.makedirs(d, exist_ok=True)
+    sd = {k: v.float() for k, v in load_file(ckpt).items()}
     cn_path = os.path.join(d, "scratch-control.safetensors")
     make(ckpt, cn_path)
     cnet = comfy.controlnet.load_controlnet(cn_path)
     assert isinstance(cnet, comfy.controlnet.ControlNet)
     cm = cnet.control_model.float()
-    sd = {k: v.float() for k, v in load_file(ckpt).items()}
     mc = small_from_unet(sd, P)
+    ucfg = dict(mc.unet_config)  # before load_model_weights takes the UNet keys out of sd
     model = mc.get_model(sd, P, device="cpu")
     model.load_model_weights(sd, P)
     cfg = mc.unet_config
@@ -95,6 +96,20 @@ def net_level(ckpt, d):
     t = torch.tensor([500.0])
     ctrl = cm(x=x, hint=hint, timesteps=t, context=ctx, y=y)
     outs = list(ctrl["output"]) + list(ctrl["middle"])
+    # the same weights under diffusers' names load to the same net
+    # (ComfyUI matches diffusers configs against the real widths only, so
+    # unet_config_from_diffusers_unet is pointed at the checkpoint's)
+    orig_diff = comfy.model_detection.unet_config_from_diffusers_unet
+    comfy.model_detection.unet_config_from_diffusers_unet = \
+        lambda sd_, dtype=None: dict(ucfg)
+    try:
+        make(ckpt, cn_path, diffusers=True)
+        dm = comfy.controlnet.load_controlnet(cn_path).control_model.float()
+    finally:
+        comfy.model_detection.unet_config_from_diffusers_unet = orig_diff
+    dctrl = dm(x=x, hint=hint, timesteps=t, context=ctx, y=y)
+    for a, b in zip(outs, list(dctrl["output"]) + list(dctrl["middle"])):
+        assert torch.equal(a, b)
     save_in(d, "x.f32", x)
     save_in(d, "ctx.f32", ctx)
     save_in(d, "hint.f32", hint)
