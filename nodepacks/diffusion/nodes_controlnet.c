@@ -148,7 +148,9 @@ static int loader_execute(comfy_call *call)
                        "not a ckpt or pt or other filetype.",
                        name, err, path);
     }
-    cd_nets_load_opts lo = {CD_NETS_WEIGHTS_F32, CK_PREC_F32};
+    /* weights as the UNet keeps them: in the file's dtype, borrowed from
+     * the mapping (the core holds the file), widened per layer */
+    cd_nets_load_opts lo = {CD_NETS_WEIGHTS_STORED, CK_PREC_F32};
     rc = cd_controlnet_load(cd_model_file_index(core->file), &lo, &core->net, err, sizeof err);
     if (rc < 0) {
         cnet_unref(c);
