@@ -1,6 +1,7 @@
 /*
  * nodes_controlnet.c — ControlNets (spec nodes-and-models.md §13):
- * ControlNetLoader, ControlNetApplyAdvanced, ControlNetApply, and what the
+ * ControlNetLoader, DiffControlNetLoader, ControlNetApplyAdvanced,
+ * ControlNetApply, and what the
  * guider calls during sampling (ComfyUI's ControlNet.get_control: the hint
  * resized nearest-exact with center crop to 8x the latent, broadcast to the
  * batch, the net run on the entry's c_in·x, timestep and context, outputs
@@ -22,7 +23,9 @@
 #include "dpack.h"
 
 #include "controlnet.h"
+#include "detect.h"
 #include "modelfile.h"
+#include "tensor.h"
 #include "unet.h"
 
 #define MAX_CHAIN 64
@@ -112,7 +115,102 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int loader_execute(comfy_call *call)
+/* A "difference" ControlNet (DiffControlNetLoader): the file's
+ * control_model.X plus the model's diffusion_model.X, in the file's dtype
+ * (ComfyUI's `cd += model_sd[sd_key].type(cd.dtype)`), into a new state
+ * dict whose patched arrays pt[] owns.  Returns 0 or fails the call. */
+typedef struct patched {
+    cd_sd sd;
+    cd_tensor *t;
+    void **bufs;
+    size_t nbufs;
+} patched;
+
+static void patched_free(patched *p)
+{
+    cd_sd_free(&p->sd);
+    for (size_t i = 0; i < p->nbufs; i++)
+        free(p->bufs[i]);
+    free(p->bufs);
+    free(p->t);
+    memset(p, 0, sizeof *p);
+}
+
+static int add_model_weights(comfy_call *call, const dp_model *m, const cd_sd *cn, patched *out)
+{
+    const comfy_host *h = call->host;
+    char err[512] = "";
+    memset(out, 0, sizeof *out);
+    if (m->lora)
+        return h->fail(call, "RuntimeError",
+                       "DiffControlNetLoader: a difference ControlNet on a LoRA-patched model "
+                       "is not supported by comfyd; load it on the model before LoraLoader");
+    const cd_sd *ms = cd_model_file_index(m->file);
+    cd_detect det;
+    if (cd_detect_checkpoint(ms, &det, err, sizeof err) < 0 || det.diffusers)
+        return h->fail(call, "RuntimeError",
+                       "DiffControlNetLoader: the model's weights cannot be read in LDM layout "
+                       "(%s)", *err ? err : "a diffusers-format UNet");
+    out->t = calloc(cn->n ? cn->n : 1, sizeof *out->t);
+    out->bufs = calloc(cn->n ? cn->n : 1, sizeof *out->bufs);
+    if (!out->t || !out->bufs)
+        goto oom;
+    static const char cm[] = "control_model.";
+    for (size_t i = 0; i < cn->n; i++) {
+        const cd_tensor *t = cd_sd_at(cn, i);
+        out->t[i] = *t;
+        if (strncmp(t->name, cm, sizeof cm - 1) != 0)
+            continue;
+        const cd_tensor *mt = cd_sd_findf(ms, "%s%s", det.unet_prefix, t->name + sizeof cm - 1);
+        if (!mt)
+            continue;
+        int64_t n = cd_tensor_numel(t);
+        if (n != cd_tensor_numel(mt) || n <= 0 ||
+            (t->dtype != CD_DT_F16 && t->dtype != CD_DT_BF16 && t->dtype != CD_DT_F32)) {
+            int rc = h->fail(call, "RuntimeError",
+                             "DiffControlNetLoader: %s does not match the model's weight",
+                             t->name);
+            patched_free(out);
+            return rc;
+        }
+        float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+        void *dst = malloc((size_t)n * (t->dtype == CD_DT_F32 ? 4 : 2));
+        if (!a || !b || !dst || cd_tensor_to_f32(t, a, (size_t)n) < 0 ||
+            cd_tensor_to_f32(mt, b, (size_t)n) < 0) {
+            free(a);
+            free(b);
+            free(dst);
+            goto oom;
+        }
+        for (int64_t k = 0; k < n; k++) {
+            float mv = b[k]; /* the model weight in the file's dtype, then added */
+            if (t->dtype == CD_DT_F16) {
+                mv = cd_f16_to_f32(cd_f32_to_f16(mv));
+                ((uint16_t *)dst)[k] = cd_f32_to_f16(a[k] + mv);
+            } else if (t->dtype == CD_DT_BF16) {
+                mv = cd_bf16_to_f32(cd_f32_to_bf16(mv));
+                ((uint16_t *)dst)[k] = cd_f32_to_bf16(a[k] + mv);
+            } else {
+                ((float *)dst)[k] = a[k] + mv;
+            }
+        }
+        free(a);
+        free(b);
+        out->bufs[out->nbufs++] = dst;
+        out->t[i].data = dst;
+    }
+    if (cd_sd_init(&out->sd, out->t, cn->n, err, sizeof err) < 0) {
+        patched_free(out);
+        return h->fail(call, "RuntimeError", "DiffControlNetLoader: %s", err);
+    }
+    return COMFY_OK;
+oom:
+    patched_free(out);
+    return h->fail(call, "RuntimeError", "out of memory adding the model to the ControlNet");
+}
+
+/* ControlNetLoader (model NULL) and DiffControlNetLoader. */
+static int load_run(comfy_call *call, const dp_model *model)
 {
     const comfy_host *h = call->host;
     const char *name;
@@ -151,7 +249,20 @@ static int loader_execute(comfy_call *call)
     /* weights as the UNet keeps them: in the file's dtype, borrowed from
      * the mapping (the core holds the file), widened per layer */
     cd_nets_load_opts lo = {CD_NETS_WEIGHTS_STORED, CK_PREC_F32};
-    rc = cd_controlnet_load(cd_model_file_index(core->file), &lo, &core->net, err, sizeof err);
+    const cd_sd *csd = cd_model_file_index(core->file);
+    patched pt;
+    memset(&pt, 0, sizeof pt);
+    if (model && cd_sd_find(csd, "difference") &&
+        cd_sd_find(csd, "control_model.zero_convs.0.0.weight")) {
+        if ((rc = add_model_weights(call, model, csd, &pt))) {
+            cnet_unref(c);
+            return rc;
+        }
+        lo.weights = CD_NETS_WEIGHTS_F32; /* copies: the patched arrays go below */
+        csd = &pt.sd;
+    }
+    rc = cd_controlnet_load(csd, &lo, &core->net, err, sizeof err);
+    patched_free(&pt);
     if (rc < 0) {
         cnet_unref(c);
         if (rc == COMFY_ENOMEM)
@@ -171,6 +282,17 @@ static int loader_execute(comfy_call *call)
     core->gap = ends_with(stem, "_shuffle") || ends_with(stem, "_shuffle_fp16");
     comfy_value *v = cnet_value(h, c);
     return v ? h->set_output(call, 0, v) : h->fail(call, "RuntimeError", "out of memory");
+}
+
+static int loader_execute(comfy_call *call)
+{
+    return load_run(call, NULL);
+}
+
+static int diff_loader_execute(comfy_call *call)
+{
+    const dp_model *m = dp_in_model(call, "model");
+    return m ? load_run(call, m) : COMFY_ERR;
 }
 
 /* ------------------------------------------------------------ applying */
@@ -636,6 +758,12 @@ static const comfy_input_def loader_inputs[] = {
      list_controlnets, NULL, 0},
 };
 
+static const comfy_input_def diff_loader_inputs[] = {
+    {sizeof(comfy_input_def), "model", "MODEL", COMFY_REQUIRED, NULL, NULL, NULL, NULL, 0},
+    {sizeof(comfy_input_def), "control_net_name", "COMBO", COMFY_REQUIRED, NULL, NULL,
+     list_controlnets, NULL, 0},
+};
+
 static const comfy_output_def loader_outputs[] = {
     {sizeof(comfy_output_def), "CONTROL_NET", NULL, NULL, 0},
 };
@@ -681,6 +809,10 @@ static const comfy_node_def cnet_nodes[] = {
      .display_name = "Load ControlNet Model", .category = "loaders", .module = "nodes",
      .inputs = loader_inputs, .n_inputs = 1, .outputs = loader_outputs, .n_outputs = 1,
      .execute = loader_execute},
+    {.size = sizeof(comfy_node_def), .name = "DiffControlNetLoader",
+     .display_name = "Load ControlNet Model (diff)", .category = "loaders", .module = "nodes",
+     .inputs = diff_loader_inputs, .n_inputs = 2, .outputs = loader_outputs, .n_outputs = 1,
+     .execute = diff_loader_execute},
     {.size = sizeof(comfy_node_def), .name = "ControlNetApplyAdvanced",
      .display_name = "Apply ControlNet", .category = "conditioning/controlnet",
      .module = "nodes", .inputs = apply_adv_inputs, .n_inputs = 8, .outputs = apply_adv_outputs,

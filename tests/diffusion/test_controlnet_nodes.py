@@ -16,7 +16,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "tests" / "blackbox"))
 sys.path.insert(0, str(HERE / "gen"))
 from conftest import make_server, server, ws_client  # noqa: E402,F401
-from controlnet_cases import CKPT, CKPT_XL, CN, CN_SHUFFLE, CN_XL, INPUTS, cases  # noqa: E402
+from controlnet_cases import (CKPT, CKPT_XL, CN, CN_DIFF, CN_SHUFFLE, CN_XL, INPUTS,  # noqa: E402
+                              cases)
 from pngutil import read_png  # noqa: E402
 from test_diffusion_workflow import MKCKPT, need_pack, run_ws  # noqa: E402
 
@@ -40,6 +41,8 @@ def setup_inputs(srv):
                         "--plain", "--f32"], check=True)
         subprocess.run([sys.executable, str(MAKE_CN), str(ck / CKPT_XL), str(cn / CN_XL)],
                        check=True)
+        subprocess.run([sys.executable, str(MAKE_CN), str(ck / CKPT), str(cn / CN_DIFF),
+                        "--difference"], check=True)
     for img in INPUTS:
         with open(DATA / img, "rb") as f:
             r = requests.post(srv + "/upload/image", files={"image": (img, f)},
@@ -66,7 +69,7 @@ def error_of(msgs):
 
 
 def test_object_info(server):
-    """Byte for byte, with the three ControlNet files ComfyUI's folder held."""
+    """Byte for byte, with the four ControlNet files ComfyUI's folder held."""
     need_pack()
     setup_inputs(server)
     for line in (DATA / "object_info.txt").read_text().splitlines():
@@ -103,6 +106,12 @@ def test_controlnet_parity(server, ws_client):
     diff = max(abs(a - b) for a, b in zip(plain, got["cn_advanced"]))
     print("cn_advanced against no ControlNet: max|diff| %d" % diff)
     assert diff > 8
+    # the difference file needs the model's weights: read as a plain
+    # ControlNet it gives another picture
+    g = cases()["cn_diff"]
+    g["6"] = {"class_type": "ControlNetLoader", "inputs": {"control_net_name": CN_DIFF}}
+    other = pictures(server, run_ws(server, ws, g)[1])[0][3]
+    assert max(abs(a - b) for a, b in zip(other, got["cn_diff"])) > 8
     # strength 0 returns the conditioning as it is
     g = cases()["cn_advanced"]
     g["20"]["inputs"]["strength"] = 0.0

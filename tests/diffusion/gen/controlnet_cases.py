@@ -14,6 +14,7 @@ CN = "cn-test.safetensors"
 CN_SHUFFLE = "cn-test_shuffle.safetensors"
 CKPT_XL = "cn-sdxl.safetensors"       # --arch sdxl --width small --seed 0
 CN_XL = "cn-test-sdxl.safetensors"    # controlnet_file.py of CKPT_XL
+CN_DIFF = "cn-test-diff.safetensors"  # controlnet_file.py --difference of CKPT
 INPUTS = {"cn-hint-64.png": (64, 64), "cn-hint-odd.png": (76, 68)}
 
 
@@ -80,7 +81,13 @@ def cases():
     g["23"] = {"class_type": "ConditioningCombine",
                "inputs": {"conditioning_1": p, "conditioning_2": ["22", 0]}}
     out["cn_batch_area"] = _sample(g, ["23", 0], n, sampler="euler_ancestral")
-    # (e) SDXL: the ADM vector y goes to the ControlNet too.
+    # (e) DiffControlNetLoader: a "difference" file plus the model's weights.
+    g = _base()
+    g["6"] = {"class_type": "DiffControlNetLoader",
+              "inputs": {"model": ["1", 0], "control_net_name": CN_DIFF}}
+    p, n = _adv(g, "20", ["3", 0], ["4", 0], ["6", 0], ["2", 0], 1.1)
+    out["cn_diff"] = _sample(g, p, n)
+    # (f) SDXL: the ADM vector y goes to the ControlNet too.
     g = _base(ckpt=CKPT_XL, cn=CN_XL)
     p, n = _adv(g, "20", ["3", 0], ["4", 0], ["6", 0], ["7", 0], 0.8)
     out["cn_sdxl"] = _sample(g, p, n)

@@ -2,7 +2,7 @@
 standard library only (the comfyd tests and gen/controlnet_ref.py both call
 it, so the file is never committed):
 
-    python3 controlnet_file.py CKPT OUT [--plain | --diffusers] [--f32]
+    python3 controlnet_file.py CKPT OUT [--plain | --diffusers | --difference] [--f32]
 
 The trunk (time_embed, label_emb, input_blocks, middle_block) is the
 checkpoint's UNet encoder with each value scaled by 1 + 0.2 (u - 0.5) (as a
@@ -15,8 +15,10 @@ the file's key order.  Keys carry "control_model." (the original release's
 layout) or, with --plain, no prefix (ComfyUI's pruned files); --diffusers
 writes the same weights under diffusers' ControlNetModel names (conv_in,
 time_embedding, down_blocks, mid_block, controlnet_cond_embedding,
-controlnet_down_blocks, controlnet_mid_block).  Weights are f16 unless
---f32."""
+controlnet_down_blocks, controlnet_mid_block); --difference writes a
+"difference" ControlNet (DiffControlNetLoader's): each trunk tensor as the
+f16 ControlNet value minus the checkpoint's, and a "difference" key.
+Weights are f16 unless --f32."""
 import json
 import os
 import math
@@ -114,7 +116,7 @@ def diffusers_names(t):
     return names
 
 
-def make(ckpt, out, plain=False, f32=False, diffusers=False):
+def make(ckpt, out, plain=False, f32=False, diffusers=False, difference=False):
     src = read_safetensors(ckpt)
     rng = random.Random(1234)
     t = {}
@@ -151,6 +153,13 @@ def make(ckpt, out, plain=False, f32=False, diffusers=False):
         t[name + ".weight"] = ([ch, ch, 1, 1], uni(ch * ch, a))
         t[name + ".bias"] = ([ch], uni(ch, 0.05))
 
+    if difference:
+        for k in list(t):
+            if P + k in src:
+                shape, vals = t[k]
+                r16 = struct.unpack("<%de" % len(vals), struct.pack("<%de" % len(vals), *vals))
+                t[k] = (shape, [a - b for a, b in zip(r16, src[P + k][1])])
+        t["difference"] = ([1], [0.0])
     pre = "" if plain or diffusers else "control_model."
     if diffusers:
         dn = diffusers_names(t)
@@ -161,9 +170,10 @@ def make(ckpt, out, plain=False, f32=False, diffusers=False):
     for k in sorted(t):
         shape, vals = t[k]
         raw = struct.pack("<%de" % len(vals), *vals)
+        name = k if k == "difference" else pre + k
         if f32:  # the same values as the f16 file, widened
             raw = struct.pack("<%df" % len(vals), *struct.unpack("<%de" % len(vals), raw))
-        header[pre + k] = {"dtype": "F32" if f32 else "F16", "shape": shape,
+        header[name] = {"dtype": "F32" if f32 else "F16", "shape": shape,
                            "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)
         off += len(raw)
@@ -179,4 +189,4 @@ def make(ckpt, out, plain=False, f32=False, diffusers=False):
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     make(args[0], args[1], plain="--plain" in sys.argv, f32="--f32" in sys.argv,
-         diffusers="--diffusers" in sys.argv)
+         diffusers="--diffusers" in sys.argv, difference="--difference" in sys.argv)

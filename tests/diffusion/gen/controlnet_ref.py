@@ -145,8 +145,8 @@ import comfy.supported_models_base  # noqa: E402
 import folder_paths  # noqa: E402
 import nodes  # noqa: E402
 import comfy.sdxl_clip  # noqa: E402
-from controlnet_cases import (CKPT, CKPT_XL, CN, CN_SHUFFLE, CN_XL, INPUTS, cases,  # noqa: E402
-                              make_input)
+from controlnet_cases import (CKPT, CKPT_XL, CN, CN_DIFF, CN_SHUFFLE, CN_XL, INPUTS,  # noqa: E402
+                              cases, make_input)
 
 work = tempfile.mkdtemp()
 for name, (w, h) in INPUTS.items():
@@ -155,6 +155,7 @@ for name, (w, h) in INPUTS.items():
 folder_paths.set_input_directory(out_dir)
 make(ckpt, os.path.join(work, CN))
 make(ckpt, os.path.join(work, CN_SHUFFLE), plain=True, f32=True)
+make(ckpt, os.path.join(work, CN_DIFF), difference=True)
 if ckpt_xl:
     make(ckpt_xl, os.path.join(work, CN_XL))
 folder_paths.folder_names_and_paths["controlnet"] = ([work], {".safetensors"})
@@ -276,5 +277,6 @@ def node_info(name):  # server.py's node_info for V1 classes
 
 
 with open(os.path.join(out_dir, "object_info.txt"), "w") as f:
-    for name in ("ControlNetLoader", "ControlNetApplyAdvanced", "ControlNetApply"):
+    for name in ("ControlNetLoader", "DiffControlNetLoader", "ControlNetApplyAdvanced",
+                 "ControlNetApply"):
         f.write(name + "\t" + json.dumps(node_info(name)) + "\n")
