@@ -81,6 +81,12 @@ def cases():
     g["23"] = {"class_type": "ConditioningCombine",
                "inputs": {"conditioning_1": p, "conditioning_2": ["22", 0]}}
     out["cn_batch_area"] = _sample(g, ["23", 0], n, sampler="euler_ancestral")
+    # A batch of 2 hints on a latent batch of 2 (cond and uncond batched:
+    # broadcast_image_to gives item b hint b in both halves).
+    g = _base(batch=2)
+    g["8"] = {"class_type": "ImageBatch", "inputs": {"image1": ["2", 0], "image2": ["7", 0]}}
+    p, n = _adv(g, "20", ["3", 0], ["4", 0], ["6", 0], ["8", 0], 1.0)
+    out["cn_hint_batch"] = _sample(g, p, n)
     # (e) DiffControlNetLoader: a "difference" file plus the model's weights.
     g = _base()
     g["6"] = {"class_type": "DiffControlNetLoader",
