@@ -11,6 +11,7 @@
  *   nodes_latent.c       EmptyLatentImage and the latent transforms
  *   nodes_sampling.c     KSampler, KSamplerAdvanced
  *   cfg_guider.c         the denoiser: calc_cond_batch + CFG (sampling_function)
+ *   nodes_controlnet.c   ControlNet loaders / apply nodes, get_control per UNet call
  *   nodes_vae.c          VAEDecode, VAEEncode and their tiled forms
  *
  * The libraries' headers cannot all meet in one translation unit (detect.h
