@@ -2,7 +2,8 @@
  * test_controlnet.c — the ControlNet net and the UNet's control residuals
  * against ComfyUI (ctest diffusion_controlnet).
  *
- *   test_diffusion_controlnet CKPT CN CN_PLAIN DATA_DIR [SDXL_CKPT SDXL_CN [CN_DIFFUSERS]]
+ *   test_diffusion_controlnet CKPT CN CN_PLAIN DATA_DIR
+ *                             [SDXL_CKPT SDXL_CN [CN_DIFFUSERS [SDXL_CN_DIFFUSERS]]]
  *
  * CKPT is `comfyd-mkcheckpoint --arch sd15 --width small --seed 0`; CN and
  * CN_PLAIN are gen/controlnet_file.py's ControlNet for it ("control_model."
@@ -16,7 +17,8 @@
  *     ComfyUI's within 1e-4, and differs from the output without control;
  *   - with SDXL_CKPT (`--arch sdxl --width small --seed 0`) and its
  *     ControlNet, the same for the 10 outputs with the ADM vector y
- *     (DATA_DIR/sdxl);
+ *     (DATA_DIR/sdxl), and its diffusers-named copy (linear proj_in,
+ *     add_embedding);
  *   - a checkpoint, a truncated file and a ControlNet missing a zero conv
  *     are clear errors.
  */
@@ -269,17 +271,19 @@ static int family(const char *ckpt, const char *cnf, const char *plain, const ch
 
 int main(int argc, char **argv)
 {
-    if (argc != 5 && argc != 7 && argc != 8) {
-        fprintf(stderr, "usage: %s CKPT CN CN_PLAIN DATA_DIR [SDXL_CKPT SDXL_CN [CN_DIFFUSERS]]\n",
+    if (argc != 5 && argc != 7 && argc != 8 && argc != 9) {
+        fprintf(stderr,
+                "usage: %s CKPT CN CN_PLAIN DATA_DIR [SDXL_CKPT SDXL_CN [CN_DIFFUSERS "
+                "[SDXL_CN_DIFFUSERS]]]\n",
                 argv[0]);
         return 2;
     }
-    if (family(argv[1], argv[2], argv[3], argc == 8 ? argv[7] : NULL, argv[4], 32, 0, 13))
+    if (family(argv[1], argv[2], argv[3], argc >= 8 ? argv[7] : NULL, argv[4], 32, 0, 13))
         return 1;
     if (argc >= 7) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/sdxl", argv[4]);
-        if (family(argv[5], argv[6], NULL, NULL, dir, 96, 1600, 10))
+        if (family(argv[5], argv[6], NULL, argc == 9 ? argv[8] : NULL, dir, 96, 1600, 10))
             return 1;
     }
 
