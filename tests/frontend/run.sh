@@ -64,6 +64,16 @@ spid=$!
     --remote-debugging-port="$cdp" --user-data-dir="$tmp/chrome" about:blank \
     >"$out/chromium.log" 2>&1 &
 cpid=$!
-trap 'kill $cpid $spid 2>/dev/null; wait $cpid $spid 2>/dev/null; rm -rf "$tmp"' EXIT
+# Cleanup keeps the check's exit status: Chromium's helper processes may
+# still write into the profile for a moment after the browser exits, so
+# removing it is retried and never fails the test.
+cleanup() {
+    rc=$?
+    kill $cpid $spid 2>/dev/null || true
+    wait $cpid $spid 2>/dev/null || true
+    for i in 1 2 3 4 5; do rm -rf "$tmp" 2>/dev/null && break; sleep 1; done
+    exit $rc
+}
+trap cleanup EXIT
 for i in $(seq 100); do curl -sf "http://127.0.0.1:$port/prompt" >/dev/null && break; sleep 0.05; done
 python3 "$here/check.py" "http://127.0.0.1:$port" "$cdp" "$out"
