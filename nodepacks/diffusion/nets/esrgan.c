@@ -700,27 +700,6 @@ static void carve(erun *r, float *mem)
 
 /* ---- tiled_scale -------------------------------------------------------- */
 
-/* Factor of the feather mask at index i of n along one dim, multiplied in
- * the order tiled_scale's loop applies them (as taesd.c's). */
-static float feather_mul(float m, int64_t i, int64_t n, int64_t f)
-{
-    if (f >= n)
-        return m;
-    const int64_t tf = i, tb = n - 1 - i;
-    if (tf <= tb) {
-        if (tf < f)
-            m *= (float)((double)(tf + 1) / (double)f);
-        if (tb < f)
-            m *= (float)((double)(tb + 1) / (double)f);
-    } else {
-        if (tb < f)
-            m *= (float)((double)(tb + 1) / (double)f);
-        if (tf < f)
-            m *= (float)((double)(tf + 1) / (double)f);
-    }
-    return m;
-}
-
 static const cd_nets_run quiet_run;
 
 size_t cd_esrgan_upscale_scratch_bytes(const cd_esrgan *m, int64_t H, int64_t W, int64_t tile)
@@ -804,9 +783,9 @@ int cd_esrgan_upscale(const cd_esrgan *m, const cd_nets_run *run, const float *i
                     break;
                 const int64_t oh = th * s, ow = tw * s, uy = y0 * s, ux = x0 * s;
                 for (int64_t y = 0; y < oh; y++) {
-                    const float my = feather_mul(1.0f, y, oh, feather);
+                    const float my = nt_feather(1.0f, y, oh, feather);
                     for (int64_t x = 0; x < ow; x++) {
-                        const float mk = feather_mul(my, x, ow, feather);
+                        const float mk = nt_feather(my, x, ow, feather);
                         const int64_t po = (uy + y) * OW + ux + x;
                         for (int64_t c = 0; c < C; c++)
                             res[po * C + c] += tout[(y * ow + x) * C + c] * mk;

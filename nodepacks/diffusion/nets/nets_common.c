@@ -5,6 +5,7 @@
 #include "nets_internal.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -346,4 +347,28 @@ int nadd(ck_pool *p, const float *a, const float *b, float *y, int64_t n)
 {
     int64_t s[1] = {n};
     return ck_binary(p, CK_BIN_ADD, a, s, 1, b, s, 1, y);
+}
+
+int64_t nt_pyround(double x)
+{
+    return (int64_t)nearbyint(x);
+}
+
+float nt_feather(float m, int64_t i, int64_t n, int64_t f)
+{
+    if (f >= n)
+        return m;
+    const int64_t tf = i, tb = n - 1 - i;
+    if (tf <= tb) {
+        if (tf < f)
+            m *= (float)((double)(tf + 1) / (double)f);
+        if (tb < f)
+            m *= (float)((double)(tb + 1) / (double)f);
+    } else {
+        if (tb < f)
+            m *= (float)((double)(tb + 1) / (double)f);
+        if (tf < f)
+            m *= (float)((double)(tf + 1) / (double)f);
+    }
+    return m;
 }

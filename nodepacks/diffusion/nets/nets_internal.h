@@ -105,4 +105,13 @@ int nc_apply(ck_pool *p, const nconv *c, const float *x, int64_t n, int64_t h, i
 /* y = a + b (same n elements), y may equal a. */
 int nadd(ck_pool *p, const float *a, const float *b, float *y, int64_t n);
 
+/* comfy.utils.tiled_scale's pieces, shared by the tiled VAE, TAESD and
+ * ESRGAN passes. */
+/* Python's round() of a double: half to even. */
+int64_t nt_pyround(double x);
+/* m times the feather factors of index i of n along one dim (feather f),
+ * multiplied in the order tiled_scale's loops apply them (the order
+ * matters to the last float bit). */
+float nt_feather(float m, int64_t i, int64_t n, int64_t f);
+
 #endif

@@ -488,33 +488,6 @@ int cd_taesd_encode(const cd_taesd *t, const cd_nets_run *run, const float *img,
 
 /* ---- tiled (comfy.utils.tiled_scale, as vae.c's) ------------------------ */
 
-/* Python's round() of a double: half to even. */
-static int64_t pyround(double x)
-{
-    return (int64_t)nearbyint(x);
-}
-
-/* Factor of the feather mask at index i of n along one dim, multiplied in
- * the order tiled_scale's loops apply them. */
-static float feather_mul(float m, int64_t i, int64_t n, int64_t f)
-{
-    if (f >= n)
-        return m;
-    const int64_t tf = i, tb = n - 1 - i;
-    if (tf <= tb) {
-        if (tf < f)
-            m *= (float)((double)(tf + 1) / (double)f);
-        if (tb < f)
-            m *= (float)((double)(tb + 1) / (double)f);
-    } else {
-        if (tb < f)
-            m *= (float)((double)(tb + 1) / (double)f);
-        if (tf < f)
-            m *= (float)((double)(tf + 1) / (double)f);
-    }
-    return m;
-}
-
 /* One image through three tilings.  Decode: in [L, H, W] NCHW latent,
  * out [8H, 8W, 3] NHWC raw; encode: in [H, W, 3] NHWC pixels, out
  * [L, OH, OW] NCHW.  tin / tout: scratch for one tile's input / output;
@@ -542,7 +515,7 @@ static int tile_pass(tjob *j, const float *in, int64_t ty, int64_t tx, int64_t o
                        (long long)ov, (long long)tx, (long long)ty);
     memset(j->res, 0, (size_t)on * sizeof *j->res);
     memset(j->div, 0, (size_t)(OH * OW) * sizeof *j->div);
-    const int64_t fe = j->enc ? pyround(0.125 * (double)ov) : 8 * ov;
+    const int64_t fe = j->enc ? nt_pyround(0.125 * (double)ov) : 8 * ov;
     const int64_t ny = H > ty ? H - ov : 1, nx = W > tx ? W - ov : 1;
     const int64_t sy = H > ty ? ty - ov : 1, sx = W > tx ? tx - ov : 1;
     for (int64_t iy = 0; iy < ny; iy += sy) {
@@ -570,15 +543,15 @@ static int tile_pass(tjob *j, const float *in, int64_t ty, int64_t tx, int64_t o
             }
             if (rc < 0)
                 return rc;
-            const int64_t uy = j->enc ? pyround(0.125 * (double)y0) : 8 * y0;
-            const int64_t ux = j->enc ? pyround(0.125 * (double)x0) : 8 * x0;
+            const int64_t uy = j->enc ? nt_pyround(0.125 * (double)y0) : 8 * y0;
+            const int64_t ux = j->enc ? nt_pyround(0.125 * (double)x0) : 8 * x0;
             if (uy + oh > OH || ux + ow > OW)
                 return nr_fail(j->r->run, COMFY_EINVAL,
                                "TAESD tiles: a tile falls outside the output");
             for (int64_t y = 0; y < oh; y++) {
-                const float my = single ? 1.0f : feather_mul(1.0f, y, oh, fe);
+                const float my = single ? 1.0f : nt_feather(1.0f, y, oh, fe);
                 for (int64_t x = 0; x < ow; x++) {
-                    const float m = single ? 1.0f : feather_mul(my, x, ow, fe);
+                    const float m = single ? 1.0f : nt_feather(my, x, ow, fe);
                     const int64_t po = (uy + y) * OW + ux + x;
                     for (int64_t c = 0; c < C; c++) {
                         /* decode: NHWC out; encode: NCHW out */
@@ -620,7 +593,7 @@ static int tiled(const cd_taesd *t, const cd_nets_run *run, int enc, const float
     const int64_t(*tiles)[2] = enc ? tiles_e : tiles_d;
     const int64_t L = t->latent;
     tjob j = {t, NULL, NULL, 0, enc, scale, shift, H, W, enc ? 3 : L, enc ? L : 3,
-              enc ? pyround(0.125 * (double)H) : 8 * H, enc ? pyround(0.125 * (double)W) : 8 * W,
+              enc ? nt_pyround(0.125 * (double)H) : 8 * H, enc ? nt_pyround(0.125 * (double)W) : 8 * W,
               NULL, NULL, NULL, NULL};
     /* the largest tile of the three tilings sets the scratch */
     int64_t mly = 0, mlx = 0, amax = 0;

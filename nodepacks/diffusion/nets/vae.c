@@ -646,12 +646,6 @@ int cd_vae_encode(const cd_vae *v, const cd_nets_run *run, const float *img, int
 
 /* ---- tiled variants (comfy.utils.tiled_scale) ----------------------------- */
 
-/* Python's round() of a double: half to even. */
-static int64_t pyround(double x)
-{
-    return (int64_t)nearbyint(x);
-}
-
 typedef struct tiling {
     int enc;          /* 1: encode (scale 1/8), 0: decode (scale 8)         */
     int64_t H, W, cin, cout, OH, OW;
@@ -659,28 +653,7 @@ typedef struct tiling {
 
 static int64_t t_scale(const tiling *t, int64_t v)
 {
-    return t->enc ? pyround(0.125 * (double)v) : 8 * v;
-}
-
-/* Factor of the feather mask at index i of n along one dim, multiplied in
- * the order tiled_scale's loops apply them. */
-static float feather_mul(float m, int64_t i, int64_t n, int64_t f)
-{
-    if (f >= n)
-        return m;
-    const int64_t tf = i, tb = n - 1 - i;
-    if (tf <= tb) {
-        if (tf < f)
-            m *= (float)((double)(tf + 1) / (double)f);
-        if (tb < f)
-            m *= (float)((double)(tb + 1) / (double)f);
-    } else {
-        if (tb < f)
-            m *= (float)((double)(tb + 1) / (double)f);
-        if (tf < f)
-            m *= (float)((double)(tf + 1) / (double)f);
-    }
-    return m;
+    return t->enc ? nt_pyround(0.125 * (double)v) : 8 * v;
 }
 
 /* Runs the core on the tile [y0, y0+ly) x [x0, x0+lx) of in (NHWC
@@ -729,14 +702,14 @@ static int tiled_pass(vrun *r, const vplan *pl, float *mem, const tiling *t, con
             const int64_t ly = ty < t->H - y0 ? ty : t->H - y0, lx = tx < t->W - x0 ? tx : t->W - x0;
             if ((rc = run_tile(r, pl, mem, t, in, y0, x0, ly, lx, &oh, &ow)) < 0)
                 return rc;
-            const int64_t uy = t->enc ? pyround(0.125 * (double)y0) : 8 * y0;
-            const int64_t ux = t->enc ? pyround(0.125 * (double)x0) : 8 * x0;
+            const int64_t uy = t->enc ? nt_pyround(0.125 * (double)y0) : 8 * y0;
+            const int64_t ux = t->enc ? nt_pyround(0.125 * (double)x0) : 8 * x0;
             if (uy + oh > OH || ux + ow > OW)
                 return nr_fail(r->run, COMFY_EINVAL, "VAE tiles: a tile falls outside the output");
             for (int64_t y = 0; y < oh; y++) {
-                const float my = feather_mul(1.0f, y, oh, fe);
+                const float my = nt_feather(1.0f, y, oh, fe);
                 for (int64_t x = 0; x < ow; x++) {
-                    const float m = feather_mul(my, x, ow, fe);
+                    const float m = nt_feather(my, x, ow, fe);
                     float *o = res + ((uy + y) * OW + ux + x) * C;
                     const float *s = r->xa + (y * ow + x) * C;
                     for (int64_t c = 0; c < C; c++)
@@ -849,7 +822,7 @@ int cd_vae_encode_tiled(const cd_vae *v, const cd_nets_run *run, const float *im
         tile_y <= 0 || overlap < 0)
         return nr_fail(run, COMFY_EINVAL, "VAE tiled encode: bad input");
     const int64_t E = v->embed;
-    tiling t = {1, H, W, 3, E, pyround(0.125 * (double)H), pyround(0.125 * (double)W)};
+    tiling t = {1, H, W, 3, E, nt_pyround(0.125 * (double)H), nt_pyround(0.125 * (double)W)};
     const int64_t tiles[3][2] = {{tile_y, tile_x}, {tile_y / 2, tile_x * 2}, {tile_y * 2, tile_x / 2}};
     float *in = malloc((size_t)(H * W * 3) * sizeof *in);
     float *acc = malloc((size_t)(t.OH * t.OW * E) * sizeof *acc);
