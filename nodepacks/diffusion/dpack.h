@@ -141,6 +141,13 @@ int dp_fail_status(comfy_call *call, int status, const char *what, const char *e
 int dp_in_int(comfy_call *call, const char *name, int64_t *out);
 int dp_in_uint(comfy_call *call, const char *name, uint64_t *out);
 int dp_in_float(comfy_call *call, const char *name, double *out);
+/* Reads CONDITIONING input `name`: the list of [tensor, options map]
+ * entries (borrowed), or NULL after failing the call with a ValueError
+ * (nodes_conditioning.c). */
+const comfy_value *dp_in_cond(comfy_call *call, const char *name);
+/* A new map with the entries of options map `src` (references retained),
+ * or NULL on OOM. */
+comfy_value *dp_map_copy(const comfy_host *h, const comfy_value *src);
 int dp_in_bool(comfy_call *call, const char *name, int *out);
 int dp_in_string(comfy_call *call, const char *name, const char **out);
 

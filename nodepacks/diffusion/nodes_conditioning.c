@@ -55,8 +55,7 @@ static comfy_value *make_entry(const comfy_host *h, comfy_value *cond, comfy_val
     return e;
 }
 
-/* Reads a CONDITIONING input: the list (borrowed), or NULL after failing. */
-static const comfy_value *in_cond(comfy_call *call, const char *name)
+const comfy_value *dp_in_cond(comfy_call *call, const char *name)
 {
     const comfy_host *h = call->host;
     const comfy_value *v = h->input(call, name);
@@ -75,8 +74,7 @@ bad:
     return NULL;
 }
 
-/* A copy of options map `src` (references retained). */
-static comfy_value *map_copy(const comfy_host *h, const comfy_value *src)
+comfy_value *dp_map_copy(const comfy_host *h, const comfy_value *src)
 {
     comfy_value *m = h->value_map(h->ctx);
     if (!m)
@@ -332,8 +330,8 @@ static int average_execute(comfy_call *call)
     int rc = dp_in_float(call, "conditioning_to_strength", &s);
     if (rc)
         return rc;
-    const comfy_value *to = in_cond(call, "conditioning_to");
-    const comfy_value *from = to ? in_cond(call, "conditioning_from") : NULL;
+    const comfy_value *to = dp_in_cond(call, "conditioning_to");
+    const comfy_value *from = to ? dp_in_cond(call, "conditioning_from") : NULL;
     if (!from)
         return COMFY_ERR;
     if (h->list_len(from) < 1)
@@ -378,7 +376,7 @@ static int average_execute(comfy_call *call)
                 o[r * D + d] = ct[r * D + d] * fs + from_v * fr;
             }
         free(ct);
-        comfy_value *m = map_copy(h, h->list_get(e, 1));
+        comfy_value *m = dp_map_copy(h, h->list_get(e, 1));
         const comfy_value *pt = m ? h->map_get(m, "pooled_output") : NULL;
         if (pt && !h->value_get_tensor(pt))
             pt = NULL;
@@ -425,8 +423,8 @@ fail:
 static int concat_execute(comfy_call *call)
 {
     const comfy_host *h = call->host;
-    const comfy_value *to = in_cond(call, "conditioning_to");
-    const comfy_value *from = to ? in_cond(call, "conditioning_from") : NULL;
+    const comfy_value *to = dp_in_cond(call, "conditioning_to");
+    const comfy_value *from = to ? dp_in_cond(call, "conditioning_from") : NULL;
     if (!from)
         return COMFY_ERR;
     if (h->list_len(from) < 1)
@@ -464,7 +462,7 @@ static int concat_execute(comfy_call *call)
         memcpy(o, ct, (size_t)(T * D) * sizeof(float));
         memcpy(o + T * D, cf, (size_t)(Tf * D) * sizeof(float));
         free(ct);
-        comfy_value *ne = make_entry(h, tv, map_copy(h, h->list_get(e, 1)));
+        comfy_value *ne = make_entry(h, tv, dp_map_copy(h, h->list_get(e, 1)));
         if (!ne || h->list_append(out, ne) != COMFY_OK)
             goto oom;
     }
@@ -482,8 +480,8 @@ fail:
 static int combine_execute(comfy_call *call)
 {
     const comfy_host *h = call->host;
-    const comfy_value *a = in_cond(call, "conditioning_1");
-    const comfy_value *b = a ? in_cond(call, "conditioning_2") : NULL;
+    const comfy_value *a = dp_in_cond(call, "conditioning_1");
+    const comfy_value *b = a ? dp_in_cond(call, "conditioning_2") : NULL;
     if (!b)
         return COMFY_ERR;
     comfy_value *out = h->value_list(h->ctx);
@@ -511,7 +509,7 @@ static int set_options(comfy_call *call, const comfy_value *cond, const char *co
         return set_cond_output(call, NULL);
     for (size_t i = 0; i < h->list_len(cond); i++) {
         const comfy_value *e = h->list_get(cond, i);
-        comfy_value *m = map_copy(h, h->list_get(e, 1));
+        comfy_value *m = dp_map_copy(h, h->list_get(e, 1));
         if (!m)
             goto oom;
         for (size_t k = 0; k < nkeys; k++)
@@ -544,7 +542,7 @@ static int set_timestep_range_execute(comfy_call *call)
     int rc;
     if ((rc = dp_in_float(call, "start", &s)) || (rc = dp_in_float(call, "end", &e)))
         return rc;
-    const comfy_value *c = in_cond(call, "conditioning");
+    const comfy_value *c = dp_in_cond(call, "conditioning");
     if (!c)
         return COMFY_ERR;
     static const char *const keys[] = {"start_percent", "end_percent"};
@@ -575,7 +573,7 @@ static int set_area_execute(comfy_call *call)
         (rc = dp_in_int(call, "x", &x)) || (rc = dp_in_int(call, "y", &y)) ||
         (rc = dp_in_float(call, "strength", &strength)))
         return rc;
-    const comfy_value *c = in_cond(call, "conditioning");
+    const comfy_value *c = dp_in_cond(call, "conditioning");
     if (!c)
         return COMFY_ERR;
     int64_t area[4] = {ht / 8, w / 8, y / 8, x / 8};
@@ -596,7 +594,7 @@ static int set_area_pct_execute(comfy_call *call)
         (rc = dp_in_float(call, "x", &x)) || (rc = dp_in_float(call, "y", &y)) ||
         (rc = dp_in_float(call, "strength", &strength)))
         return rc;
-    const comfy_value *c = in_cond(call, "conditioning");
+    const comfy_value *c = dp_in_cond(call, "conditioning");
     if (!c)
         return COMFY_ERR;
     comfy_value *area = h->value_list(h->ctx);
@@ -632,7 +630,7 @@ static int set_mask_execute(comfy_call *call)
     comfy_tensor *mt = h->value_get_tensor(mv);
     if (!mt || mt->ndim < 2 || mt->ndim > 4)
         return h->fail(call, "ValueError", "mask is not a MASK");
-    const comfy_value *c = in_cond(call, "conditioning");
+    const comfy_value *c = dp_in_cond(call, "conditioning");
     if (!c)
         return COMFY_ERR;
     /* The mask made 3-D ([H, W] -> [1, H, W]; [B, 1, H, W] -> [B, H, W]). */
@@ -668,10 +666,10 @@ static int inpaint_conditioning_execute(comfy_call *call)
     int noise_mask, rc;
     if ((rc = dp_in_bool(call, "noise_mask", &noise_mask)))
         return rc;
-    const comfy_value *pos = in_cond(call, "positive");
+    const comfy_value *pos = dp_in_cond(call, "positive");
     if (!pos)
         return COMFY_ERR;
-    const comfy_value *neg = in_cond(call, "negative");
+    const comfy_value *neg = dp_in_cond(call, "negative");
     if (!neg)
         return COMFY_ERR;
     dp_vae *vae = dp_in_vae(call, "vae");
@@ -771,7 +769,7 @@ static int inpaint_conditioning_execute(comfy_call *call)
             goto oom;
         for (size_t i = 0; i < h->list_len(lists[l]); i++) {
             const comfy_value *e = h->list_get(lists[l], i);
-            comfy_value *m = map_copy(h, h->list_get(e, 1));
+            comfy_value *m = dp_map_copy(h, h->list_get(e, 1));
             if (!m)
                 goto oom;
             for (size_t k = 0; k < 2; k++)
@@ -831,7 +829,7 @@ static comfy_value *zeros_like(const comfy_host *h, const comfy_value *v)
 static int zero_out_execute(comfy_call *call)
 {
     const comfy_host *h = call->host;
-    const comfy_value *c = in_cond(call, "conditioning");
+    const comfy_value *c = dp_in_cond(call, "conditioning");
     if (!c)
         return COMFY_ERR;
     comfy_value *out = h->value_list(h->ctx);
@@ -839,7 +837,7 @@ static int zero_out_execute(comfy_call *call)
         return set_cond_output(call, NULL);
     for (size_t i = 0; i < h->list_len(c); i++) {
         const comfy_value *e = h->list_get(c, i);
-        comfy_value *m = map_copy(h, h->list_get(e, 1));
+        comfy_value *m = dp_map_copy(h, h->list_get(e, 1));
         if (!m)
             goto oom;
         static const char *const zkeys[] = {"pooled_output", "conditioning_lyrics"};

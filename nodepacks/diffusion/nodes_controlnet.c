@@ -382,12 +382,9 @@ static comfy_value *with_control(const comfy_host *h, const comfy_value *e, cons
                                  int to_uncond)
 {
     const comfy_value *src = h->list_get(e, 1);
-    comfy_value *m = h->value_map(h->ctx), *l = h->value_list(h->ctx);
+    comfy_value *m = dp_map_copy(h, src), *l = h->value_list(h->ctx);
     if (!m || !l)
         goto oom;
-    for (size_t i = 0; i < h->map_len(src); i++)
-        if (h->map_set(m, h->map_key(src, i), h->value_retain(h->map_value(src, i))) != COMFY_OK)
-            goto oom;
     comfy_value *b = h->value_bool(h->ctx, to_uncond);
     if (h->map_set(m, "control", h->value_retain(cv)) != COMFY_OK || !b ||
         h->map_set(m, "control_apply_to_uncond", b) != COMFY_OK)
@@ -405,24 +402,6 @@ oom:
     return NULL;
 }
 
-static int check_cond(comfy_call *call, const comfy_value *v, const char *name)
-{
-    const comfy_host *h = call->host;
-    if (h->value_kind(v) != COMFY_KIND_LIST)
-        goto bad;
-    for (size_t i = 0; i < h->list_len(v); i++) {
-        const comfy_value *e = h->list_get(v, i);
-        if (h->value_kind(e) != COMFY_KIND_LIST || h->list_len(e) != 2 ||
-            !h->value_get_tensor(h->list_get(e, 0)) ||
-            h->value_kind(h->list_get(e, 1)) != COMFY_KIND_MAP)
-            goto bad;
-    }
-    return COMFY_OK;
-bad:
-    return h->fail(call, "ValueError", "%s is not a CONDITIONING (a list of [tensor, dict])",
-                   name);
-}
-
 /* ControlNetApplyAdvanced (advanced = 1) and ControlNetApply. */
 static int apply_run(comfy_call *call, int advanced)
 {
@@ -432,11 +411,9 @@ static int apply_run(comfy_call *call, int advanced)
     const char *names[2] = {advanced ? "positive" : "conditioning", "negative"};
     const int nlists = advanced ? 2 : 1;
     const comfy_value *lists[2] = {NULL, NULL};
-    for (int l = 0; l < nlists; l++) {
-        lists[l] = h->input(call, names[l]);
-        if ((rc = check_cond(call, lists[l], names[l])))
-            return rc;
-    }
+    for (int l = 0; l < nlists; l++)
+        if (!(lists[l] = dp_in_cond(call, names[l])))
+            return COMFY_ERR;
     struct dp_cnet *base = in_cnet(call);
     if (!base)
         return COMFY_ERR;
