@@ -48,6 +48,7 @@ import comfy.supported_models_base  # noqa: E402
 import comfy_extras.nodes_mask  # noqa: E402
 import folder_paths  # noqa: E402
 import nodes  # noqa: E402
+from comfy_node_info import node_info  # noqa: E402
 from inpaint_cases import CKPT, CKPT_XL, INPUTS, cases, make_input  # noqa: E402
 
 torch.set_grad_enabled(False)
@@ -172,26 +173,6 @@ for name, g in cases().items():
 
 
 # ---- object_info --------------------------------------------------------------
-def node_info(name):  # server.py's node_info for V1 classes
-    c = nodes.NODE_CLASS_MAPPINGS[name]
-    info = {"input": c.INPUT_TYPES(),
-            "input_order": {k: list(v.keys()) for k, v in c.INPUT_TYPES().items()},
-            "output": c.RETURN_TYPES}
-    info["output_is_list"] = getattr(c, "OUTPUT_IS_LIST", [False] * len(c.RETURN_TYPES))
-    info["output_name"] = getattr(c, "RETURN_NAMES", info["output"])
-    info["name"] = name
-    info["display_name"] = nodes.NODE_DISPLAY_NAME_MAPPINGS.get(name, name)
-    info["description"] = getattr(c, "DESCRIPTION", "")
-    info["python_module"] = getattr(c, "RELATIVE_PYTHON_MODULE", "nodes")
-    info["category"] = "sd"
-    info["output_node"] = bool(getattr(c, "OUTPUT_NODE", False))
-    if hasattr(c, "CATEGORY"):
-        info["category"] = c.CATEGORY
-    if hasattr(c, "OUTPUT_TOOLTIPS"):
-        info["output_tooltips"] = c.OUTPUT_TOOLTIPS
-    return info
-
-
 with open(os.path.join(out_dir, "object_info.txt"), "w") as f:
     for name in ("InpaintModelConditioning",):
-        f.write(name + "\t" + json.dumps(node_info(name)) + "\n")
+        f.write(name + "\t" + json.dumps(node_info(nodes, name)) + "\n")
